@@ -1,0 +1,40 @@
+"""The ``authserver`` console script: the Flask CLI bound to the app factory.
+
+``authserver db upgrade`` migrates; ``authserver <plural noun> <verb>`` administers.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from authserver.cli import clients
+from authserver.cli import demo
+from authserver.cli import keys
+from authserver.cli import users
+
+
+def register_commands(app: Flask) -> None:
+    for group in (users.group, clients.group, keys.group, demo.group):
+        if group.name not in app.cli.commands:
+            app.cli.add_command(group)
+
+
+def _create_app() -> Flask:
+    from authserver import create_app
+    from authserver.config import ConfigError
+    from authserver.keystore import KeystoreError
+
+    try:
+        return create_app()
+    except (ConfigError, KeystoreError) as exc:
+        click.echo(f"authserver: configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
+def main() -> None:
+    """authserver: OAuth 2.0 authorization server administration."""

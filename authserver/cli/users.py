@@ -1,0 +1,72 @@
+"""``authserver users create|set-password|disable|list``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from authserver import users
+from authserver.cli.output import json_option
+from authserver.cli.output import show
+from authserver.models import User
+
+
+def _as_dict(user: User) -> dict[str, object]:
+    return {"id": user.id, "username": user.username, "disabled": user.disabled, "created_at": user.created_at}
+
+
+def _read_password(stdin: bool) -> str:
+    if stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _run(fn, *args):  # noqa: ANN001, ANN202
+    try:
+        return fn(*args)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group("users")
+def group() -> None:
+    """Manage users (resource owners)."""
+
+
+@group.command("create")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@json_option
+def create(username: str, password_stdin: bool, as_json: bool) -> None:
+    """Create a user."""
+    user = _run(users.create_user, username, _read_password(password_stdin))
+    show(_as_dict(user), as_json, f"created user {user.username} (sub {user.id})")
+
+
+@group.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@json_option
+def set_password(username: str, password_stdin: bool, as_json: bool) -> None:
+    """Set a user's password."""
+    user = _run(users.set_password, username, _read_password(password_stdin))
+    show(_as_dict(user), as_json, f"password of {user.username} changed")
+
+
+@group.command("disable")
+@click.argument("username")
+@json_option
+def disable(username: str, as_json: bool) -> None:
+    """Disable a user: they can no longer log in or refresh."""
+    user = _run(users.disable_user, username)
+    show(_as_dict(user), as_json, f"user {user.username} disabled")
+
+
+@group.command("list")
+@json_option
+def list_(as_json: bool) -> None:
+    """List users."""
+    rows = [_as_dict(u) for u in users.list_users()]
+    text = "\n".join(f"{r['username']}\t{r['id']}\t{'disabled' if r['disabled'] else 'active'}" for r in rows)
+    show(rows, as_json, text or "no users")

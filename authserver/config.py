@@ -1,0 +1,119 @@
+"""Configuration: documented defaults, ``AUTHSERVER_*`` environment loading, start-up validation.
+
+Every setting is read once, in :func:`load_config`, when the app is created; nothing is read at
+import time. Durations carry their unit in the name (``_TTL`` values are seconds).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "production")
+
+#: Development-only pepper. Using it logs a loud warning; production refuses to start with it.
+DEV_PEPPER = "authserver-development-pepper-do-not-use-in-production"
+
+#: name -> (default, type, documentation). The README's settings table is generated from this.
+SETTINGS: dict[str, tuple[Any, type, str]] = {
+    "ENV": ("development", str, "`development` or `production`. Production refuses unsafe set-ups."),
+    "ISSUER": (None, str, "The `iss` of every token and the base of the metadata URLs. "
+               "Development default: `http://127.0.0.1:8000`; required in production."),
+    "DATABASE_URL": (None, str, "SQLAlchemy URL. Default: SQLite file `instance/authserver.db`. "
+                     "`postgresql://` URLs use psycopg 3."),
+    "KEYS_DIR": ("keys", str, "Directory of signing keys (PEM files plus `manifest.json`)."),
+    "ACCESS_TOKEN_TTL": (600, int, "Access-token lifetime in seconds (per-client override)."),
+    "REFRESH_TOKEN_TTL": (14 * 86400, int, "Refresh-token idle lifetime in seconds (per-client override)."),
+    "DEFAULT_AUDIENCE": (None, str, "`aud` of access tokens for clients without their own audience. "
+                         "Default: the issuer."),
+    "SECRET_PEPPER": (None, str, "Server secret keying the HMAC of client secrets. Required in production; "
+                      "development falls back to a fixed pepper with a warning."),
+    "SCOPES": ("read write", str, "Space-separated scopes this server knows (`scopes_supported`); "
+               "each client gets a subset."),
+    "JWKS_MAX_AGE": (300, int, "`Cache-Control: max-age` of the JWKS document, seconds."),
+    "ARGON2_TIME_COST": (2, int, "argon2id iterations (OWASP minimum: 2 with 19 MiB)."),
+    "ARGON2_MEMORY_KIB": (19456, int, "argon2id memory in KiB (19 MiB)."),
+    "ARGON2_PARALLELISM": (1, int, "argon2id lanes."),
+    "MAX_REQUEST_BYTES": (16384, int, "Largest accepted request body, bytes."),
+    "LOG_LEVEL": ("INFO", str, "Log level of the `authserver` loggers (JSON lines on stderr)."),
+}
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message says which setting and why."""
+
+
+def _convert(name: str, raw: str, kind: type) -> Any:
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"AUTHSERVER_{name} must be an integer, got {raw!r}") from None
+    return raw
+
+
+def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build the settings dict: defaults, then ``AUTHSERVER_*`` variables, then ``overrides``."""
+    env = os.environ if environ is None else environ
+    config: dict[str, Any] = {}
+    for name, (default, kind, _doc) in SETTINGS.items():
+        raw = env.get(f"AUTHSERVER_{name}")
+        config[name] = default if raw in (None, "") else _convert(name, raw, kind)
+    config.update(overrides or {})
+    return config
+
+
+def finalize_config(config: dict[str, Any], instance_path: str) -> list[str]:
+    """Validate ``config`` in place, fill derived defaults and return warnings to log.
+
+    Raises :class:`ConfigError` on anything the server must not start with.
+    """
+    warnings: list[str] = []
+    env = config["ENV"]
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"AUTHSERVER_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    production = env == "production"
+    if not config["ISSUER"]:
+        if production:
+            raise ConfigError("AUTHSERVER_ISSUER is required in production (e.g. https://auth.example.com)")
+        config["ISSUER"] = "http://127.0.0.1:8000"
+    issuer = config["ISSUER"]
+    if not issuer.startswith(("https://", "http://")) or issuer.endswith("/") or "?" in issuer or "#" in issuer:
+        raise ConfigError(f"AUTHSERVER_ISSUER must be an http(s) URL without trailing slash, query or fragment: {issuer!r}")
+    if production and not issuer.startswith("https://"):
+        raise ConfigError("AUTHSERVER_ISSUER must use https in production (RFC 8414 §2)")
+    if not config["SECRET_PEPPER"]:
+        if production:
+            raise ConfigError("AUTHSERVER_SECRET_PEPPER is required in production (32+ random bytes)")
+        config["SECRET_PEPPER"] = DEV_PEPPER
+        warnings.append("AUTHSERVER_SECRET_PEPPER is not set: using the PUBLIC DEVELOPMENT PEPPER. "
+                        "Client secrets hashed now will not verify under a real pepper.")
+    elif len(config["SECRET_PEPPER"]) < 32:
+        raise ConfigError("AUTHSERVER_SECRET_PEPPER must be at least 32 characters")
+    elif production and config["SECRET_PEPPER"] == DEV_PEPPER:
+        raise ConfigError("AUTHSERVER_SECRET_PEPPER is the public development pepper")
+    for name in ("ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "JWKS_MAX_AGE", "ARGON2_TIME_COST",
+                 "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM", "MAX_REQUEST_BYTES"):
+        if not isinstance(config[name], int) or config[name] <= 0:
+            raise ConfigError(f"AUTHSERVER_{name} must be a positive integer, got {config[name]!r}")
+    if config["ACCESS_TOKEN_TTL"] > 3600:
+        warnings.append("AUTHSERVER_ACCESS_TOKEN_TTL is over one hour: access tokens cannot be recalled.")
+    if not config["DEFAULT_AUDIENCE"]:
+        config["DEFAULT_AUDIENCE"] = issuer
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "authserver.db")
+    config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
+    if production and config["DATABASE_URL"].startswith("sqlite"):
+        warnings.append("SQLite in production: fine for one host, not for several.")
+    return warnings
+
+
+def normalize_database_url(url: str) -> str:
+    """Point plain ``postgresql://`` URLs at the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    if not url.startswith(("sqlite:", "postgresql+psycopg:")):
+        raise ConfigError(f"AUTHSERVER_DATABASE_URL must be a sqlite: or postgresql: URL, got scheme of {url.split(':')[0]!r}")
+    return url

@@ -1,0 +1,131 @@
+"""OAuth error classes and the single JSON error boundary of the app (RFC 6749 §5.2).
+
+Each class carries its wire code, its status and a fixed public description. What went wrong in
+detail goes in ``detail``, which is logged and never sent. Authlib's own errors are rendered by the
+same function, so their descriptions (which can tell an unknown client from a wrong secret) never
+reach the client either.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from authlib.oauth2 import OAuth2Error as AuthlibOAuth2Error
+from flask import Flask
+from flask import Response
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("authserver.errors")
+
+NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+
+#: The public description of every error code we send; one fixed text per code.
+DESCRIPTIONS = {
+    "invalid_request": "The request is missing a parameter, repeats one, or is otherwise malformed.",
+    "invalid_client": "Client authentication failed.",
+    "invalid_grant": "The provided grant or credentials are invalid, expired or revoked.",
+    "unauthorized_client": "The client is not allowed to use this grant type.",
+    "unsupported_grant_type": "The grant type is not supported.",
+    "invalid_scope": "The requested scope is invalid or exceeds what is allowed.",
+    "unsupported_token_type": "The token type is not supported.",
+    "invalid_token": "The access token is invalid.",
+    "insufficient_scope": "The access token lacks the required scope.",
+    "not_found": "No such resource.",
+    "method_not_allowed": "This method is not allowed on this resource.",
+    "request_too_large": "The request body is too large.",
+    "server_error": "The server encountered an unexpected condition.",
+    "temporarily_unavailable": "The server is temporarily unable to handle the request.",
+}
+
+
+class OAuthError(AuthlibOAuth2Error):
+    """Base of our errors: ``error`` and ``status_code`` on the class, ``detail`` for the log only."""
+
+    error = "server_error"
+    status_code = 400
+
+    def __init__(self, detail: str = "", *, status_code: int | None = None) -> None:
+        super().__init__(status_code=status_code)
+        self.detail = detail
+
+
+class InvalidRequestError(OAuthError):
+    error = "invalid_request"
+
+
+class InvalidClientError(OAuthError):
+    """Client authentication failed. Always 401 with a Basic challenge (RFC 6749 §5.2)."""
+
+    error = "invalid_client"
+    status_code = 401
+
+
+class InvalidGrantError(OAuthError):
+    error = "invalid_grant"
+
+
+class UnauthorizedClientError(OAuthError):
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantTypeError(OAuthError):
+    error = "unsupported_grant_type"
+
+
+class InvalidScopeError(OAuthError):
+    error = "invalid_scope"
+
+
+class ServerError(OAuthError):
+    error = "server_error"
+    status_code = 500
+
+
+def error_response(code: str, status: int, extra_headers: tuple[tuple[str, str], ...] = ()) -> Response:
+    """The one JSON error shape: ``{"error", "error_description"}`` with ``no-store``."""
+    body = {"error": code, "error_description": DESCRIPTIONS.get(code, DESCRIPTIONS["server_error"])}
+    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    for name, value in NO_STORE + extra_headers:
+        response.headers[name] = value
+    return response
+
+
+def render_oauth_error(exc: AuthlibOAuth2Error) -> Response:
+    """Render one of our errors, or one of Authlib's, in our shape."""
+    code = exc.error if exc.error in DESCRIPTIONS else "invalid_request"
+    status = exc.status_code or 400
+    if code == "invalid_client":
+        status = 401
+    detail = getattr(exc, "detail", "") or exc.description
+    log.info("oauth error", extra={"event": "oauth.error", "error": code, "status": status, "detail": detail})
+    headers: tuple[tuple[str, str], ...] = ()
+    if status == 401:
+        headers = (("WWW-Authenticate", f'Basic realm="authserver", error="{code}"'),)
+    return error_response(code, status, headers)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+def _render_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if status >= 500:
+        return _render_unexpected(exc)
+    code = _HTTP_CODES.get(status, "invalid_request")
+    response = error_response(code, status)
+    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+        response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    return response
+
+
+def _render_unexpected(exc: BaseException) -> Response:
+    log.error("unhandled exception", exc_info=exc, extra={"event": "request.failed"})
+    return error_response("server_error", 500)
+
+
+def init_app(app: Flask) -> None:
+    """Make every 4xx/5xx of every route a JSON OAuth error with ``Cache-Control: no-store``."""
+    app.register_error_handler(AuthlibOAuth2Error, render_oauth_error)
+    app.register_error_handler(HTTPException, _render_http_exception)
+    app.register_error_handler(Exception, _render_unexpected)

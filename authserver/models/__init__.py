@@ -1,0 +1,7 @@
+"""Database models (SQLAlchemy 2.0 typed declarative)."""
+
+from authserver.models.client import Client
+from authserver.models.token import RefreshToken
+from authserver.models.user import User
+
+__all__ = ["Client", "RefreshToken", "User"]

@@ -1,0 +1,51 @@
+"""OAuth clients (RFC 6749 §2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timezone
+
+from sqlalchemy import Boolean
+from sqlalchemy import DateTime
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from authserver.extensions import db
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Client(db.Model):
+    """A registered client. Confidential clients keep only an HMAC of their secret."""
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: HMAC-SHA-256(pepper, secret), hex; ``None`` for public clients (auth method ``none``).
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    #: Space-separated grant types, e.g. ``"password refresh_token"``.
+    grant_types: Mapped[str] = mapped_column(String(500), default="")
+    #: Space-separated scopes the client may ask for.
+    scopes: Mapped[str] = mapped_column(String(1000), default="")
+    audience: Mapped[str | None] = mapped_column(String(500))
+    #: Only first-party clients may use the password grant (RFC 9700 §2.4).
+    first_party: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Per-client overrides, seconds; ``None`` means the server default.
+    access_token_ttl: Mapped[int | None] = mapped_column(Integer)
+    refresh_token_ttl: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+
+    @property
+    def is_public(self) -> bool:
+        return self.secret_hash is None
+
+    def allows_grant(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types.split()
+
+    def scope_set(self) -> set[str]:
+        return set(self.scopes.split())

@@ -1,0 +1,49 @@
+"""User passwords: argon2id hashing, and a dummy verify so unknown users cost the same time."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2 import Type
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
+from flask import Flask
+from flask import current_app
+
+
+class Passwords:
+    """argon2id with the configured parameters, bound to one app."""
+
+    def __init__(self, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
+                                     parallelism=parallelism, type=Type.ID)
+        # A real hash of a random value with the same parameters: verifying against it costs exactly
+        # what a real verify costs, so an unknown username is not faster than a wrong password.
+        self._dummy_hash = self.hasher.hash("dummy-password-for-timing-equalisation")
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """True if ``password`` matches; with ``password_hash=None`` burn one verify and say False."""
+        if password_hash is None:
+            try:
+                self.hasher.verify(self._dummy_hash, password)
+            except (VerificationError, InvalidHashError):
+                pass
+            return False
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self.hasher.check_needs_rehash(password_hash)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["authserver.passwords"] = Passwords(
+        app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"], app.config["ARGON2_PARALLELISM"])
+
+
+def current_passwords() -> Passwords:
+    return current_app.extensions["authserver.passwords"]

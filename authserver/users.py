@@ -1,0 +1,59 @@
+"""User administration: the domain functions behind ``authserver users ...``."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from authserver.extensions import db
+from authserver.models import User
+from authserver.passwords import current_passwords
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class UserError(Exception):
+    """An administrative request on users that cannot be done; the message says why."""
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def create_user(username: str, password: str) -> User:
+    username = username.strip()
+    if not username or len(username) > 150:
+        raise UserError("username must be 1 to 150 characters")
+    check_password_policy(password)
+    if db.session.execute(select(User.id).where(User.username == username)).first():
+        raise UserError(f"user {username!r} already exists")
+    user = User(username=username, password_hash=current_passwords().hash(password), disabled=False)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def get_user(username: str) -> User:
+    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    return user
+
+
+def set_password(username: str, password: str) -> User:
+    user = get_user(username)
+    check_password_policy(password)
+    user.password_hash = current_passwords().hash(password)
+    db.session.commit()
+    return user
+
+
+def disable_user(username: str) -> User:
+    user = get_user(username)
+    user.disabled = True
+    db.session.commit()
+    return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.execute(select(User).order_by(User.username)).scalars())

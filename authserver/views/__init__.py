@@ -1,0 +1,1 @@
+"""HTTP views: each a few lines over the domain modules."""
