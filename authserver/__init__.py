@@ -67,7 +67,7 @@ def _init_database(app: Flask) -> None:
     from authserver.extensions import migrate
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
     if app.config["DATABASE_URL"].startswith("sqlite"):
         with app.app_context():
             # WAL lets readers run beside the one writer; busy_timeout queues writers instead of failing.
@@ -78,6 +78,12 @@ def _init_database(app: Flask) -> None:
                 cursor.execute("PRAGMA busy_timeout=15000")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
+
+
+def _migrations_dir() -> Path:
+    """``migrations/`` beside the package in a checkout, else in the working directory (containers)."""
+    beside = Path(__file__).resolve().parent.parent / "migrations"
+    return beside if beside.is_dir() else Path.cwd() / "migrations"
 
 
 def _init_keystore(app: Flask) -> None:
@@ -94,9 +100,9 @@ def _init_keystore(app: Flask) -> None:
 
 def _init_oauth(app: Flask) -> None:
     from authserver.extensions import authorization
+    from authserver.oauth import clientauth
     from authserver.oauth.grants import PasswordGrant
     from authserver.oauth.grants import RefreshTokenGrant
-    from authserver.oauth import clientauth
     from authserver.views.wellknown import build_metadata_document
 
     authorization.init_app(app, authenticate_client=clientauth.authenticate)

@@ -23,7 +23,8 @@ class ClientError(Exception):
 
 def create_client(*, name: str, grant_types: list[str], scopes: list[str], public: bool = False,
                   first_party: bool = False, audience: str | None = None, client_id: str | None = None,
-                  access_token_ttl: int | None = None, refresh_token_ttl: int | None = None) -> tuple[Client, str | None]:
+                  access_token_ttl: int | None = None,
+                  refresh_token_ttl: int | None = None) -> tuple[Client, str | None]:
     """Register a client; returns it and its secret in the clear (``None`` for public clients)."""
     unknown = sorted(set(grant_types) - set(GRANT_TYPES))
     if unknown:

@@ -80,7 +80,8 @@ def finalize_config(config: dict[str, Any], instance_path: str) -> list[str]:
         config["ISSUER"] = "http://127.0.0.1:8000"
     issuer = config["ISSUER"]
     if not issuer.startswith(("https://", "http://")) or issuer.endswith("/") or "?" in issuer or "#" in issuer:
-        raise ConfigError(f"AUTHSERVER_ISSUER must be an http(s) URL without trailing slash, query or fragment: {issuer!r}")
+        raise ConfigError("AUTHSERVER_ISSUER must be an http(s) URL without trailing slash, query or fragment: "
+                          f"{issuer!r}")
     if production and not issuer.startswith("https://"):
         raise ConfigError("AUTHSERVER_ISSUER must use https in production (RFC 8414 §2)")
     if not config["SECRET_PEPPER"]:
@@ -115,5 +116,6 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     if not url.startswith(("sqlite:", "postgresql+psycopg:")):
-        raise ConfigError(f"AUTHSERVER_DATABASE_URL must be a sqlite: or postgresql: URL, got scheme of {url.split(':')[0]!r}")
+        raise ConfigError("AUTHSERVER_DATABASE_URL must be a sqlite: or postgresql: URL, "
+                          f"got scheme {url.split(':')[0]!r}")
     return url

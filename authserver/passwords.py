@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from argon2 import PasswordHasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError
@@ -26,10 +28,8 @@ class Passwords:
     def verify(self, password_hash: str | None, password: str) -> bool:
         """True if ``password`` matches; with ``password_hash=None`` burn one verify and say False."""
         if password_hash is None:
-            try:
+            with contextlib.suppress(VerificationError, InvalidHashError):
                 self.hasher.verify(self._dummy_hash, password)
-            except (VerificationError, InvalidHashError):
-                pass
             return False
         try:
             return self.hasher.verify(password_hash, password)

@@ -22,7 +22,7 @@ def _as_dict(client: Client, secret: str | None = None) -> dict[str, object]:
     return data
 
 
-def _run(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+def _run(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except clients.ClientError as exc:

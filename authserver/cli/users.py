@@ -22,7 +22,7 @@ def _read_password(stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-def _run(fn, *args):  # noqa: ANN001, ANN202
+def _run(fn, *args):
     try:
         return fn(*args)
     except users.UserError as exc:

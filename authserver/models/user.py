@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 
 from sqlalchemy import Boolean
 from sqlalchemy import DateTime
@@ -16,7 +16,7 @@ from authserver.extensions import db
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class User(db.Model):

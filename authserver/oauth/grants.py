@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 from authlib.oauth2.rfc6749 import grants
-from flask import current_app
 
 from authserver import clock
 from authserver.digests import new_token

@@ -34,7 +34,7 @@ class FormPayload(FlaskOAuth2Payload):
 class TokenRequest(FlaskOAuth2Request):
     """Authlib's Flask request without its transport check: TLS is terminated in front of us."""
 
-    def __init__(self, request: Any) -> None:  # noqa: D107 - skips OAuth2Request's http:// refusal
+    def __init__(self, request: Any) -> None:
         self.method = request.method
         self.uri = request.url
         self.headers = request.headers

@@ -58,7 +58,7 @@ def start_family(*, token_hash: str, client_id: str, user_id: str, scope: str, n
     return Grant(row.id, user_id, client_id, family_id, scope, now)
 
 
-def _consumable(token_hash: str, client_id: str, now: int):  # noqa: ANN202 (SQL expression)
+def _consumable(token_hash: str, client_id: str, now: int):
     """The WHERE clause of a refresh token that may be consumed now by ``client_id``."""
     active_user = select(_users.c.id).where(_users.c.id == _rt.c.user_id, _users.c.disabled.is_(False))
     return and_(_rt.c.token_hash == token_hash, _rt.c.client_id == client_id, _rt.c.used_at.is_(None),

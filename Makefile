@@ -1,0 +1,35 @@
+# The README's two commands: `make run` and `make test`. Both work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test lint setup services clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Set up, migrate the SQLite database, generate a dev key, seed the demo user/client, serve on :8000.
+run: $(STAMP)
+	$(BIN)/authserver db upgrade
+	$(BIN)/authserver demo seed
+	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:8000 --access-logfile - "authserver:create_app()"
+
+## Set up and run the whole suite on SQLite and PostgreSQL (starting local services if needed), plus ruff.
+test: $(STAMP) services
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+services:
+	@.ci/services
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache
