@@ -101,6 +101,9 @@ def _init_keystore(app: Flask) -> None:
 def _init_oauth(app: Flask) -> None:
     from authserver.extensions import authorization
     from authserver.oauth import clientauth
+    from authserver.oauth.endpoints import IntrospectionEndpoint
+    from authserver.oauth.endpoints import RevocationEndpoint
+    from authserver.oauth.grants import ClientCredentialsGrant
     from authserver.oauth.grants import PasswordGrant
     from authserver.oauth.grants import RefreshTokenGrant
     from authserver.views.wellknown import build_metadata_document
@@ -109,6 +112,9 @@ def _init_oauth(app: Flask) -> None:
     if not authorization._token_grants:
         authorization.register_grant(PasswordGrant)
         authorization.register_grant(RefreshTokenGrant)
+        authorization.register_grant(ClientCredentialsGrant)
+        authorization.register_endpoint(RevocationEndpoint)
+        authorization.register_endpoint(IntrospectionEndpoint)
     keystore = app.extensions["authserver.keystore"]
     app.extensions["authserver.metadata"] = build_metadata_document(
         app.config["ISSUER"], app.config["SCOPES"].split(), keystore.algorithms)

@@ -23,8 +23,9 @@ class ClientError(Exception):
 
 def create_client(*, name: str, grant_types: list[str], scopes: list[str], public: bool = False,
                   first_party: bool = False, audience: str | None = None, client_id: str | None = None,
-                  access_token_ttl: int | None = None,
-                  refresh_token_ttl: int | None = None) -> tuple[Client, str | None]:
+                  access_token_ttl: int | None = None, refresh_token_ttl: int | None = None,
+                  refresh_token_max_lifetime: int | None = None,
+                  introspect: bool = False) -> tuple[Client, str | None]:
     """Register a client; returns it and its secret in the clear (``None`` for public clients)."""
     unknown = sorted(set(grant_types) - set(GRANT_TYPES))
     if unknown:
@@ -35,7 +36,9 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
                           f"(AUTHSERVER_SCOPES is {' '.join(sorted(known_scopes))!r})")
     if "password" in grant_types and not first_party:
         raise ClientError("the password grant is for first-party clients only: add --first-party")
-    for ttl in (access_token_ttl, refresh_token_ttl):
+    if introspect and public:
+        raise ClientError("an introspecting resource server must be a confidential client")
+    for ttl in (access_token_ttl, refresh_token_ttl, refresh_token_max_lifetime):
         if ttl is not None and ttl <= 0:
             raise ClientError("token lifetimes must be positive")
     client_id = client_id or secrets.token_urlsafe(16)
@@ -45,6 +48,7 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
     client = Client(client_id=client_id, name=name, grant_types=" ".join(dict.fromkeys(grant_types)),
                     scopes=" ".join(dict.fromkeys(scopes)), audience=audience, first_party=first_party,
                     access_token_ttl=access_token_ttl, refresh_token_ttl=refresh_token_ttl,
+                    refresh_token_max_lifetime=refresh_token_max_lifetime, can_introspect=introspect,
                     secret_hash=None if secret is None else secret_digest(current_app.config["SECRET_PEPPER"], secret))
     db.session.add(client)
     db.session.commit()

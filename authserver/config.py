@@ -25,6 +25,10 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "KEYS_DIR": ("keys", str, "Directory of signing keys (PEM files plus `manifest.json`)."),
     "ACCESS_TOKEN_TTL": (600, int, "Access-token lifetime in seconds (per-client override)."),
     "REFRESH_TOKEN_TTL": (14 * 86400, int, "Refresh-token idle lifetime in seconds (per-client override)."),
+    "REFRESH_TOKEN_MAX_LIFETIME": (30 * 86400, int, "Absolute lifetime of a refresh-token family, seconds from "
+                                   "the login; rotation never extends it (per-client override)."),
+    "REFRESH_GRACE_SECONDS": (0, int, "Single-successor grace window, seconds; 0 = strict single use. See "
+                              "docs/refresh-tokens.md."),
     "DEFAULT_AUDIENCE": (None, str, "`aud` of access tokens for clients without their own audience. "
                          "Default: the issuer."),
     "SECRET_PEPPER": (None, str, "Server secret keying the HMAC of client secrets. Required in production; "
@@ -98,6 +102,10 @@ def finalize_config(config: dict[str, Any], instance_path: str) -> list[str]:
                  "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM", "MAX_REQUEST_BYTES"):
         if not isinstance(config[name], int) or config[name] <= 0:
             raise ConfigError(f"AUTHSERVER_{name} must be a positive integer, got {config[name]!r}")
+    if not isinstance(config["REFRESH_GRACE_SECONDS"], int) or not 0 <= config["REFRESH_GRACE_SECONDS"] <= 300:
+        raise ConfigError("AUTHSERVER_REFRESH_GRACE_SECONDS must be an integer from 0 to 300")
+    if config["REFRESH_TOKEN_MAX_LIFETIME"] <= 0 or not isinstance(config["REFRESH_TOKEN_MAX_LIFETIME"], int):
+        raise ConfigError("AUTHSERVER_REFRESH_TOKEN_MAX_LIFETIME must be a positive integer")
     if config["ACCESS_TOKEN_TTL"] > 3600:
         warnings.append("AUTHSERVER_ACCESS_TOKEN_TTL is over one hour: access tokens cannot be recalled.")
     if not config["DEFAULT_AUDIENCE"]:

@@ -77,6 +77,13 @@ class InvalidScopeError(OAuthError):
     error = "invalid_scope"
 
 
+class InvalidTokenError(OAuthError):
+    """RFC 6750 §3.1: a bad bearer token at one of our protected endpoints; 401 with a Bearer challenge."""
+
+    error = "invalid_token"
+    status_code = 401
+
+
 class ServerError(OAuthError):
     error = "server_error"
     status_code = 500
@@ -101,7 +108,8 @@ def render_oauth_error(exc: AuthlibOAuth2Error) -> Response:
     log.info("oauth error", extra={"event": "oauth.error", "error": code, "status": status, "detail": detail})
     headers: tuple[tuple[str, str], ...] = ()
     if status == 401:
-        headers = (("WWW-Authenticate", f'Basic realm="authserver", error="{code}"'),)
+        scheme = "Bearer" if code == "invalid_token" else "Basic"
+        headers = (("WWW-Authenticate", f'{scheme} realm="authserver", error="{code}"'),)
     return error_response(code, status, headers)
 
 

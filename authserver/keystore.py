@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from joserfc.jwk import ECKey
+from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
 
 STATES = ("next", "active", "retired")
@@ -174,6 +175,8 @@ class Keystore:
         self.jwks_etag = '"' + hashlib.sha256(self.jwks_body).hexdigest()[:32] + '"'
         self.jwks_max_age = jwks_max_age
         self.algorithms = sorted({k.record.alg for k in keys})
+        #: Public keys of every published key, for verifying our own tokens (introspection, revocation).
+        self.verification_keys = KeySet([type(k.key).import_key(self._public_jwk(k)) for k in keys])
 
     @staticmethod
     def _public_jwk(loaded: LoadedKey) -> dict[str, Any]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from authserver import clock
 from authserver.extensions import db
 from authserver.models import User
+from authserver.oauth import sessions
 from authserver.passwords import current_passwords
 
 MIN_PASSWORD_LENGTH = 8
@@ -49,10 +51,20 @@ def set_password(username: str, password: str) -> User:
 
 
 def disable_user(username: str) -> User:
+    """Disable a user and end all their sessions (refresh families and, via introspection, access tokens)."""
     user = get_user(username)
     user.disabled = True
+    sessions.revoke_user_sessions(user.id, clock.now())
     db.session.commit()
     return user
+
+
+def revoke_sessions(username: str) -> int:
+    """Log a user out everywhere; returns the number of refresh tokens revoked."""
+    user = get_user(username)
+    count = sessions.revoke_user_sessions(user.id, clock.now())
+    db.session.commit()
+    return count
 
 
 def list_users() -> list[User]:

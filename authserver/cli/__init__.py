@@ -14,11 +14,12 @@ from flask.cli import FlaskGroup
 from authserver.cli import clients
 from authserver.cli import demo
 from authserver.cli import keys
+from authserver.cli import tokens
 from authserver.cli import users
 
 
 def register_commands(app: Flask) -> None:
-    for group in (users.group, clients.group, keys.group, demo.group):
+    for group in (users.group, clients.group, keys.group, tokens.group, demo.group):
         if group.name not in app.cli.commands:
             app.cli.add_command(group)
 

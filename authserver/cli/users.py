@@ -63,6 +63,16 @@ def disable(username: str, as_json: bool) -> None:
     show(_as_dict(user), as_json, f"user {user.username} disabled")
 
 
+@group.command("revoke-sessions")
+@click.argument("username")
+@json_option
+def revoke_sessions(username: str, as_json: bool) -> None:
+    """Log a user out everywhere: revoke every refresh-token family; older access tokens go inactive."""
+    count = _run(users.revoke_sessions, username)
+    show({"username": username, "revoked_refresh_tokens": count}, as_json,
+         f"revoked {count} refresh tokens of {username}; access tokens issued before now are inactive")
+
+
 @group.command("list")
 @json_option
 def list_(as_json: bool) -> None:

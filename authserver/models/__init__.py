@@ -2,6 +2,7 @@
 
 from authserver.models.client import Client
 from authserver.models.token import RefreshToken
+from authserver.models.token import RevokedAccessToken
 from authserver.models.user import User
 
-__all__ = ["Client", "RefreshToken", "User"]
+__all__ = ["Client", "RefreshToken", "RevokedAccessToken", "User"]

@@ -9,6 +9,7 @@ from sqlalchemy import Boolean
 from sqlalchemy import DateTime
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -38,6 +39,9 @@ class Client(db.Model):
     #: Per-client overrides, seconds; ``None`` means the server default.
     access_token_ttl: Mapped[int | None] = mapped_column(Integer)
     refresh_token_ttl: Mapped[int | None] = mapped_column(Integer)
+    refresh_token_max_lifetime: Mapped[int | None] = mapped_column(Integer)
+    #: Resource servers that may call the introspection endpoint (RFC 7662 §4).
+    can_introspect: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
 
     @property

@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -34,3 +35,16 @@ class RefreshToken(db.Model):
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: Grace window only: the successor token, AES-GCM-sealed, erased when the window has passed.
+    successor_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class RevokedAccessToken(db.Model):
+    """A revoked access token's ``jti`` (RFC 7009), kept until the token would have expired."""
+
+    __tablename__ = "revoked_access_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    revoked_at: Mapped[int] = mapped_column(BigInteger)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from authlib.oauth2.rfc6749 import grants
+from flask import current_app
 
 from authserver import clock
 from authserver.digests import new_token
@@ -19,6 +20,8 @@ from authserver.errors import UnauthorizedClientError
 from authserver.extensions import db
 from authserver.models import Client
 from authserver.models import User
+from authserver.oauth import grace
+from authserver.oauth import sessions
 from authserver.oauth import storage
 from authserver.oauth import tokens
 from authserver.passwords import current_passwords
@@ -42,6 +45,17 @@ def parse_scope(raw: str | None) -> list[str] | None:
         if item not in out:
             out.append(item)
     return out
+
+
+def requested_scope(client: Client, raw: str | None) -> str:
+    """The scope to grant: the requested one if within the client's scopes, else all of them (RFC 6749 §3.3)."""
+    requested = parse_scope(raw)
+    allowed = client.scope_set()
+    if requested is None:
+        return " ".join(sorted(allowed))
+    if not set(requested) <= allowed:
+        raise InvalidScopeError("requested scope exceeds the client's scopes")
+    return " ".join(requested)
 
 
 class _Grant:
@@ -69,11 +83,7 @@ class PasswordGrant(_Grant, grants.ResourceOwnerPasswordCredentialsGrant):
         username, password = form.get("username"), form.get("password")
         if not username or password is None:
             raise InvalidRequestError("missing username or password")
-        requested = parse_scope(form.get("scope"))
-        allowed = client.scope_set()
-        if requested is not None and not set(requested) <= allowed:
-            raise InvalidScopeError("requested scope exceeds the client's scopes")
-        self.request.scope = " ".join(requested) if requested is not None else " ".join(sorted(allowed))
+        self.request.scope = requested_scope(client, form.get("scope"))
         user = self.authenticate_user(username, password)
         if user is None:
             emit("login.failed", client_id=client.client_id, username=username[:150])
@@ -102,7 +112,12 @@ class PasswordGrant(_Grant, grants.ResourceOwnerPasswordCredentialsGrant):
 
 
 class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
-    """RFC 6749 §6 with rotation always on: every refresh token is single-use."""
+    """RFC 6749 §6 with rotation always on: every refresh token is single-use (RFC 9700 §4.14.2).
+
+    A used or revoked token presented again is reuse: the whole family is revoked. Within the
+    optional grace window, the immediately preceding token replayed by the same client gets the
+    same successor back instead (see docs/refresh-tokens.md).
+    """
 
     def validate_token_request(self) -> None:
         self.authenticate_token_endpoint_client()
@@ -112,24 +127,76 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
 
     def create_token_response(self) -> tuple[int, str, list[tuple[str, str]]]:
         client = self.request.client
-        presented = self.request.form["refresh_token"]
-        requested = self.requested_scope
+        digest = token_digest(self.request.form["refresh_token"])
         now = clock.now()
+        grace_seconds = current_app.config["REFRESH_GRACE_SECONDS"]
         successor = new_token()
-        grant = storage.rotate(token_hash=token_digest(presented), client_id=client.client_id,
-                               new_hash=token_digest(successor), now=now, ttl=tokens.refresh_token_ttl(client))
+        grant = storage.rotate(token_hash=digest, client_id=client.client_id, new_hash=token_digest(successor),
+                               now=now, ttl=tokens.refresh_token_ttl(client),
+                               max_lifetime=tokens.refresh_token_max_lifetime(client),
+                               sealed=grace.seal(successor, digest) if grace_seconds else None)
         if grant is None:
             db.session.rollback()
-            emit("refresh_token.rejected", client_id=client.client_id)
-            raise InvalidGrantError("refresh token unknown, used, revoked, expired, or not this client's")
-        granted = grant.scope.split()
-        # RFC 6749 §6: the scope may narrow, never widen; the refresh token keeps the original scope.
-        if requested is not None and not set(requested) <= set(granted):
+            return self._replayed(client, digest, now, grace_seconds)
+        try:
+            scope = self._narrowed_scope(grant.scope)
+        except InvalidScopeError:
             db.session.rollback()  # the presented token stays usable: the request was invalid, not a theft
-            raise InvalidScopeError("requested scope exceeds the refresh token's scope")
+            raise
+        if grace_seconds and grant.parent_id is not None:
+            storage.erase_parent_sealed(grant.parent_id)
         db.session.commit()
-        scope = " ".join(requested) if requested is not None else grant.scope
-        access, expires_in = tokens.sign_access_token(client=client, sub=grant.user_id, scope=scope,
-                                                      sid=grant.family_id, now=now)
         emit("refresh_token.rotated", client_id=client.client_id, user_id=grant.user_id, family_id=grant.family_id)
-        return 200, tokens.token_response(access, expires_in, scope, successor), JSON_HEADERS
+        return self._respond(client, grant.user_id, grant.family_id, scope, successor, now)
+
+    def _narrowed_scope(self, granted: str) -> str:
+        """RFC 6749 §6: the scope may narrow, never widen; the refresh token keeps the original scope."""
+        requested = self.requested_scope
+        if requested is None:
+            return granted
+        if not set(requested) <= set(granted.split()):
+            raise InvalidScopeError("requested scope exceeds the refresh token's scope")
+        return " ".join(requested)
+
+    def _respond(self, client: Client, user_id: str, family_id: str, scope: str, refresh: str,
+                 now: int) -> tuple[int, str, list[tuple[str, str]]]:
+        access, expires_in = tokens.sign_access_token(client=client, sub=user_id, scope=scope, sid=family_id, now=now)
+        return 200, tokens.token_response(access, expires_in, scope, refresh), JSON_HEADERS
+
+    def _replayed(self, client: Client, digest: str, now: int,
+                  grace_seconds: int) -> tuple[int, str, list[tuple[str, str]]]:
+        """The token could not be consumed: a grace replay, reuse, or simply invalid."""
+        state = storage.lookup(digest)
+        if state is None or (state.used_at is None and state.revoked_at is None):
+            # Unknown, expired, another client's, or its user disabled: invalid, but not a replay.
+            emit("refresh_token.rejected", client_id=client.client_id)
+            raise InvalidGrantError("refresh token unknown, expired, not this client's, or user disabled")
+        if (grace_seconds and state.revoked_at is None and state.used_at is not None
+                and state.client_id == client.client_id and now - state.used_at <= grace_seconds
+                and state.successor_sealed is not None and storage.successor_is_live(state.id, now)):
+            successor = grace.unseal(state.successor_sealed, digest)
+            if successor is not None:
+                scope = self._narrowed_scope(state.scope)
+                emit("refresh_token.replayed", client_id=client.client_id, user_id=state.user_id,
+                     family_id=state.family_id)
+                return self._respond(client, state.user_id, state.family_id, scope, successor, now)
+        sessions.revoke_family(state.family_id, now)
+        db.session.commit()
+        emit("refresh_token.reused", client_id=client.client_id, user_id=state.user_id, family_id=state.family_id)
+        raise InvalidGrantError("refresh token reuse: family revoked")
+
+
+class ClientCredentialsGrant(_Grant, grants.ClientCredentialsGrant):
+    """RFC 6749 §4.4 for confidential service clients: an access token with ``sub`` = the client, no refresh."""
+
+    def validate_token_request(self) -> None:
+        client = self.authenticate_token_endpoint_client()
+        if client.is_public:
+            raise UnauthorizedClientError("client_credentials needs a confidential client")
+        self.request.scope = requested_scope(client, self.request.form.get("scope"))
+
+    def create_token_response(self) -> tuple[int, str, list[tuple[str, str]]]:
+        client, scope = self.request.client, self.request.scope
+        access, expires_in = tokens.sign_access_token(client=client, sub=client.client_id, scope=scope, sid=None,
+                                                      now=clock.now())
+        return 200, tokens.token_response(access, expires_in, scope, None), JSON_HEADERS

@@ -1,4 +1,4 @@
-"""All database access of the grants: clients, users and refresh-token rows.
+"""Database access of the grants: clients, users and the rotation of refresh tokens.
 
 The rotation of a refresh token is one atomic step: ``UPDATE ... WHERE used_at IS NULL AND
 revoked_at IS NULL ... RETURNING`` either wins or finds nothing, so two parallel refreshes with
@@ -11,7 +11,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import and_
+from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal
 from sqlalchemy import select
@@ -36,6 +38,7 @@ class Grant:
     family_id: str
     scope: str
     auth_time: int
+    parent_id: int | None = None
 
 
 def get_client(client_id: str) -> Client | None:
@@ -58,29 +61,32 @@ def start_family(*, token_hash: str, client_id: str, user_id: str, scope: str, n
     return Grant(row.id, user_id, client_id, family_id, scope, now)
 
 
-def _consumable(token_hash: str, client_id: str, now: int):
+def _consumable(token_hash: str, client_id: str, now: int) -> ColumnElement[bool]:
     """The WHERE clause of a refresh token that may be consumed now by ``client_id``."""
     active_user = select(_users.c.id).where(_users.c.id == _rt.c.user_id, _users.c.disabled.is_(False))
     return and_(_rt.c.token_hash == token_hash, _rt.c.client_id == client_id, _rt.c.used_at.is_(None),
                 _rt.c.revoked_at.is_(None), _rt.c.expires_at > now, active_user.exists())
 
 
-def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int) -> Grant | None:
+def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int, max_lifetime: int,
+           sealed: bytes | None) -> Grant | None:
     """Consume a refresh token and insert its successor, in the caller's open transaction.
 
-    Returns the successor's grant, or ``None`` if the token cannot be consumed (unknown, used,
+    The successor expires ``ttl`` after now, but never after the family's absolute end
+    (``auth_time + max_lifetime``). Returns ``None`` if the token cannot be consumed (unknown, used,
     revoked, expired, another client's, or its user disabled). The caller commits or rolls back.
     """
-    consume = (update(_rt).where(_consumable(token_hash, client_id, now)).values(used_at=now)
-               .returning(_rt.c.id, _rt.c.family_id, _rt.c.user_id, _rt.c.scope, _rt.c.auth_time))
-    columns = (_rt.c.id, _rt.c.user_id, _rt.c.family_id, _rt.c.scope, _rt.c.auth_time)
+    consume = (update(_rt).where(_consumable(token_hash, client_id, now)).values(used_at=now, successor_sealed=sealed)
+               .returning(_rt.c.id, _rt.c.family_id, _rt.c.user_id, _rt.c.scope, _rt.c.auth_time, _rt.c.parent_id))
+    columns = (_rt.c.id, _rt.c.user_id, _rt.c.family_id, _rt.c.scope, _rt.c.auth_time, _rt.c.parent_id)
     if db.session.get_bind().dialect.name == "postgresql":
         used = consume.cte("used")
         successor = insert(_rt).from_select(
             ["token_hash", "family_id", "parent_id", "client_id", "user_id", "scope", "auth_time",
              "issued_at", "expires_at"],
             select(literal(new_hash), used.c.family_id, used.c.id, literal(client_id), used.c.user_id,
-                   used.c.scope, used.c.auth_time, literal(now), literal(now + ttl)),
+                   used.c.scope, used.c.auth_time, literal(now),
+                   func.least(literal(now + ttl), used.c.auth_time + max_lifetime)),
         ).returning(*columns)
         row = db.session.execute(successor).one_or_none()
     else:
@@ -90,8 +96,51 @@ def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int
         row = db.session.execute(
             insert(_rt).values(token_hash=new_hash, family_id=old.family_id, parent_id=old.id, client_id=client_id,
                                user_id=old.user_id, scope=old.scope, auth_time=old.auth_time, issued_at=now,
-                               expires_at=now + ttl).returning(*columns)
+                               expires_at=min(now + ttl, old.auth_time + max_lifetime)).returning(*columns)
         ).one()
     if row is None:
         return None
-    return Grant(row.id, row.user_id, client_id, row.family_id, row.scope, row.auth_time)
+    return Grant(row.id, row.user_id, client_id, row.family_id, row.scope, row.auth_time, row.parent_id)
+
+
+def erase_parent_sealed(consumed_id: int) -> None:
+    """The consumed token's parent may keep a sealed copy of it: now that it is used, erase that copy."""
+    parent = select(_rt.c.parent_id).where(_rt.c.id == consumed_id).scalar_subquery()
+    db.session.execute(update(_rt).where(_rt.c.id == parent, _rt.c.successor_sealed.is_not(None))
+                       .values(successor_sealed=None))
+
+
+@dataclass(frozen=True)
+class TokenState:
+    """A stored refresh token, looked up by digest on the failure path and by introspection."""
+
+    id: int
+    client_id: str
+    user_id: str
+    family_id: str
+    scope: str
+    auth_time: int
+    issued_at: int
+    expires_at: int
+    used_at: int | None
+    revoked_at: int | None
+    successor_sealed: bytes | None
+
+
+def lookup(token_hash: str) -> TokenState | None:
+    row = db.session.execute(
+        select(_rt.c.id, _rt.c.client_id, _rt.c.user_id, _rt.c.family_id, _rt.c.scope, _rt.c.auth_time,
+               _rt.c.issued_at, _rt.c.expires_at, _rt.c.used_at, _rt.c.revoked_at, _rt.c.successor_sealed)
+        .where(_rt.c.token_hash == token_hash)
+    ).one_or_none()
+    return None if row is None else TokenState(*row)
+
+
+def successor_is_live(token_id: int, now: int) -> bool:
+    """True if the token's successor is unused, unrevoked, unexpired, and its user still enabled."""
+    active_user = select(_users.c.id).where(_users.c.id == _rt.c.user_id, _users.c.disabled.is_(False))
+    row = db.session.execute(
+        select(_rt.c.id).where(_rt.c.parent_id == token_id, _rt.c.used_at.is_(None), _rt.c.revoked_at.is_(None),
+                               _rt.c.expires_at > now, active_user.exists())
+    ).first()
+    return row is not None

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import current_app
 from joserfc import jwt
+from joserfc.errors import JoseError
 
 from authserver.keystore import Keystore
 from authserver.models import Client
@@ -27,6 +28,10 @@ def access_token_ttl(client: Client) -> int:
 
 def refresh_token_ttl(client: Client) -> int:
     return client.refresh_token_ttl or current_app.config["REFRESH_TOKEN_TTL"]
+
+
+def refresh_token_max_lifetime(client: Client) -> int:
+    return client.refresh_token_max_lifetime or current_app.config["REFRESH_TOKEN_MAX_LIFETIME"]
 
 
 def sign_access_token(*, client: Client, sub: str, scope: str, sid: str | None, now: int) -> tuple[str, int]:
@@ -57,3 +62,32 @@ def token_response(access_token: str, expires_in: int, scope: str, refresh_token
     if refresh_token is not None:
         body["refresh_token"] = refresh_token
     return json.dumps(body, separators=(",", ":"))
+
+
+#: A JWT larger than this is not one of ours; refuse before parsing (RFC 8725 §3.x resource limits).
+MAX_JWT_BYTES = 8192
+
+
+def decode_access_token(token: str, now: int) -> dict[str, Any] | None:
+    """Verify one of our access tokens strictly; its claims, or ``None`` if it is not a valid one.
+
+    Algorithms pinned to those of our published keys, ``typ`` must be ``at+jwt`` (RFC 9068 §4),
+    ``iss`` must be us, and ``exp``/``iat``/``jti``/``sub``/``client_id`` must be present.
+    """
+    if len(token) > MAX_JWT_BYTES or token.count(".") != 2:
+        return None
+    keystore = current_keystore()
+    try:
+        decoded = jwt.decode(token, keystore.verification_keys, algorithms=keystore.algorithms)
+    except (JoseError, ValueError, TypeError, KeyError):
+        return None
+    header, claims = decoded.header, decoded.claims
+    if header.get("typ") != "at+jwt" or claims.get("iss") != current_app.config["ISSUER"]:
+        return None
+    if not all(isinstance(claims.get(c), str) and claims[c] for c in ("sub", "jti", "client_id")):
+        return None
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int) or not isinstance(iat, int) or exp <= now:
+        return None
+    return dict(claims)
+

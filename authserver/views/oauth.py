@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint
 from flask import Response
 from flask import request
 
+from authserver import clock
+from authserver.errors import NO_STORE
 from authserver.errors import InvalidRequestError
+from authserver.errors import InvalidTokenError
 from authserver.extensions import authorization
+from authserver.extensions import db
+from authserver.oauth import sessions
+from authserver.oauth import tokens
+from authserver.oauth.endpoints import access_token_is_active
+from authserver.telemetry import emit
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 
 FORM = "application/x-www-form-urlencoded"
+NO_STORE_HEADERS = dict(NO_STORE)
 
 
 def require_form_body() -> None:
@@ -27,8 +38,45 @@ def reject_repeated_parameters() -> None:
             raise InvalidRequestError(f"parameter {name[:40]!r} repeated")
 
 
-@bp.post("/token")
-def token() -> Response:
+def form_request() -> None:
+    """The steps every endpoint here shares before its own handler."""
     require_form_body()
     reject_repeated_parameters()
+
+
+@bp.post("/token")
+def token() -> Response:
+    form_request()
     return authorization.create_token_response()
+
+
+@bp.post("/revoke")
+def revoke() -> Response:
+    form_request()
+    return authorization.create_endpoint_response("revocation")
+
+
+@bp.post("/introspect")
+def introspect() -> Response:
+    form_request()
+    return authorization.create_endpoint_response("introspection")
+
+
+@bp.post("/sessions/revoke-all")
+def revoke_all_sessions() -> Response:
+    """Log out everywhere, for the user of the presented access token (RFC 6750 bearer)."""
+    user_id = bearer_user()
+    count = sessions.revoke_user_sessions(user_id, clock.now())
+    db.session.commit()
+    emit("user.sessions_revoked", user_id=user_id, families=count)
+    return Response(json.dumps({"revoked": True}), mimetype="application/json", headers=NO_STORE_HEADERS)
+
+
+def bearer_user() -> str:
+    """The ``sub`` of a valid, active user access token in ``Authorization: Bearer``, else 401 (RFC 6750 §3)."""
+    scheme, _, value = (request.headers.get("Authorization") or "").partition(" ")
+    claims = tokens.decode_access_token(value.strip(), clock.now()) if scheme.lower() == "bearer" else None
+    if claims is None or "sid" not in claims or not access_token_is_active(claims):
+        raise InvalidTokenError("missing, invalid or inactive bearer token")
+    return claims["sub"]
+

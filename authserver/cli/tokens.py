@@ -1,0 +1,27 @@
+"""``authserver tokens purge``: housekeeping of expired token rows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import click
+from flask import current_app
+
+from authserver.cli.output import json_option
+from authserver.cli.output import show
+from authserver.clock import now
+from authserver.oauth import sessions
+
+
+@click.group("tokens")
+def group() -> None:
+    """Token housekeeping."""
+
+
+@group.command("purge")
+@click.option("--batch-size", type=click.IntRange(100, 100_000), default=5000, show_default=True)
+@json_option
+def purge(batch_size: int, as_json: bool) -> None:
+    """Delete expired refresh tokens and revoked-jti rows in batches; erase lapsed grace successors."""
+    result = sessions.purge(now(), current_app.config["REFRESH_GRACE_SECONDS"], batch_size)
+    show(asdict(result), as_json, ", ".join(f"{k}: {v}" for k, v in asdict(result).items()))
