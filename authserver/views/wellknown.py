@@ -19,7 +19,7 @@ bp = Blueprint("wellknown", __name__, url_prefix="/.well-known")
 def jwks() -> Response:
     keystore = current_keystore()
     headers = {"Cache-Control": f"public, max-age={keystore.jwks_max_age}", "ETag": keystore.jwks_etag}
-    if request.if_none_match.contains(keystore.jwks_etag.strip('"')):
+    if request.if_none_match.contains_weak(keystore.jwks_etag.strip('"')):
         return Response(status=304, headers=headers)
     return Response(keystore.jwks_body, mimetype="application/jwk-set+json", headers=headers)
 
