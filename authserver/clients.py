@@ -41,6 +41,9 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
     for ttl in (access_token_ttl, refresh_token_ttl, refresh_token_max_lifetime):
         if ttl is not None and ttl <= 0:
             raise ClientError("token lifetimes must be positive")
+    if access_token_ttl is not None and access_token_ttl > current_app.config["ACCESS_TOKEN_MAX_TTL"]:
+        raise ClientError(f"access token lifetime over AUTHSERVER_ACCESS_TOKEN_MAX_TTL "
+                          f"({current_app.config['ACCESS_TOKEN_MAX_TTL']}s)")
     client_id = client_id or secrets.token_urlsafe(16)
     if db.session.get(Client, client_id) is not None:
         raise ClientError(f"client {client_id!r} already exists")

@@ -24,6 +24,8 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
                      "`postgresql://` URLs use psycopg 3."),
     "KEYS_DIR": ("keys", str, "Directory of signing keys (PEM files plus `manifest.json`)."),
     "ACCESS_TOKEN_TTL": (600, int, "Access-token lifetime in seconds (per-client override)."),
+    "ACCESS_TOKEN_MAX_TTL": (3600, int, "Longest access-token lifetime any client may be given; retired keys "
+                             "stay published this long (plus leeway)."),
     "REFRESH_TOKEN_TTL": (14 * 86400, int, "Refresh-token idle lifetime in seconds (per-client override)."),
     "REFRESH_TOKEN_MAX_LIFETIME": (30 * 86400, int, "Absolute lifetime of a refresh-token family, seconds from "
                                    "the login; rotation never extends it (per-client override)."),
@@ -35,6 +37,11 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
                       "development falls back to a fixed pepper with a warning."),
     "SCOPES": ("read write", str, "Space-separated scopes this server knows (`scopes_supported`); "
                "each client gets a subset."),
+    "KEYS_PASSPHRASE": (None, str, "Passphrase encrypting private keys at rest (PKCS#8). Required in production."),
+    "KEYS_RELOAD_INTERVAL": (10, int, "How often each server process checks the keys directory for changes, "
+                             "seconds (no file reads in between)."),
+    "KEY_ROTATION_PERIOD": (30 * 86400, int, "Scheduled rotation period for `authserver keys rotate --if-due`, "
+                            "seconds; 0 disables the schedule."),
     "JWKS_MAX_AGE": (300, int, "`Cache-Control: max-age` of the JWKS document, seconds."),
     "ARGON2_TIME_COST": (2, int, "argon2id iterations (OWASP minimum: 2 with 19 MiB)."),
     "ARGON2_MEMORY_KIB": (19456, int, "argon2id memory in KiB (19 MiB)."),
@@ -98,7 +105,14 @@ def finalize_config(config: dict[str, Any], instance_path: str) -> list[str]:
         raise ConfigError("AUTHSERVER_SECRET_PEPPER must be at least 32 characters")
     elif production and config["SECRET_PEPPER"] == DEV_PEPPER:
         raise ConfigError("AUTHSERVER_SECRET_PEPPER is the public development pepper")
-    for name in ("ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "JWKS_MAX_AGE", "ARGON2_TIME_COST",
+    if production and not config["KEYS_PASSPHRASE"]:
+        raise ConfigError("AUTHSERVER_KEYS_PASSPHRASE is required in production: private keys are encrypted at rest")
+    if not config["KEYS_PASSPHRASE"]:
+        warnings.append("AUTHSERVER_KEYS_PASSPHRASE is not set: private keys are stored unencrypted (development).")
+    if not isinstance(config["KEY_ROTATION_PERIOD"], int) or config["KEY_ROTATION_PERIOD"] < 0:
+        raise ConfigError("AUTHSERVER_KEY_ROTATION_PERIOD must be a non-negative integer (0 disables the schedule)")
+    for name in ("ACCESS_TOKEN_TTL", "ACCESS_TOKEN_MAX_TTL", "KEYS_RELOAD_INTERVAL", "REFRESH_TOKEN_TTL",
+                 "JWKS_MAX_AGE", "ARGON2_TIME_COST",
                  "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM", "MAX_REQUEST_BYTES"):
         if not isinstance(config[name], int) or config[name] <= 0:
             raise ConfigError(f"AUTHSERVER_{name} must be a positive integer, got {config[name]!r}")
@@ -106,8 +120,11 @@ def finalize_config(config: dict[str, Any], instance_path: str) -> list[str]:
         raise ConfigError("AUTHSERVER_REFRESH_GRACE_SECONDS must be an integer from 0 to 300")
     if config["REFRESH_TOKEN_MAX_LIFETIME"] <= 0 or not isinstance(config["REFRESH_TOKEN_MAX_LIFETIME"], int):
         raise ConfigError("AUTHSERVER_REFRESH_TOKEN_MAX_LIFETIME must be a positive integer")
-    if config["ACCESS_TOKEN_TTL"] > 3600:
-        warnings.append("AUTHSERVER_ACCESS_TOKEN_TTL is over one hour: access tokens cannot be recalled.")
+    if config["ACCESS_TOKEN_TTL"] > config["ACCESS_TOKEN_MAX_TTL"]:
+        raise ConfigError("AUTHSERVER_ACCESS_TOKEN_TTL exceeds AUTHSERVER_ACCESS_TOKEN_MAX_TTL")
+    rotation = config["KEY_ROTATION_PERIOD"]
+    if rotation and rotation < 2 * (config["JWKS_MAX_AGE"] + config["KEYS_RELOAD_INTERVAL"]):
+        raise ConfigError("AUTHSERVER_KEY_ROTATION_PERIOD must be at least twice JWKS_MAX_AGE + KEYS_RELOAD_INTERVAL")
     if not config["DEFAULT_AUDIENCE"]:
         config["DEFAULT_AUDIENCE"] = issuer
     if not config["DATABASE_URL"]:

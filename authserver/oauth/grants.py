@@ -102,12 +102,16 @@ class PasswordGrant(_Grant, grants.ResourceOwnerPasswordCredentialsGrant):
     def create_token_response(self) -> tuple[int, str, list[tuple[str, str]]]:
         client, user, scope = self.request.client, self.request.user, self.request.scope
         now = clock.now()
+        # Every login starts a family: its id is the access token's sid, which logout and introspection
+        # track. The refresh token is only handed out to clients allowed to use it.
         refresh = new_token()
-        grant = storage.start_family(token_hash=token_digest(refresh), client_id=client.client_id, user_id=user.id,
-                                     scope=scope, now=now, expires_at=now + tokens.refresh_token_ttl(client))
-        access, expires_in = tokens.sign_access_token(client=client, sub=user.id, scope=scope,
-                                                      sid=grant.family_id, now=now)
-        emit("login.succeeded", client_id=client.client_id, user_id=user.id, family_id=grant.family_id)
+        expires_at = now + min(tokens.refresh_token_ttl(client), tokens.refresh_token_max_lifetime(client))
+        family_id = storage.start_family(token_hash=token_digest(refresh), client_id=client.client_id,
+                                         user_id=user.id, scope=scope, now=now, expires_at=expires_at).family_id
+        access, expires_in = tokens.sign_access_token(client=client, sub=user.id, scope=scope, sid=family_id, now=now)
+        if not client.allows_grant("refresh_token"):
+            refresh = None
+        emit("login.succeeded", client_id=client.client_id, user_id=user.id, family_id=family_id)
         return 200, tokens.token_response(access, expires_in, scope, refresh), JSON_HEADERS
 
 

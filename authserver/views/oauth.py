@@ -47,6 +47,8 @@ def form_request() -> None:
 @bp.post("/token")
 def token() -> Response:
     form_request()
+    if not request.form.get("grant_type"):
+        raise InvalidRequestError("missing grant_type")  # RFC 6749 §5.2, not unsupported_grant_type
     return authorization.create_token_response()
 
 

@@ -1,0 +1,244 @@
+"""The signing-key lifecycle: next → active → retired → removed, staged so no valid token fails.
+
+A new key is published (state ``next``) before it signs: :func:`activate` refuses until it has been
+in the JWKS for ``publish_delay`` = the JWKS cache lifetime plus the time every server process
+needs to reload keys, so every cache that could hold an older set has expired. A retired key stays
+published for ``retire_keep`` = the longest access-token lifetime plus leeway plus reload time,
+so every token it signed expires first. Every operation holds the keys directory's file lock, so
+cron runs on several hosts at once are serialised, and each step is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+from authserver.keystore import KeyRecord
+from authserver.keystore import KeystoreError
+from authserver.keystore import add_key
+from authserver.keystore import generate_private_key
+from authserver.keystore import locked
+from authserver.keystore import read_manifest
+from authserver.keystore import write_manifest
+
+LEEWAY_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Timing of the lifecycle, in seconds."""
+
+    jwks_max_age: int
+    reload_interval: int
+    token_lifetime: int
+    rotation_period: int = 0  # 0: no schedule
+    passphrase: str | None = None
+    alg: str = "RS256"
+    size: int = 2048
+
+    @property
+    def publish_delay(self) -> int:
+        return self.jwks_max_age + self.reload_interval
+
+    @property
+    def retire_keep(self) -> int:
+        return self.token_lifetime + LEEWAY_SECONDS + self.reload_interval
+
+
+@dataclass
+class Actions:
+    """What an operation did, for the CLI's output."""
+
+    generated: list[str] = field(default_factory=list)
+    activated: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.generated or self.activated or self.retired or self.removed)
+
+
+def activation_eligible_at(record: KeyRecord, policy: Policy) -> int:
+    return record.created_at + policy.publish_delay
+
+
+def removal_due_at(record: KeyRecord, policy: Policy) -> int | None:
+    return None if record.retired_at is None else record.retired_at + policy.retire_keep
+
+
+def generation_due_at(records: list[KeyRecord], policy: Policy) -> int | None:
+    """When the schedule wants the next key published, so it can sign at the end of the period."""
+    active = [r for r in records if r.state == "active"]
+    if policy.rotation_period <= 0 or not active or any(r.state == "next" for r in records):
+        return None
+    return (active[0].activated_at or active[0].created_at) + max(0, policy.rotation_period - policy.publish_delay)
+
+
+def next_change_at(records: list[KeyRecord], policy: Policy) -> int | None:
+    """The next moment the published set changes by schedule (a key generated or removed)."""
+    moments = [m for m in (removal_due_at(r, policy) for r in records) if m is not None]
+    due = generation_due_at(records, policy)
+    if due is not None:
+        moments.append(due)
+    return min(moments) if moments else None
+
+
+def _find(records: list[KeyRecord], kid: str) -> KeyRecord:
+    for record in records:
+        if record.kid == kid:
+            return record
+    raise KeystoreError(f"no key {kid!r}")
+
+
+def _generate(keys_dir: Path, policy: Policy, now: int, state: str = "next") -> KeyRecord:
+    return add_key(keys_dir, generate_private_key(policy.alg, policy.size), policy.alg, state, now, policy.passphrase)
+
+
+def generate(keys_dir: Path, policy: Policy, now: int) -> KeyRecord:
+    with locked(keys_dir):
+        return _generate(keys_dir, policy, now)
+
+
+def _activate(records: list[KeyRecord], kid: str, policy: Policy, now: int, force: bool, actions: Actions) -> None:
+    record = _find(records, kid)
+    if record.state != "next":
+        raise KeystoreError(f"key {kid} is {record.state}; only a next key can be activated")
+    eligible = activation_eligible_at(record, policy)
+    if now < eligible and not force:
+        raise KeystoreError(f"key {kid} has been published for {now - record.created_at}s; caches may not have it "
+                            f"until {policy.publish_delay}s (in {eligible - now}s). Use --force to override.")
+    for other in records:
+        if other.state == "active":
+            other.state, other.retired_at = "retired", now
+            actions.retired.append(other.kid)
+    record.state, record.activated_at = "active", now
+    actions.activated.append(kid)
+
+
+def activate(keys_dir: Path, kid: str, policy: Policy, now: int, force: bool = False) -> Actions:
+    actions = Actions()
+    with locked(keys_dir):
+        records = read_manifest(keys_dir)
+        _activate(records, kid, policy, now, force, actions)
+        write_manifest(keys_dir, records)
+    return actions
+
+
+def retire(keys_dir: Path, kid: str, now: int) -> Actions:
+    """Retire a next key that will not be used; the active key is retired by activating its successor."""
+    with locked(keys_dir):
+        records = read_manifest(keys_dir)
+        record = _find(records, kid)
+        if record.state == "active":
+            raise KeystoreError(f"key {kid} is active: activate its successor instead (which retires it)")
+        if record.state == "next":
+            record.state, record.retired_at = "retired", now
+            write_manifest(keys_dir, records)
+            return Actions(retired=[kid])
+        return Actions()
+
+
+def _remove(keys_dir: Path, records: list[KeyRecord], kids: list[str]) -> list[KeyRecord]:
+    remaining = [r for r in records if r.kid not in kids]
+    write_manifest(keys_dir, remaining)  # unpublish first, then delete the files
+    for kid in kids:
+        with contextlib.suppress(FileNotFoundError):
+            (keys_dir / f"{kid}.pem").unlink()
+    return remaining
+
+
+def _prune(keys_dir: Path, records: list[KeyRecord], policy: Policy, now: int, actions: Actions) -> list[KeyRecord]:
+    due = [r.kid for r in records if r.state == "retired" and (removal_due_at(r, policy) or now + 1) <= now]
+    if not due:
+        return records
+    actions.removed.extend(due)
+    return _remove(keys_dir, records, due)
+
+
+def prune(keys_dir: Path, policy: Policy, now: int) -> Actions:
+    actions = Actions()
+    with locked(keys_dir):
+        _prune(keys_dir, read_manifest(keys_dir), policy, now, actions)
+    return actions
+
+
+def rotate(keys_dir: Path, policy: Policy, now: int, if_due: bool = False) -> Actions:
+    """One step of the schedule: ensure a next key, activate it once published long enough, prune.
+
+    With ``if_due`` nothing happens before the rotation period says so, which makes it safe to run
+    from cron on every host: the lock serialises the runs and each step is idempotent.
+    """
+    actions = Actions()
+    with locked(keys_dir):
+        records = read_manifest(keys_dir)
+        active = next((r for r in records if r.state == "active"), None)
+        pending = next((r for r in records if r.state == "next"), None)
+        due = generation_due_at(records, policy)
+        if pending is None and (not if_due or (due is not None and due <= now)):
+            pending = _generate(keys_dir, policy, now)
+            actions.generated.append(pending.kid)
+            records = read_manifest(keys_dir)
+        period_over = active is None or policy.rotation_period <= 0 or (
+            (active.activated_at or active.created_at) + policy.rotation_period <= now)
+        if pending is not None and activation_eligible_at(pending, policy) <= now and (not if_due or period_over):
+            _activate(records, pending.kid, policy, now, False, actions)
+            write_manifest(keys_dir, records)
+        _prune(keys_dir, records, policy, now, actions)
+    return actions
+
+
+def revoke(keys_dir: Path, kid: str, policy: Policy, now: int) -> Actions:
+    """Emergency: unpublish and delete a compromised key at once. Tokens it signed stop verifying as
+    soon as caches refresh. If it was the active key, a next key is promoted at once, or a new one
+    generated and activated at once (resource services may fail until their caches refresh)."""
+    actions = Actions(removed=[kid])
+    with locked(keys_dir):
+        records = read_manifest(keys_dir)
+        record = _find(records, kid)
+        if record.state == "active":
+            pending = next((r for r in records if r.state == "next"), None)
+            if pending is None:
+                pending = _generate(keys_dir, policy, now)
+                actions.generated.append(pending.kid)
+                records = read_manifest(keys_dir)
+            target = _find(records, pending.kid)
+            target.state, target.activated_at = "active", now
+            actions.activated.append(target.kid)
+        _remove(keys_dir, records, [kid])
+    return actions
+
+
+def policy_from_config(config: dict) -> Policy:  # type: ignore[type-arg]
+    return Policy(jwks_max_age=config["JWKS_MAX_AGE"], reload_interval=config["KEYS_RELOAD_INTERVAL"],
+                  token_lifetime=config["ACCESS_TOKEN_MAX_TTL"], rotation_period=config["KEY_ROTATION_PERIOD"],
+                  passphrase=config.get("KEYS_PASSPHRASE") or None)
+
+
+def jwks_max_age(records: list[KeyRecord], policy: Policy, now: int) -> int:
+    """``Cache-Control: max-age`` for the JWKS: never past the next scheduled change of the set.
+
+    A key's activation never needs a shorter max-age: activation waits ``publish_delay``, longer
+    than any cache may keep an older set. When a scheduled change is overdue (cron has not run yet),
+    a short floor keeps caches revalidating (cheaply, with the ETag) without hammering us.
+    """
+    change = next_change_at(records, policy)
+    if change is None:
+        return policy.jwks_max_age
+    floor = min(policy.jwks_max_age, policy.reload_interval)
+    return max(floor, min(policy.jwks_max_age, change - now))
+
+
+def key_metrics(records: list[KeyRecord], policy: Policy, now: int) -> dict[str, int | None]:
+    """Hooks for export: the active key's age and the time until the next scheduled step."""
+    active = next((r for r in records if r.state == "active"), None)
+    moments = [m for m in (next_change_at(records, policy),) if m is not None]
+    pending = next((r for r in records if r.state == "next"), None)
+    if pending is not None and active is not None:
+        period_end = (active.activated_at or active.created_at) + policy.rotation_period
+        moments.append(max(activation_eligible_at(pending, policy), period_end if policy.rotation_period else 0))
+    return {
+        "active_key_age_seconds": None if active is None else now - (active.activated_at or active.created_at),
+        "next_key_step_in_seconds": max(0, min(moments) - now) if moments else None,
+    }
