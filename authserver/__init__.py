@@ -9,13 +9,14 @@ from typing import Any
 from flask import Flask
 
 from authserver import errors
+from authserver import keyring
 from authserver import passwords
 from authserver import telemetry
 from authserver.clock import Clock
 from authserver.config import ConfigError
 from authserver.config import finalize_config
 from authserver.config import load_config
-from authserver.keystore import Keystore
+from authserver.keystore import KeystoreError
 from authserver.keystore import ensure_development_key
 
 log = logging.getLogger("authserver")
@@ -91,11 +92,19 @@ def _init_keystore(app: Flask) -> None:
     if not keys_dir.is_absolute():
         keys_dir = Path(app.root_path).parent / keys_dir
     app.config["KEYS_DIR"] = str(keys_dir)
+    if not app.config.get("KEYS_REQUIRED", True):
+        # The CLI: `authserver keys ...` must work on an empty or broken keys directory.
+        try:
+            keyring.init_app(app)
+        except KeystoreError as exc:
+            log.warning("signing keys not loaded: %s", exc, extra={"event": "key.load_failed"})
+        return
     if app.config["ENV"] == "development":
-        created = ensure_development_key(keys_dir, app.extensions["authserver.clock"].now())
+        created = ensure_development_key(keys_dir, app.extensions["authserver.clock"].now(),
+                                         app.config["KEYS_PASSPHRASE"] or None)
         if created is not None:
             log.warning("generated a development signing key", extra={"event": "key.generated", "kid": created.kid})
-    app.extensions["authserver.keystore"] = Keystore.load(keys_dir, app.config["JWKS_MAX_AGE"])
+    keyring.init_app(app)
 
 
 def _init_oauth(app: Flask) -> None:
@@ -106,7 +115,6 @@ def _init_oauth(app: Flask) -> None:
     from authserver.oauth.grants import ClientCredentialsGrant
     from authserver.oauth.grants import PasswordGrant
     from authserver.oauth.grants import RefreshTokenGrant
-    from authserver.views.wellknown import build_metadata_document
 
     authorization.init_app(app, authenticate_client=clientauth.authenticate)
     if not authorization._token_grants:
@@ -115,9 +123,6 @@ def _init_oauth(app: Flask) -> None:
         authorization.register_grant(ClientCredentialsGrant)
         authorization.register_endpoint(RevocationEndpoint)
         authorization.register_endpoint(IntrospectionEndpoint)
-    keystore = app.extensions["authserver.keystore"]
-    app.extensions["authserver.metadata"] = build_metadata_document(
-        app.config["ISSUER"], app.config["SCOPES"].split(), keystore.algorithms)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -216,20 +216,6 @@ def policy_from_config(config: dict) -> Policy:  # type: ignore[type-arg]
                   passphrase=config.get("KEYS_PASSPHRASE") or None)
 
 
-def jwks_max_age(records: list[KeyRecord], policy: Policy, now: int) -> int:
-    """``Cache-Control: max-age`` for the JWKS: never past the next scheduled change of the set.
-
-    A key's activation never needs a shorter max-age: activation waits ``publish_delay``, longer
-    than any cache may keep an older set. When a scheduled change is overdue (cron has not run yet),
-    a short floor keeps caches revalidating (cheaply, with the ETag) without hammering us.
-    """
-    change = next_change_at(records, policy)
-    if change is None:
-        return policy.jwks_max_age
-    floor = min(policy.jwks_max_age, policy.reload_interval)
-    return max(floor, min(policy.jwks_max_age, change - now))
-
-
 def key_metrics(records: list[KeyRecord], policy: Policy, now: int) -> dict[str, int | None]:
     """Hooks for export: the active key's age and the time until the next scheduled step."""
     active = next((r for r in records if r.state == "active"), None)

@@ -1,44 +1,127 @@
-"""``authserver keys list|generate``: the first version of the signing-key commands."""
+"""``authserver keys list|generate|activate|retire|prune|rotate|revoke``: the signing-key lifecycle.
+
+Each command parses options, calls one function of :mod:`authserver.rotation` (which holds the keys
+directory's file lock), and prints the result; ``--json`` for scripts.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
 
 from authserver import keystore
+from authserver import rotation
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.clock import now
 
 
+def _context() -> tuple[Path, rotation.Policy]:
+    return Path(current_app.config["KEYS_DIR"]), rotation.policy_from_config(current_app.config)
+
+
+def _run(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except keystore.KeystoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _show_actions(actions: rotation.Actions, as_json: bool) -> None:
+    lines = [f"{verb} {kid}" for verb, kids in asdict(actions).items() for kid in kids]
+    show(asdict(actions), as_json, "\n".join(lines) or "nothing to do")
+
+
 @click.group("keys")
 def group() -> None:
-    """Manage signing keys (see keys/README.md)."""
+    """Manage signing keys (runbook: keys/README.md)."""
 
 
 @group.command("list")
 @json_option
 def list_(as_json: bool) -> None:
-    """List keys and their states."""
-    records = keystore.read_manifest(Path(current_app.config["KEYS_DIR"]))
-    text = "\n".join(f"{r.kid}\t{r.alg}\t{r.state}\tcreated {r.created_at}" for r in records)
-    show([asdict(r) for r in records], as_json, text or "no keys")
+    """List keys: kid, alg, state, created, activated, retired, removal due."""
+    keys_dir, policy = _context()
+    rows: list[dict[str, Any]] = []
+    for r in _run(keystore.read_manifest, keys_dir):
+        row = asdict(r)
+        row["activation_eligible_at"] = rotation.activation_eligible_at(r, policy) if r.state == "next" else None
+        row["removal_due_at"] = rotation.removal_due_at(r, policy)
+        rows.append(row)
+    text = "\n".join(f"{r['kid']}  {r['alg']}  {r['state']:<8} created={r['created_at']} "
+                     f"activated={r['activated_at']} retired={r['retired_at']} removal_due={r['removal_due_at']}"
+                     for r in rows)
+    show(rows, as_json, text or "no keys")
 
 
 @group.command("generate")
-@click.option("--alg", type=click.Choice(sorted(keystore.ALGORITHMS)), default="RS256")
+@click.option("--alg", type=click.Choice(sorted(keystore.ALGORITHMS)), default="RS256", show_default=True)
 @click.option("--size", type=click.Choice(["2048", "3072", "4096"]), default="2048", help="RSA modulus bits.")
-@click.option("--activate", is_flag=True, help="Make it the active key at once (only when there is none).")
+@click.option("--activate", is_flag=True, help="First key only: make it active at once.")
 @json_option
 def generate(alg: str, size: str, activate: bool, as_json: bool) -> None:
-    """Add a new key (state next, or active with --activate on an empty keystore)."""
-    keys_dir = Path(current_app.config["KEYS_DIR"])
-    with keystore.locked(keys_dir):
-        if activate and any(r.state == "active" for r in keystore.read_manifest(keys_dir)):
-            raise click.ClickException("there is already an active key")
-        record = keystore.add_key(keys_dir, keystore.generate_private_key(alg, int(size)), alg,
-                                  "active" if activate else "next", now())
+    """Add a new key in state next (published, not signing)."""
+    keys_dir, policy = _context()
+    policy = rotation.Policy(**{**asdict(policy), "alg": alg, "size": int(size)})
+    if activate:
+        with keystore.locked(keys_dir):
+            if _run(keystore.read_manifest, keys_dir):
+                raise click.ClickException("--activate is only for the first key; use `keys activate` after "
+                                           "the publish delay")
+            record = keystore.add_key(keys_dir, keystore.generate_private_key(alg, int(size)), alg, "active",
+                                      now(), policy.passphrase)
+    else:
+        record = _run(rotation.generate, keys_dir, policy, now())
     show(asdict(record), as_json, f"generated {record.alg} key {record.kid} ({record.state})")
+
+
+@group.command("activate")
+@click.argument("kid")
+@click.option("--force", is_flag=True, help="Activate before the publish delay (caches may not have the key yet).")
+@json_option
+def activate(kid: str, force: bool, as_json: bool) -> None:
+    """Make a next key the signing key; the current one is retired."""
+    keys_dir, policy = _context()
+    _show_actions(_run(rotation.activate, keys_dir, kid, policy, now(), force), as_json)
+
+
+@group.command("retire")
+@click.argument("kid")
+@json_option
+def retire(kid: str, as_json: bool) -> None:
+    """Retire a next key that will not be used (the active key is retired by activating its successor)."""
+    keys_dir, _policy = _context()
+    _show_actions(_run(rotation.retire, keys_dir, kid, now()), as_json)
+
+
+@group.command("prune")
+@json_option
+def prune(as_json: bool) -> None:
+    """Remove retired keys whose tokens have all expired."""
+    keys_dir, policy = _context()
+    _show_actions(_run(rotation.prune, keys_dir, policy, now()), as_json)
+
+
+@group.command("rotate")
+@click.option("--if-due", is_flag=True, help="Only what the schedule (AUTHSERVER_KEY_ROTATION_PERIOD) says is due.")
+@json_option
+def rotate(if_due: bool, as_json: bool) -> None:
+    """One step: ensure a next key, activate it once published long enough, retire the old one, prune."""
+    keys_dir, policy = _context()
+    _show_actions(_run(rotation.rotate, keys_dir, policy, now(), if_due), as_json)
+
+
+@group.command("revoke")
+@click.argument("kid")
+@click.option("--yes", is_flag=True, help="Confirm: tokens signed with this key will fail verification.")
+@json_option
+def revoke(kid: str, yes: bool, as_json: bool) -> None:
+    """Emergency: drop a compromised key at once."""
+    if not yes:
+        raise click.UsageError("revoking a key makes every token it signed fail: pass --yes")
+    keys_dir, policy = _context()
+    _show_actions(_run(rotation.revoke, keys_dir, kid, policy, now()), as_json)

@@ -14,12 +14,8 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from authserver.keystore import Keystore
+from authserver.keyring import current_keystore
 from authserver.models import Client
-
-
-def current_keystore() -> Keystore:
-    return current_app.extensions["authserver.keystore"]
 
 
 def access_token_ttl(client: Client) -> int:

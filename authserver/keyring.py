@@ -1,0 +1,101 @@
+"""The running process's keys: loaded once, re-checked every ``KEYS_RELOAD_INTERVAL`` seconds.
+
+Every server process (gunicorn workers, hosts sharing the keys volume) converges on a changed
+keys directory within one reload interval, without a restart. Between checks a request costs one
+monotonic-clock comparison: no file is read or even stat'ed on the hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from flask import current_app
+
+from authserver import rotation
+from authserver.keystore import MANIFEST
+from authserver.keystore import Keystore
+from authserver.keystore import KeystoreError
+from authserver.telemetry import emit
+
+log = logging.getLogger("authserver.keyring")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    keystore: Keystore
+    #: When the published set next changes by schedule (bounds the JWKS max-age); None if never.
+    next_change_at: int | None
+    signature: tuple[int, int, int] | None
+
+
+def _signature(keys_dir: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(keys_dir / MANIFEST)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+class Keyring:
+    """Holds the current :class:`Keystore` and swaps it when the manifest changes on disk."""
+
+    def __init__(self, keys_dir: Path, policy: rotation.Policy) -> None:
+        self.keys_dir = keys_dir
+        self.policy = policy
+        self._lock = threading.Lock()
+        self.current = self._load()
+        self._next_check = time.monotonic() + policy.reload_interval
+
+    def _load(self) -> Loaded:
+        signature = _signature(self.keys_dir)
+        keystore = Keystore.load(self.keys_dir, self.policy.jwks_max_age, self.policy.passphrase)
+        records = [k.record for k in keystore.keys]
+        return Loaded(keystore, rotation.next_change_at(records, self.policy), signature)
+
+    def maybe_reload(self) -> None:
+        """Called per request: a clock comparison, and at most once per interval a ``stat``."""
+        if time.monotonic() < self._next_check or not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._next_check = time.monotonic() + self.policy.reload_interval
+            if _signature(self.keys_dir) == self.current.signature:
+                return
+            try:
+                self.current = self._load()
+            except KeystoreError as exc:  # keep serving with the keys we have; say so loudly
+                log.error("keys directory changed but cannot be loaded: %s", exc, extra={"event": "key.reload_failed"})
+                return
+            emit("key.reloaded", kid=self.current.keystore.signing.record.kid)
+        finally:
+            self._lock.release()
+
+    def jwks_max_age(self, now: int) -> int:
+        change = self.current.next_change_at
+        if change is None:
+            return self.policy.jwks_max_age
+        floor = min(self.policy.jwks_max_age, self.policy.reload_interval)
+        return max(floor, min(self.policy.jwks_max_age, change - now))
+
+    def metrics(self, now: int) -> dict[str, int | None]:
+        return rotation.key_metrics([k.record for k in self.current.keystore.keys], self.policy, now)
+
+
+def init_app(app: Flask) -> None:
+    keys_dir = Path(app.config["KEYS_DIR"])
+    keyring = Keyring(keys_dir, rotation.policy_from_config(app.config))
+    app.extensions["authserver.keyring"] = keyring
+    app.before_request(keyring.maybe_reload)
+
+
+def current_keyring() -> Keyring:
+    return current_app.extensions["authserver.keyring"]
+
+
+def current_keystore() -> Keystore:
+    return current_app.extensions["authserver.keyring"].current.keystore
