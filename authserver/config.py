@@ -46,6 +46,21 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "ARGON2_TIME_COST": (2, int, "argon2id iterations (OWASP minimum: 2 with 19 MiB)."),
     "ARGON2_MEMORY_KIB": (19456, int, "argon2id memory in KiB (19 MiB)."),
     "ARGON2_PARALLELISM": (1, int, "argon2id lanes."),
+    "REDIS_URL": (None, str, "Redis for failed-login counters (e.g. `redis://127.0.0.1:6379/0`); "
+                  "default: the database."),
+    "BRUTE_FORCE_MAX_FAILURES": (5, int, "Failed logins per username within the window before a lockout."),
+    "BRUTE_FORCE_WINDOW": (900, int, "Window for counting a username's failures, seconds."),
+    "BRUTE_FORCE_WAIT_INCREMENT": (60, int, "Lockout wait added per lockout, seconds (60, 120, 180, ...)."),
+    "BRUTE_FORCE_MAX_WAIT": (900, int, "Longest temporary lockout, seconds."),
+    "BRUTE_FORCE_PERMANENT_AFTER": (0, int, "Lockouts (within a day) after which the lock is permanent "
+                                    "until `authserver users unlock`; 0 = never."),
+    "IP_MAX_FAILURES": (50, int, "Failed logins per client IP within IP_WINDOW before 429."),
+    "IP_WINDOW": (300, int, "Window of the per-IP failure count, seconds."),
+    "GLOBAL_MAX_FAILURES": (1000, int, "Failed logins per minute, all users and IPs, before every password "
+                            "attempt gets 429."),
+    "TRUSTED_PROXY_HOPS": (0, int, "Reverse proxies in front of the server whose X-Forwarded-For is trusted; "
+                           "0 = use the socket's address."),
+    "PASSWORD_MIN_LENGTH": (8, int, "Minimum password length for `users create` / `set-password`."),
     "MAX_REQUEST_BYTES": (16384, int, "Largest accepted request body, bytes."),
     "LOG_LEVEL": ("INFO", str, "Log level of the `authserver` loggers (JSON lines on stderr)."),
 }
@@ -111,7 +126,13 @@ def finalize_config(config: dict[str, Any], instance_path: str) -> list[str]:
         warnings.append("AUTHSERVER_KEYS_PASSPHRASE is not set: private keys are stored unencrypted (development).")
     if not isinstance(config["KEY_ROTATION_PERIOD"], int) or config["KEY_ROTATION_PERIOD"] < 0:
         raise ConfigError("AUTHSERVER_KEY_ROTATION_PERIOD must be a non-negative integer (0 disables the schedule)")
-    for name in ("ACCESS_TOKEN_TTL", "ACCESS_TOKEN_MAX_TTL", "KEYS_RELOAD_INTERVAL", "REFRESH_TOKEN_TTL",
+    for name in ("BRUTE_FORCE_PERMANENT_AFTER", "TRUSTED_PROXY_HOPS"):
+        if not isinstance(config[name], int) or config[name] < 0:
+            raise ConfigError(f"AUTHSERVER_{name} must be a non-negative integer")
+    for name in ("PASSWORD_MIN_LENGTH", "BRUTE_FORCE_MAX_FAILURES", "BRUTE_FORCE_WINDOW", "BRUTE_FORCE_WAIT_INCREMENT",
+                 "BRUTE_FORCE_MAX_WAIT",
+                 "IP_MAX_FAILURES", "IP_WINDOW", "GLOBAL_MAX_FAILURES",
+                 "ACCESS_TOKEN_TTL", "ACCESS_TOKEN_MAX_TTL", "KEYS_RELOAD_INTERVAL", "REFRESH_TOKEN_TTL",
                  "JWKS_MAX_AGE", "ARGON2_TIME_COST",
                  "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM", "MAX_REQUEST_BYTES"):
         if not isinstance(config[name], int) or config[name] <= 0:

@@ -45,9 +45,10 @@ class OAuthError(AuthlibOAuth2Error):
     error = "server_error"
     status_code = 400
 
-    def __init__(self, detail: str = "", *, status_code: int | None = None) -> None:
+    def __init__(self, detail: str = "", *, status_code: int | None = None, retry_after: int | None = None) -> None:
         super().__init__(status_code=status_code)
         self.detail = detail
+        self.retry_after = retry_after
 
 
 class InvalidRequestError(OAuthError):
@@ -84,6 +85,13 @@ class InvalidTokenError(OAuthError):
     status_code = 401
 
 
+class TooManyRequestsError(OAuthError):
+    """A failed-login ceiling (per IP or global) is reached: 429 with ``Retry-After`` (RFC 6585 §4)."""
+
+    error = "temporarily_unavailable"
+    status_code = 429
+
+
 class ServerError(OAuthError):
     error = "server_error"
     status_code = 500
@@ -110,6 +118,9 @@ def render_oauth_error(exc: AuthlibOAuth2Error) -> Response:
     if status == 401:
         scheme = "Bearer" if code == "invalid_token" else "Basic"
         headers = (("WWW-Authenticate", f'{scheme} realm="authserver", error="{code}"'),)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers += (("Retry-After", str(max(1, retry_after))),)
     return error_response(code, status, headers)
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from importlib import resources
+
+from flask import current_app
 from sqlalchemy import select
 
 from authserver import clock
@@ -9,8 +13,16 @@ from authserver.extensions import db
 from authserver.models import User
 from authserver.oauth import sessions
 from authserver.passwords import current_passwords
+from authserver.ratelimit import current_throttle
 
-MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024  # argon2 hashes anything, but an unbounded input is a DoS lever
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of the most common passwords (lower-cased)."""
+    text = resources.files("authserver").joinpath("data/common-passwords.txt").read_text()
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
 class UserError(Exception):
@@ -18,8 +30,14 @@ class UserError(Exception):
 
 
 def check_password_policy(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    """NIST SP 800-63B §5.1.1.2: a minimum length and a blocklist of common passwords, no composition rules."""
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        raise UserError(f"password must be at least {minimum} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise UserError(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+    if password.lower() in common_passwords():
+        raise UserError("password is one of the most common passwords; choose another")
 
 
 def create_user(username: str, password: str) -> User:
@@ -65,6 +83,11 @@ def revoke_sessions(username: str) -> int:
     count = sessions.revoke_user_sessions(user.id, clock.now())
     db.session.commit()
     return count
+
+
+def unlock_user(username: str) -> None:
+    """Clear a username's failed-login lock and history (works for unknown usernames too)."""
+    current_throttle().unlock(username, clock.now())
 
 
 def list_users() -> list[User]:

@@ -116,6 +116,9 @@ def _base_config(url: str, keys_dir: Path, **extra: Any) -> dict[str, Any]:
     }
 
 
+TABLES = ("refresh_tokens", "revoked_access_tokens", "throttle_entries", "clients", "users")
+
+
 def _empty_tables(app: Flask) -> None:
     from sqlalchemy import text
 
@@ -123,9 +126,9 @@ def _empty_tables(app: Flask) -> None:
 
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("TRUNCATE refresh_tokens, clients, users RESTART IDENTITY CASCADE"))
+            db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         else:
-            for table in ("refresh_tokens", "clients", "users"):
+            for table in TABLES:
                 db.session.execute(text(f"DELETE FROM {table}"))
         db.session.commit()
 

@@ -73,6 +73,15 @@ def revoke_sessions(username: str, as_json: bool) -> None:
          f"revoked {count} refresh tokens of {username}; access tokens issued before now are inactive")
 
 
+@group.command("unlock")
+@click.argument("username")
+@json_option
+def unlock(username: str, as_json: bool) -> None:
+    """Lift a failed-login lockout (temporary or permanent)."""
+    _run(users.unlock_user, username)
+    show({"username": username, "unlocked": True}, as_json, f"{username} unlocked")
+
+
 @group.command("list")
 @json_option
 def list_(as_json: bool) -> None:

@@ -9,6 +9,7 @@ import re
 
 from authlib.oauth2.rfc6749 import grants
 from flask import current_app
+from flask import request as flask_request
 
 from authserver import clock
 from authserver.digests import new_token
@@ -16,6 +17,7 @@ from authserver.digests import token_digest
 from authserver.errors import InvalidGrantError
 from authserver.errors import InvalidRequestError
 from authserver.errors import InvalidScopeError
+from authserver.errors import TooManyRequestsError
 from authserver.errors import UnauthorizedClientError
 from authserver.extensions import db
 from authserver.models import Client
@@ -25,6 +27,7 @@ from authserver.oauth import sessions
 from authserver.oauth import storage
 from authserver.oauth import tokens
 from authserver.passwords import current_passwords
+from authserver.ratelimit import current_throttle
 from authserver.telemetry import emit
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -84,19 +87,36 @@ class PasswordGrant(_Grant, grants.ResourceOwnerPasswordCredentialsGrant):
         if not username or password is None:
             raise InvalidRequestError("missing username or password")
         self.request.scope = requested_scope(client, form.get("scope"))
+        throttle, ip, now = current_throttle(), flask_request.remote_addr or "unknown", clock.now()
+        audit = {"client_id": client.client_id, "username": username[:150], "ip": ip}
+        verdict = throttle.check(username, ip, now)  # before any argon2 work
+        if verdict is not None:
+            emit("login.throttled", reason=verdict.reason, **audit)
+            if verdict.reason != "locked":
+                raise TooManyRequestsError(f"{verdict.reason} failure ceiling", retry_after=verdict.retry_after)
+            # Locked: the same answer as a wrong password, after the same time, without the argon2 work.
+            current_passwords().wait_like_verify()
+            raise InvalidGrantError("username locked", retry_after=verdict.retry_after)
         user = self.authenticate_user(username, password)
         if user is None:
-            emit("login.failed", client_id=client.client_id, username=username[:150])
+            emit("login.failed", **audit)
+            wait = throttle.failure(username, ip, now)
+            if wait is not None:
+                emit("user.locked", wait_seconds=wait, **audit)
             # RFC 6749 §5.2: bad resource-owner credentials are invalid_grant (Authlib says invalid_request).
             raise InvalidGrantError("bad username or password, or disabled user")
+        throttle.success(username, now)
         self.request.user = user
 
     def authenticate_user(self, username: str, password: str) -> User | None:
         user = storage.get_user_by_username(username) if len(username) <= 150 else None
         # One argon2 verify whatever the case, so timing does not tell unknown from wrong or disabled.
-        ok = current_passwords().verify(user.password_hash if user else None, password)
+        passwords = current_passwords()
+        ok = passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None or user.disabled:
             return None
+        if passwords.needs_rehash(user.password_hash):  # parameters changed: upgrade transparently
+            storage.set_password_hash(user.id, passwords.hash(password))
         return user
 
     def create_token_response(self) -> tuple[int, str, list[tuple[str, str]]]:

@@ -49,6 +49,11 @@ def get_user_by_username(username: str) -> User | None:
     return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
 
 
+def set_password_hash(user_id: str, password_hash: str) -> None:
+    db.session.execute(update(_users).where(_users.c.id == user_id).values(password_hash=password_hash))
+    db.session.commit()
+
+
 def start_family(*, token_hash: str, client_id: str, user_id: str, scope: str, now: int, expires_at: int) -> Grant:
     """Store the first refresh token of a new family (one login) and commit."""
     family_id = str(uuid.uuid4())

@@ -1,0 +1,128 @@
+"""Throttles for failed logins (RFC 6749 §4.3.2: the password grant MUST be protected against
+brute force), after Keycloak's brute-force detection.
+
+- **Per username**: ``BRUTE_FORCE_MAX_FAILURES`` failures within ``BRUTE_FORCE_WINDOW`` lock the
+  username for ``BRUTE_FORCE_WAIT_INCREMENT`` x (lockouts so far), capped at
+  ``BRUTE_FORCE_MAX_WAIT``; after ``BRUTE_FORCE_PERMANENT_AFTER`` lockouts (0 = never) the lock is
+  permanent until ``authserver users unlock``. Unknown usernames are counted the same way, so a
+  lockout tells nothing about whether the account exists.
+- **Per client IP**: ``IP_MAX_FAILURES`` failures within ``IP_WINDOW`` → 429 (credential stuffing
+  across many usernames).
+- **Global ceiling**: ``GLOBAL_MAX_FAILURES`` failures per minute → 429 for every password attempt.
+
+Only failures are counted, and the throttle is checked before the password is verified, so a
+locked account costs no argon2 work. If the counter store fails, logins fail open: the error is
+logged and counted (``authserver_throttle_store_errors_total``), never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask
+from flask import current_app
+
+from authserver.telemetry import emit
+from authserver.throttlestore import Store
+from authserver.throttlestore import StoreError
+from authserver.throttlestore import make_store
+
+log = logging.getLogger("authserver.ratelimit")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why an attempt is refused before the password is checked; ``retry_after`` in seconds."""
+
+    reason: str  # "locked" | "ip" | "global"
+    retry_after: int | None  # None: permanent lock
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_failures: int
+    window: int
+    wait_increment: int
+    max_wait: int
+    permanent_after: int
+    ip_max_failures: int
+    ip_window: int
+    global_max_failures: int
+
+    @classmethod
+    def from_config(cls, config: dict) -> Limits:  # type: ignore[type-arg]
+        return cls(config["BRUTE_FORCE_MAX_FAILURES"], config["BRUTE_FORCE_WINDOW"],
+                   config["BRUTE_FORCE_WAIT_INCREMENT"], config["BRUTE_FORCE_MAX_WAIT"],
+                   config["BRUTE_FORCE_PERMANENT_AFTER"], config["IP_MAX_FAILURES"], config["IP_WINDOW"],
+                   config["GLOBAL_MAX_FAILURES"])
+
+
+PERMANENT = 2**62
+
+
+def _user_key(username: str) -> str:
+    return "user:" + username.strip().lower()[:150]
+
+
+class Throttle:
+    def __init__(self, store: Store, limits: Limits) -> None:
+        self.store = store
+        self.limits = limits
+
+    def _store_failed(self, exc: Exception, operation: str) -> None:
+        emit("throttle.store_failed", operation=operation, error=type(exc).__name__)
+        log.warning("throttle store failed during %s: failing open", operation)
+
+    def check(self, username: str, ip: str, now: int) -> Verdict | None:
+        """Refuse before any password work if the username is locked or a ceiling is reached."""
+        try:
+            locked_until = self.store.locked_until(_user_key(username), now)
+            if locked_until is not None:
+                return Verdict("locked", None if locked_until >= PERMANENT else locked_until - now)
+            minute = now // 60
+            if self.store.count("global:" + str(minute), now) >= self.limits.global_max_failures:
+                return Verdict("global", 60 - now % 60)
+            ip_window = now // self.limits.ip_window
+            if self.store.count(f"ip:{ip}:{ip_window}", now) >= self.limits.ip_max_failures:
+                return Verdict("ip", self.limits.ip_window - now % self.limits.ip_window)
+        except StoreError as exc:
+            self._store_failed(exc, "check")
+        return None
+
+    def failure(self, username: str, ip: str, now: int) -> int | None:
+        """Count a failed login; returns the lock's wait in seconds if this failure locked the username."""
+        try:
+            key = _user_key(username)
+            self.store.incr("global:" + str(now // 60), now, 120)
+            self.store.incr(f"ip:{ip}:{now // self.limits.ip_window}", now, 2 * self.limits.ip_window)
+            failures = self.store.incr(key, now, self.limits.window)
+            if failures < self.limits.max_failures:
+                return None
+            lockouts = self.store.add_lockout(key, now)
+            permanent = 0 < self.limits.permanent_after <= lockouts
+            wait = min(self.limits.wait_increment * lockouts, self.limits.max_wait)
+            self.store.lock(key, PERMANENT if permanent else now + wait, now)
+            return PERMANENT if permanent else wait
+        except StoreError as exc:
+            self._store_failed(exc, "failure")
+            return None
+
+    def success(self, username: str, now: int) -> None:
+        """A correct password resets the username's failure count (not its lockout history)."""
+        try:
+            self.store.reset_failures(_user_key(username), now)
+        except StoreError as exc:
+            self._store_failed(exc, "success")
+
+    def unlock(self, username: str, now: int) -> None:
+        """Operator action: clear failures, lock and lockout history. Store errors propagate here."""
+        self.store.clear(_user_key(username), now)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["authserver.throttle"] = Throttle(make_store(app), Limits.from_config(app.config))
+
+
+def current_throttle() -> Throttle:
+    return current_app.extensions["authserver.throttle"]

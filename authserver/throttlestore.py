@@ -1,0 +1,149 @@
+"""Counter stores for :mod:`authserver.ratelimit`: Redis when ``AUTHSERVER_REDIS_URL`` is set, the
+database otherwise. Every failure of the store surfaces as :class:`StoreError`, which the throttle
+turns into "fail open".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from typing import Protocol
+
+from flask import Flask
+from sqlalchemy import case
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from authserver.extensions import db
+from authserver.models.throttle import ThrottleEntry
+
+LOCKOUT_MEMORY = 86400  # lockouts are forgotten a day after the last one (Keycloak: failure reset time)
+
+
+class StoreError(Exception):
+    """The counter store is unreachable or failed."""
+
+
+class Store(Protocol):
+    def count(self, key: str, now: int) -> int: ...
+    def incr(self, key: str, now: int, ttl: int) -> int: ...
+    def locked_until(self, key: str, now: int) -> int | None: ...
+    def lock(self, key: str, until: int, now: int) -> None: ...
+    def add_lockout(self, key: str, now: int) -> int: ...
+    def reset_failures(self, key: str, now: int) -> None: ...
+    def clear(self, key: str, now: int) -> None: ...
+
+
+class RedisStore:
+    """Fixed-window counters and lock keys with expiry, under the ``authserver:`` prefix."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self.redis = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+
+    def _do(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except self._errors as exc:
+            raise StoreError(str(exc)) from exc
+
+    def count(self, key: str, now: int) -> int:
+        return int(self._do(self.redis.get, f"authserver:cnt:{key}") or 0)
+
+    def incr(self, key: str, now: int, ttl: int) -> int:
+        def run() -> int:
+            pipe = self.redis.pipeline()
+            pipe.incr(f"authserver:cnt:{key}")
+            pipe.expire(f"authserver:cnt:{key}", ttl, nx=True)
+            return int(pipe.execute()[0])
+        return self._do(run)
+
+    def locked_until(self, key: str, now: int) -> int | None:
+        raw = self._do(self.redis.get, f"authserver:lock:{key}")
+        return int(raw) if raw is not None and int(raw) > now else None
+
+    def lock(self, key: str, until: int, now: int) -> None:
+        from authserver.ratelimit import PERMANENT
+
+        if until >= PERMANENT:
+            self._do(self.redis.set, f"authserver:lock:{key}", until)
+        else:
+            self._do(self.redis.set, f"authserver:lock:{key}", until, None, None, max(1, until - now))
+
+    def add_lockout(self, key: str, now: int) -> int:
+        def run() -> int:
+            pipe = self.redis.pipeline()
+            pipe.incr(f"authserver:lockouts:{key}")
+            pipe.expire(f"authserver:lockouts:{key}", LOCKOUT_MEMORY)
+            pipe.delete(f"authserver:cnt:{key}")
+            return int(pipe.execute()[0])
+        return self._do(run)
+
+    def reset_failures(self, key: str, now: int) -> None:
+        self._do(self.redis.delete, f"authserver:cnt:{key}")
+
+    def clear(self, key: str, now: int) -> None:
+        self._do(self.redis.delete, f"authserver:cnt:{key}", f"authserver:lock:{key}", f"authserver:lockouts:{key}")
+
+
+_t = ThrottleEntry.__table__
+
+
+class DatabaseStore:
+    """The same counters as rows of ``throttle_entries``, each operation its own short transaction
+    (independent of the request's session) and one upsert statement where it writes."""
+
+    def _run(self, statement: Any) -> Any:
+        try:
+            with db.engine.begin() as conn:
+                return conn.execute(statement)
+        except SQLAlchemyError as exc:
+            raise StoreError(type(exc).__name__) from exc
+
+    def _upsert(self, key: str, values: dict[str, Any], on_conflict: dict[str, Any]) -> Any:
+        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(_t).values(key=key, **values)
+        return stmt.on_conflict_do_update(index_elements=[_t.c.key], set_=on_conflict)
+
+    def count(self, key: str, now: int) -> int:
+        row = self._run(select(_t.c.count).where(_t.c.key == key, _t.c.window_end > now)).first()
+        return 0 if row is None else int(row[0])
+
+    def incr(self, key: str, now: int, ttl: int) -> int:
+        lapsed = _t.c.window_end <= now
+        stmt = self._upsert(key, {"count": 1, "window_end": now + ttl, "lockouts": 0, "lockouts_reset_at": 0}, {
+            "count": case((lapsed, 1), else_=_t.c.count + 1),
+            "window_end": case((lapsed, now + ttl), else_=_t.c.window_end)})
+        return int(self._run(stmt.returning(_t.c.count)).scalar_one())
+
+    def locked_until(self, key: str, now: int) -> int | None:
+        row = self._run(select(_t.c.locked_until).where(_t.c.key == key, _t.c.locked_until > now)).first()
+        return None if row is None else int(row[0])
+
+    def lock(self, key: str, until: int, now: int) -> None:
+        self._run(self._upsert(key, {"count": 0, "window_end": 0, "locked_until": until, "lockouts": 0,
+                                     "lockouts_reset_at": 0}, {"locked_until": until}))
+
+    def add_lockout(self, key: str, now: int) -> int:
+        forgotten = _t.c.lockouts_reset_at <= now
+        initial = {"count": 0, "window_end": 0, "lockouts": 1, "lockouts_reset_at": now + LOCKOUT_MEMORY}
+        stmt = self._upsert(key, initial,
+                            {"lockouts": case((forgotten, 1), else_=_t.c.lockouts + 1),
+                             "lockouts_reset_at": now + LOCKOUT_MEMORY, "count": 0})
+        return int(self._run(stmt.returning(_t.c.lockouts)).scalar_one())
+
+    def reset_failures(self, key: str, now: int) -> None:
+        self._run(update(_t).where(_t.c.key == key, _t.c.count > 0).values(count=0))
+
+    def clear(self, key: str, now: int) -> None:
+        self._run(delete(_t).where(_t.c.key == key))
+
+
+def make_store(app: Flask) -> Store:
+    url = app.config.get("REDIS_URL")
+    return RedisStore(url) if url else DatabaseStore()
