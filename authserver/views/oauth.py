@@ -31,11 +31,16 @@ def require_form_body() -> None:
         raise InvalidRequestError(f"content type {request.mimetype!r} instead of {FORM}")
 
 
+MAX_PARAMETER_CHARS = 4096  # our longest legitimate value is a JWT access token (well under this)
+
+
 def reject_repeated_parameters() -> None:
-    """RFC 6749 §3.2: request parameters MUST NOT be included more than once."""
+    """RFC 6749 §3.2: request parameters MUST NOT be included more than once; values are bounded."""
     for name, values in request.form.lists():
         if len(values) > 1:
             raise InvalidRequestError(f"parameter {name[:40]!r} repeated")
+        if len(values[0]) > MAX_PARAMETER_CHARS or len(name) > 64:
+            raise InvalidRequestError(f"parameter {name[:40]!r} too long")
 
 
 def form_request() -> None:
