@@ -91,9 +91,14 @@ def test_oversized_body_is_413_json(client, reg):
 
 
 def test_body_just_under_limit_is_processed(client, reg):
-    data = {**LOGIN, "padding": "a" * (15 * 1024)}
+    data = {**LOGIN, **{f"padding{i}": "a" * 3800 for i in range(4)}}  # ~15 KiB, each value within bounds
     resp = client.post("/oauth/token", data=data, headers=reg.basic)
     assert resp.status_code == 200, resp.data
+
+
+def test_overlong_parameter_value_is_invalid_request(client, reg):
+    data = {**LOGIN, "username": "a" * 5000}
+    assert_error(client.post("/oauth/token", data=data, headers=reg.basic), 400, "invalid_request")
 
 
 def test_unknown_grant_type_is_unsupported_grant_type(client, reg):
