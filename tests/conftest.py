@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -116,19 +117,17 @@ def _base_config(url: str, keys_dir: Path, **extra: Any) -> dict[str, Any]:
     }
 
 
-TABLES = ("refresh_tokens", "revoked_access_tokens", "throttle_entries", "clients", "users")
-
-
 def _empty_tables(app: Flask) -> None:
     from sqlalchemy import text
 
     from authserver.extensions import db
 
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
-            db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
-            for table in TABLES:
+            for table in tables:
                 db.session.execute(text(f"DELETE FROM {table}"))
         db.session.commit()
 
@@ -236,6 +235,18 @@ def _free_port() -> int:
 class LiveServer:
     url: str
     process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
 
 
 def start_server(database: Database, keys_dir: Path, workers: int = 2, **env_extra: str) -> LiveServer:
@@ -246,25 +257,29 @@ def start_server(database: Database, keys_dir: Path, workers: int = 2, **env_ext
            "AUTHSERVER_DATABASE_URL": database.url, "AUTHSERVER_KEYS_DIR": str(keys_dir),
            "AUTHSERVER_SECRET_PEPPER": PEPPER, "AUTHSERVER_ARGON2_TIME_COST": "1",
            "AUTHSERVER_ARGON2_MEMORY_KIB": "1024", **env_extra}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "authserver:create_app()"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    # The server's log goes to a file: a pipe nobody reads would fill up and block the workers.
+    fd, name = tempfile.mkstemp(prefix="authserver-live-", suffix=".log")
+    os.close(fd)
+    log_path = Path(name)
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+             "authserver:create_app()"],
+            env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+    server = LiveServer(url, process, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return LiveServer(url, process)
-        except requests.ConnectionError:
-            if process.poll() is not None:
-                break
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"server did not start: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+            if requests.get(f"{url}/healthz", timeout=5).ok:
+                return server
+        except requests.RequestException:
+            time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"server did not start: {server.log()}")
 
 
 @pytest.fixture(scope="session")
 def live_server(database: Database, keys_dir: Path) -> Iterator[LiveServer]:
     server = start_server(database, keys_dir)
     yield server
-    server.process.terminate()
-    server.process.wait(10)
+    server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 
 from authserver import clients
 from authserver.cli.output import json_option
@@ -36,7 +37,7 @@ def _secret_text(client: Client, secret: str | None) -> str:
     return f"client_id: {client.client_id}\nclient_secret: {secret}\n(the secret is shown only now)"
 
 
-@click.group("clients")
+@click.group("clients", cls=AppGroup)
 def group() -> None:
     """Manage OAuth clients."""
 

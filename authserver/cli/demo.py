@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 import click
+from flask.cli import AppGroup
 
 from authserver import clients
 from authserver import users
@@ -17,7 +18,7 @@ DEMO_USER = "demo"
 DEMO_CLIENT = "demo-app"
 
 
-@click.group("demo")
+@click.group("demo", cls=AppGroup)
 def group() -> None:
     """Demo set-up for local development."""
 

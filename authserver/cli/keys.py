@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from authserver import keystore
 from authserver import rotation
@@ -36,7 +37,7 @@ def _show_actions(actions: rotation.Actions, as_json: bool) -> None:
     show(asdict(actions), as_json, "\n".join(lines) or "nothing to do")
 
 
-@click.group("keys")
+@click.group("keys", cls=AppGroup)
 def group() -> None:
     """Manage signing keys (runbook: keys/README.md)."""
 

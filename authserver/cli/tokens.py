@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from authserver.cli.output import json_option
 from authserver.cli.output import show
@@ -13,7 +14,7 @@ from authserver.clock import now
 from authserver.oauth import sessions
 
 
-@click.group("tokens")
+@click.group("tokens", cls=AppGroup)
 def group() -> None:
     """Token housekeeping."""
 

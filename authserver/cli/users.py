@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from flask.cli import AppGroup
 
 from authserver import users
 from authserver.cli.output import json_option
@@ -29,7 +30,7 @@ def _run(fn, *args):
         raise click.ClickException(str(exc)) from None
 
 
-@click.group("users")
+@click.group("users", cls=AppGroup)
 def group() -> None:
     """Manage users (resource owners)."""
 

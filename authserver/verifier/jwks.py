@@ -76,6 +76,7 @@ class JWKSCache:
         self._snapshot: KeySnapshot | None = None
         self._lock = threading.Lock()
         self._retry_at = 0.0
+        self._kid_miss_at = 0.0
         #: Requests made, by kind, for monitoring and tests.
         self.stats = {"metadata": 0, "jwks": 0, "not_modified": 0, "errors": 0}
 
@@ -88,20 +89,30 @@ class JWKSCache:
             return snap
         return self._refresh_expired(now)
 
+    def is_fresh(self, now: float) -> bool:
+        """Whether :meth:`snapshot` would answer without any I/O."""
+        snap = self._snapshot
+        return snap is not None and now < snap.fresh_until
+
     def key(self, kid: str, now: float) -> tuple[VerificationKey, KeySnapshot]:
         """The key named ``kid``; an unknown kid refetches at most once per cool-down."""
         snap = self.snapshot(now)
         key = snap.keys.get(kid)
-        if key is None and now >= snap.fetched_at + self.policy.kid_miss_cooldown:
+        if key is None and self._kid_miss_allowed(snap, now):
             with self._lock:
                 snap = self._snapshot or snap
-                if kid not in snap.keys and now >= snap.fetched_at + self.policy.kid_miss_cooldown:
+                if kid not in snap.keys and self._kid_miss_allowed(snap, now):
+                    self._kid_miss_at = now
                     self._try_fetch(now)
                     snap = self._snapshot or snap
             key = snap.keys.get(kid)
         if key is None:
             raise InvalidTokenError(f"no published key with kid {kid[:64]!r}")
         return key, snap
+
+    def _kid_miss_allowed(self, snap: KeySnapshot, now: float) -> bool:
+        last = max(snap.fetched_at, self._kid_miss_at)
+        return now >= last + self.policy.kid_miss_cooldown
 
     # ------------------------------------------------------------------ refreshing
 
@@ -173,7 +184,7 @@ class JWKSCache:
     # ------------------------------------------------------------------ discovery (RFC 8414)
 
     def _jwks_uri(self, now: float) -> str:
-        if self.jwks_uri is not None and self.metadata is None:
+        if self.jwks_uri is not None:
             return self.jwks_uri
         if self.metadata is None or now >= self._metadata_until:
             try:

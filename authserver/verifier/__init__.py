@@ -1,0 +1,53 @@
+"""The resource-server side: verify this server's RFC 9068 access tokens in another service.
+
+    from authserver.verifier import Verifier, TokenError
+
+    verifier = Verifier("https://auth.example.com", audience="https://api.example.com")
+    claims = verifier.verify(token, required_scopes=("read",))   # or raises TokenError
+
+Keys come from the issuer's RFC 8414 metadata and JWKS, cached as the server says (docs/verifier.md).
+This package imports nothing else from ``authserver`` and no web framework: the Flask adapter
+(:func:`require_token`) imports Flask only when it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
+
+from authserver.verifier.claims import scopes_of
+from authserver.verifier.errors import InsufficientScopeError
+from authserver.verifier.errors import InvalidRequestError
+from authserver.verifier.errors import InvalidTokenError
+from authserver.verifier.errors import MissingTokenError
+from authserver.verifier.errors import TokenError
+from authserver.verifier.errors import VerifierUnavailableError
+from authserver.verifier.introspection import Introspection
+from authserver.verifier.jwks import CachePolicy
+from authserver.verifier.verify import Verifier
+from authserver.verifier.verify import verify_access_token
+
+
+def require_token(scope: str | Iterable[str] | Callable[..., Any] | None = None, *,
+                  verifier: Verifier | None = None) -> Any:
+    """Flask view decorator; see :func:`authserver.verifier.flask.require_token` (imports Flask on use)."""
+    from authserver.verifier.flask import require_token as flask_require_token
+
+    return flask_require_token(scope, verifier=verifier)
+
+
+__all__ = [
+    "CachePolicy",
+    "InsufficientScopeError",
+    "Introspection",
+    "InvalidRequestError",
+    "InvalidTokenError",
+    "MissingTokenError",
+    "TokenError",
+    "Verifier",
+    "VerifierUnavailableError",
+    "require_token",
+    "scopes_of",
+    "verify_access_token",
+]

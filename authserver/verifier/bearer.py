@@ -1,0 +1,46 @@
+"""Bearer credentials in and RFC 6750 error answers out, shared by the framework adapters."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+
+from authserver.verifier.errors import InvalidRequestError
+from authserver.verifier.errors import MissingTokenError
+from authserver.verifier.errors import TokenError
+
+#: Seconds a client should wait after a 503 (keys or introspection unavailable).
+RETRY_AFTER = "5"
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header (RFC 6750 §2.1).
+
+    No header, or another scheme, is :class:`MissingTokenError` (a bare ``Bearer`` challenge);
+    a ``Bearer`` header without exactly one token is :class:`InvalidRequestError` (400).
+    """
+    if not authorization:
+        raise MissingTokenError("no Authorization header")
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise MissingTokenError("not a bearer Authorization header")
+    value = value.strip()
+    if not value or " " in value or "," in value:
+        raise InvalidRequestError("malformed bearer credentials")
+    return value
+
+
+def error_response(exc: TokenError, realm: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    """``(status, headers, body)`` for a refused request: JSON body, challenge, never cached."""
+    if realm and not exc.realm:
+        exc.realm = realm
+    body = json.dumps(exc.body()).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+               ("Cache-Control", "no-store"), ("WWW-Authenticate", exc.www_authenticate)]
+    if exc.status == HTTPStatus.SERVICE_UNAVAILABLE:
+        headers.append(("Retry-After", RETRY_AFTER))
+    return exc.status, headers, body
+
+
+def status_line(status: int) -> str:
+    return f"{status} {HTTPStatus(status).phrase}"

@@ -1,0 +1,176 @@
+"""Verifying RFC 9068 access tokens offline against the issuer's published keys.
+
+Order matters (RFC 8725): the size is bounded before anything is parsed; only compact JWS is
+accepted (three base64url segments: no JWE, no JSON serialisation); the header must name an allowed
+algorithm, ``typ`` ``at+jwt``, a ``kid`` and nothing we would have to follow or understand (``jku``,
+``jwk``, ``x5u``, ``x5c``, ``crit``); the signature is checked before the payload is even decoded.
+
+A header already seen with the current key set is looked up in a small per-snapshot cache, so the
+hot path is: one regex, one dict look-up, one signature check, one ``json.loads``, a few compares.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
+
+from authserver.verifier import fetch
+from authserver.verifier.claims import check_claims
+from authserver.verifier.claims import require_scopes
+from authserver.verifier.errors import InvalidTokenError
+from authserver.verifier.errors import TokenError
+from authserver.verifier.introspection import Introspection
+from authserver.verifier.jwks import CachePolicy
+from authserver.verifier.jwks import JWKSCache
+from authserver.verifier.jwks import KeySnapshot
+from authserver.verifier.keys import SUPPORTED_ALGORITHMS
+from authserver.verifier.keys import VerificationKey
+
+#: Our server refuses tokens over 8 KiB too; a bearer token has no business being larger.
+MAX_TOKEN_BYTES = 8192
+#: Seconds of clock skew tolerated on exp, iat and nbf.
+DEFAULT_LEEWAY = 10.0
+TYPES = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §4; media type names are case-insensitive
+#: Header parameters that would make us fetch or trust a key the token brings along, or that we do
+#: not understand (RFC 7515 §4.1.11: unknown crit MUST be rejected, and we implement no extension).
+REFUSED_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
+HEADER_CACHE_SIZE = 64
+
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def b64url_decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+class Verifier:
+    """Verifies access tokens of one issuer for one resource (audience); share one per process."""
+
+    def __init__(self, issuer: str, audience: str | Iterable[str], *, algorithms: Iterable[str] | None = None,
+                 leeway: float = DEFAULT_LEEWAY, jwks_uri: str | None = None, max_token_bytes: int = MAX_TOKEN_BYTES,
+                 cache_policy: CachePolicy | None = None, clock: Callable[[], float] = time.time,
+                 transport: fetch.Transport = fetch.urllib_transport, introspection: Introspection | None = None,
+                 realm: str | None = None) -> None:
+        if algorithms is not None:
+            algorithms = tuple(algorithms)
+            unsupported = sorted(set(algorithms) - SUPPORTED_ALGORITHMS)
+            if unsupported or not algorithms:
+                raise ValueError(f"unsupported algorithms {unsupported}: choose from {sorted(SUPPORTED_ALGORITHMS)}")
+        audiences = frozenset([audience] if isinstance(audience, str) else audience)
+        if not issuer or not audiences or not all(audiences):
+            raise ValueError("issuer and audience are required")
+        self.issuer = issuer
+        self.audiences = audiences
+        self.leeway = leeway
+        self.max_token_bytes = max_token_bytes
+        self.clock = clock
+        self.realm = realm
+        self.keys = JWKSCache(issuer, jwks_uri=jwks_uri, algorithms=algorithms, policy=cache_policy, clock=clock,
+                              transport=transport)
+        self.introspection = introspection
+        if introspection is not None:
+            introspection.bind(self.keys)
+
+    def warm(self) -> None:
+        """Fetch the keys now (e.g. at start-up); :class:`VerifierUnavailableError` if they cannot be had."""
+        self.keys.snapshot(self.clock())
+
+    def verify(self, token: str, required_scopes: tuple[str, ...] | list[str] = (), *,
+               leeway: float | None = None) -> dict[str, Any]:
+        """The token's claims if it is a valid access token for us with ``required_scopes``.
+
+        Raises :class:`InvalidTokenError` (401), :class:`InsufficientScopeError` (403) or
+        :class:`VerifierUnavailableError` (503); each carries its ``WWW-Authenticate`` value.
+        """
+        try:
+            claims = self._verify(token, self.leeway if leeway is None else leeway)
+            require_scopes(claims, required_scopes)
+        except TokenError as exc:
+            exc.realm = self.realm
+            raise
+        return claims
+
+    __call__ = verify
+
+    def _verify(self, token: str, leeway: float) -> dict[str, Any]:
+        if type(token) is not str or len(token) > self.max_token_bytes or _COMPACT.fullmatch(token) is None:
+            raise InvalidTokenError("not a compact JWS of acceptable size")
+        now = self.clock()
+        snap = self.keys.snapshot(now)
+        head = token.index(".")
+        tail = token.rindex(".")
+        entry = snap.headers.get(token[:head])
+        if entry is None:
+            entry = self._check_header(token[:head], snap, now)
+        key, alg = entry
+        try:
+            signature = b64url_decode(token[tail + 1:])
+            valid = key.verifiers[alg](signature, token[:tail].encode("ascii"))
+        except ValueError:
+            valid = False
+        if not valid:
+            raise InvalidTokenError("bad signature")
+        try:
+            claims = json.loads(b64url_decode(token[head + 1:tail]))
+        except ValueError:
+            raise InvalidTokenError("payload is not base64url JSON") from None
+        check_claims(claims, issuer=self.issuer, audiences=self.audiences, now=now, leeway=leeway)
+        if self.introspection is not None:
+            self.introspection.check(token, claims, now)
+        return claims
+
+    def _check_header(self, segment: str, snap: KeySnapshot, now: float) -> tuple[VerificationKey, str]:
+        try:
+            header = json.loads(b64url_decode(segment))
+        except ValueError:
+            raise InvalidTokenError("header is not base64url JSON") from None
+        if type(header) is not dict:
+            raise InvalidTokenError("header is not a JSON object")
+        alg = header.get("alg")
+        if alg not in snap.algorithms:  # pinned: never none, never HMAC, only what the issuer signs with
+            raise InvalidTokenError(f"alg {str(alg)[:20]!r} not allowed")
+        typ = header.get("typ")
+        if type(typ) is not str or typ.lower() not in TYPES:
+            raise InvalidTokenError("typ is not at+jwt")
+        refused = [name for name in REFUSED_HEADERS if name in header]
+        if refused:
+            raise InvalidTokenError(f"refused header parameter(s) {', '.join(refused)}")
+        kid = header.get("kid")
+        if type(kid) is not str or not kid:
+            raise InvalidTokenError("missing kid")
+        key, snap = self.keys.key(kid, now)
+        if alg not in key.verifiers:
+            raise InvalidTokenError(f"alg {alg} does not match key {kid}")
+        if len(snap.headers) >= HEADER_CACHE_SIZE:
+            snap.headers.clear()
+        snap.headers[segment] = (key, alg)
+        return key, alg
+
+
+_registry: dict[tuple[Any, ...], Verifier] = {}
+_registry_lock = threading.Lock()
+
+
+def verify_access_token(token: str, *, issuer: str, audience: str | Iterable[str],
+                        required_scopes: tuple[str, ...] | list[str] = (), leeway: float = DEFAULT_LEEWAY,
+                        algorithms: Iterable[str] | None = None, jwks_uri: str | None = None) -> dict[str, Any]:
+    """Verify ``token`` with a process-wide :class:`Verifier` per (issuer, audience, algorithms, jwks_uri).
+
+    The verifier, and so its key cache, is shared by every call with the same settings.
+    """
+    audiences = (audience,) if isinstance(audience, str) else tuple(sorted(audience))
+    algs = None if algorithms is None else tuple(sorted(algorithms))
+    key = (issuer, audiences, algs, jwks_uri)
+    verifier = _registry.get(key)
+    if verifier is None:
+        with _registry_lock:
+            verifier = _registry.get(key)
+            if verifier is None:
+                verifier = _registry[key] = Verifier(issuer, audiences, algorithms=algs, jwks_uri=jwks_uri)
+    return verifier.verify(token, required_scopes, leeway=leeway)
