@@ -13,6 +13,8 @@ class Base(DeclarativeBase):
     """Declarative base of every model."""
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after commit: the token path commits the rotation, then reads the client
+# to sign; expiring it would cost one more SELECT per refresh.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 authorization = AuthorizationServer()
