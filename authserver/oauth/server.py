@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -68,6 +69,8 @@ class AuthorizationServer(_FlaskAuthorizationServer):
         return client
 
     def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
+        if isinstance(payload, dict):
+            payload = json.dumps(payload)
         return Response(payload, status=status_code, headers=headers)
 
     def handle_error_response(self, request: Any, error: Any) -> Response:
