@@ -62,6 +62,8 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
                            "0 = use the socket's address."),
     "PASSWORD_MIN_LENGTH": (8, int, "Minimum password length for `users create` / `set-password`."),
     "MAX_REQUEST_BYTES": (16384, int, "Largest accepted request body, bytes."),
+    "METRICS": (0, int, "1 serves Prometheus metrics at `/metrics` (event counters, key age, next key step); "
+                "keep it off the public network."),
     "LOG_LEVEL": ("INFO", str, "Log level of the `authserver` loggers (JSON lines on stderr)."),
 }
 

@@ -56,7 +56,7 @@ class KeySnapshot:
     fresh_until: float
     fetched_at: float
     etag: str | None = None
-    headers: dict[str, tuple[VerificationKey, str]] = field(default_factory=dict)
+    headers: dict[bytes, tuple[VerificationKey, str]] = field(default_factory=dict)
 
 
 class JWKSCache:

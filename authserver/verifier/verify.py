@@ -6,14 +6,13 @@ algorithm, ``typ`` ``at+jwt``, a ``kid`` and nothing we would have to follow or 
 ``jwk``, ``x5u``, ``x5c``, ``crit``); the signature is checked before the payload is even decoded.
 
 A header already seen with the current key set is looked up in a small per-snapshot cache, so the
-hot path is: one regex, one dict look-up, one signature check, one ``json.loads``, a few compares.
+hot path is: one dict look-up, one signature check, one ``json.loads``, a few compares.
 """
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -42,11 +41,16 @@ TYPES = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §4; media type 
 REFUSED_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
 HEADER_CACHE_SIZE = 64
 
-_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"", b"==", b"=")
 
 
-def b64url_decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+def b64url_decode(segment: bytes) -> bytes:
+    """Strict base64url without padding (RFC 7515 §2): any other character, even ``+ / =``, is an error."""
+    standard = segment.translate(_TO_STANDARD, b"+/=")
+    if len(standard) != len(segment) or len(standard) % 4 == 1:
+        raise ValueError("not base64url")
+    return binascii.a2b_base64(standard + _PADDING[len(standard) % 4], strict_mode=True)
 
 
 class Verifier:
@@ -99,25 +103,29 @@ class Verifier:
     __call__ = verify
 
     def _verify(self, token: str, leeway: float) -> dict[str, Any]:
-        if type(token) is not str or len(token) > self.max_token_bytes or _COMPACT.fullmatch(token) is None:
-            raise InvalidTokenError("not a compact JWS of acceptable size")
+        # Bounded before any parsing; then exactly three segments: JWE has five, JSON serialisation
+        # has braces (which no segment may contain: every one is decoded strictly).
+        if type(token) is not str or len(token) > self.max_token_bytes or not token.isascii():
+            raise InvalidTokenError("not an ASCII token of acceptable size")
+        raw = token.encode("ascii")
+        if raw.count(b".") != 2:
+            raise InvalidTokenError("not a compact JWS")
         now = self.clock()
         snap = self.keys.snapshot(now)
-        head = token.index(".")
-        tail = token.rindex(".")
-        entry = snap.headers.get(token[:head])
+        head = raw.index(b".")
+        tail = raw.rindex(b".")
+        entry = snap.headers.get(raw[:head])
         if entry is None:
-            entry = self._check_header(token[:head], snap, now)
+            entry = self._check_header(raw[:head], snap, now)
         key, alg = entry
         try:
-            signature = b64url_decode(token[tail + 1:])
-            valid = key.verifiers[alg](signature, token[:tail].encode("ascii"))
+            valid = key.verifiers[alg](b64url_decode(raw[tail + 1:]), raw[:tail])
         except ValueError:
             valid = False
         if not valid:
             raise InvalidTokenError("bad signature")
         try:
-            claims = json.loads(b64url_decode(token[head + 1:tail]))
+            claims = json.loads(b64url_decode(raw[head + 1:tail]))
         except ValueError:
             raise InvalidTokenError("payload is not base64url JSON") from None
         check_claims(claims, issuer=self.issuer, audiences=self.audiences, now=now, leeway=leeway)
@@ -125,7 +133,7 @@ class Verifier:
             self.introspection.check(token, claims, now)
         return claims
 
-    def _check_header(self, segment: str, snap: KeySnapshot, now: float) -> tuple[VerificationKey, str]:
+    def _check_header(self, segment: bytes, snap: KeySnapshot, now: float) -> tuple[VerificationKey, str]:
         try:
             header = json.loads(b64url_decode(segment))
         except ValueError:
