@@ -11,6 +11,7 @@ from typing import Protocol
 from flask import Flask
 from sqlalchemy import case
 from sqlalchemy import delete
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql
@@ -142,6 +143,14 @@ class DatabaseStore:
 
     def clear(self, key: str, now: int) -> None:
         self._run(delete(_t).where(_t.c.key == key))
+
+
+def purge_expired(now: int) -> int:
+    """Delete database throttle rows with nothing left to remember (Redis keys expire by themselves)."""
+    with db.engine.begin() as conn:
+        return conn.execute(delete(_t).where(
+            _t.c.window_end <= now, or_(_t.c.locked_until.is_(None), _t.c.locked_until <= now),
+            _t.c.lockouts_reset_at <= now)).rowcount
 
 
 def make_store(app: Flask) -> Store:

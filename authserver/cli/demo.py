@@ -1,8 +1,21 @@
-"""``authserver demo seed``: a demo user and first-party client for the README's walk-through."""
+"""``authserver demo seed`` and ``authserver demo run``: the README's story, set up and walked through.
+
+``demo run`` is an HTTP client of a running server and resource service (it touches no database):
+log in, call the resource, let the access token expire, refresh, log in again, log out. It exits
+non-zero as soon as one step does not answer as expected.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+from typing import TextIO
 
 import click
 from flask.cli import AppGroup
@@ -16,6 +29,8 @@ from authserver.models import Client
 
 DEMO_USER = "demo"
 DEMO_CLIENT = "demo-app"
+#: Access-token lifetime of `demo seed --short-ttl`: long enough to use, short enough to watch expire.
+SHORT_TTL = 5
 
 
 @click.group("demo", cls=AppGroup)
@@ -24,20 +39,157 @@ def group() -> None:
 
 
 @group.command("seed")
+@click.option("--short-ttl", is_flag=True, help=f"Give demo-app {SHORT_TTL}-second access tokens (for `demo run`).")
 @json_option
-def seed(as_json: bool) -> None:
+def seed(short_ttl: bool, as_json: bool) -> None:
     """Create (or reset) user `demo` and client `demo-app`, printing fresh credentials."""
     password = secrets.token_urlsafe(12)
     try:
         users.set_password(DEMO_USER, password)
     except users.UserError:
         users.create_user(DEMO_USER, password)
-    if db.session.get(Client, DEMO_CLIENT) is None:
+    ttl = SHORT_TTL if short_ttl else None
+    client = db.session.get(Client, DEMO_CLIENT)
+    if client is None:
         _client, secret = clients.create_client(
             name="Demo app", client_id=DEMO_CLIENT, grant_types=["password", "refresh_token"],
-            scopes=["read", "write"], first_party=True)
+            scopes=["read", "write"], first_party=True, access_token_ttl=ttl)
     else:
+        client.access_token_ttl = ttl  # reset on every seed: a plain `demo seed` gets the server default
         _client, secret = clients.rotate_secret(DEMO_CLIENT)
     data = {"username": DEMO_USER, "password": password, "client_id": DEMO_CLIENT, "client_secret": secret}
     text = "\n".join(f"  {k}: {v}" for k, v in data.items())
     show(data, as_json, f"demo credentials (development only):\n{text}")
+
+
+# ---------------------------------------------------------------- demo run
+
+
+class StoryError(click.ClickException):
+    """A step answered differently from the story: exit code 1."""
+
+
+def _http(method: str, url: str, *, form: dict[str, str] | None = None, bearer: str | None = None,
+          basic: tuple[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    headers = {"Accept": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    if basic:
+        raw = ":".join(urllib.parse.quote_plus(part) for part in basic)  # RFC 6749 §2.3.1
+        headers["Authorization"] = "Basic " + base64.b64encode(raw.encode()).decode()
+    body = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310 - our URLs
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
+            status, reply_headers, raw_body = reply.status, dict(reply.headers.items()), reply.read()
+    except urllib.error.HTTPError as exc:
+        status, reply_headers, raw_body = exc.code, dict(exc.headers.items()), exc.read()
+    except OSError as exc:
+        raise StoryError(f"{method} {url}: {exc}") from None
+    try:
+        return status, reply_headers, json.loads(raw_body) if raw_body else None
+    except ValueError:
+        return status, reply_headers, raw_body.decode(errors="replace")[:200]
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """The payload, unverified: the demo only reads ``exp`` to know how long to wait."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+class Story:
+    """Numbered steps, each a request and the status it must answer."""
+
+    def __init__(self, issuer: str, resource: str, client: tuple[str, str], user: tuple[str, str]) -> None:
+        self.issuer, self.resource, self.client, self.user = issuer.rstrip("/"), resource.rstrip("/"), client, user
+        self.number = 0
+
+    def expect(self, title: str, status: int, reply: tuple[int, dict[str, str], Any], error: str | None = None) -> Any:
+        self.number += 1
+        got, headers, body = reply
+        got_error = body.get("error") if isinstance(body, dict) else None
+        ok = got == status and (error is None or got_error == error)
+        detail = headers.get("WWW-Authenticate") or (got_error if got >= 400 else "")
+        click.echo(f"{self.number:>2}. {title:<58} {got} {detail or ''}".rstrip())
+        if not ok:
+            raise StoryError(f"step {self.number} ({title}): expected {status}{' ' + error if error else ''}, "
+                             f"got {got}: {json.dumps(body)[:300]}")
+        return body
+
+    def token(self, form: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        return _http("POST", f"{self.issuer}/oauth/token", form=form, basic=self.client)
+
+    def login(self, title: str) -> dict[str, Any]:
+        username, password = self.user
+        return self.expect(title, 200, self.token({"grant_type": "password", "username": username,
+                                                   "password": password}))
+
+    def refresh(self, title: str, refresh_token: str, status: int = 200, error: str | None = None) -> Any:
+        return self.expect(title, status, self.token({"grant_type": "refresh_token", "refresh_token": refresh_token}),
+                           error)
+
+    def call(self, title: str, path: str, access_token: str, status: int, error: str | None = None) -> Any:
+        return self.expect(title, status, _http("GET", f"{self.resource}{path}", bearer=access_token), error)
+
+    def await_expiry(self, access_token: str, max_wait: float) -> None:
+        exp = _claims(access_token)["exp"]
+        click.echo(f"    … waiting {max(0, exp - time.time()):.0f} s for the access token to expire (exp={exp})")
+        time.sleep(max(0.0, exp - time.time()))
+        deadline = exp + max_wait  # the resource service may allow a few seconds of clock-skew leeway
+        while time.time() < deadline:
+            status, _h, _b = _http("GET", f"{self.resource}/user/data", bearer=access_token)
+            if status == 401:
+                break
+            time.sleep(0.5)
+        late = time.time() - exp
+        self.call(f"GET /user/data with the expired token ({late:.1f} s after exp)", "/user/data", access_token, 401,
+                  "invalid_token")
+
+    def walk(self, max_wait: float) -> None:
+        first = self.login("log in (password grant)")
+        sub = self.call("GET /user/data with the access token", "/user/data", first["access_token"], 200)["sub"]
+        click.echo(f"    sub={sub} scope={first.get('scope')!r} expires_in={first.get('expires_in')} s")
+        self.call("GET /user/admin (needs scope admin)", "/user/admin", first["access_token"], 403,
+                  "insufficient_scope")
+        self.await_expiry(first["access_token"], max_wait)
+        refreshed = self.refresh("refresh (refresh_token grant): a new pair", first["refresh_token"])
+        self.call("GET /user/data with the new access token", "/user/data", refreshed["access_token"], 200)
+        second = self.login("log in again: a second, independent session")
+        again = self.refresh("the first session still refreshes", refreshed["refresh_token"])
+        self.expect("log out the second session (POST /oauth/revoke)", 200,
+                    _http("POST", f"{self.issuer}/oauth/revoke", basic=self.client,
+                          form={"token": second["refresh_token"], "token_type_hint": "refresh_token"}))
+        self.refresh("refresh with the revoked refresh token", second["refresh_token"], 400, "invalid_grant")
+        self.refresh("the first session is untouched by that log-out", again["refresh_token"])
+
+
+def _credentials(source: TextIO | None, **given: str | None) -> dict[str, str]:
+    data: dict[str, Any] = json.load(source) if source is not None else {}
+    merged = {**data, **{k: v for k, v in given.items() if v}}
+    missing = [k for k in ("client_id", "client_secret", "username", "password") if not merged.get(k)]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)}: pass --credentials (from `demo seed --json`) "
+                               "or the options")
+    return merged
+
+
+@group.command("run", with_appcontext=False)
+@click.option("--issuer", default="http://127.0.0.1:8000", show_default=True, help="The authorization server.")
+@click.option("--resource", default="http://127.0.0.1:8001", show_default=True, help="The example resource service.")
+@click.option("--credentials", type=click.File("r"), default=None, help="JSON of `demo seed --json` (- for stdin).")
+@click.option("--client-id", default=None)
+@click.option("--client-secret", default=None)
+@click.option("--username", default=None)
+@click.option("--password", default=None)
+@click.option("--max-wait", type=float, default=60.0, show_default=True,
+              help="Seconds after exp to wait for the resource service to refuse the token (its leeway).")
+def run(issuer: str, resource: str, credentials: TextIO | None, client_id: str | None, client_secret: str | None,
+        username: str | None, password: str | None, max_wait: float) -> None:
+    """Walk the story against a running server and resource service; exit 1 if a step misbehaves."""
+    creds = _credentials(credentials, client_id=client_id, client_secret=client_secret, username=username,
+                         password=password)
+    story = Story(issuer, resource, (creds["client_id"], creds["client_secret"]),
+                  (creds["username"], creds["password"]))
+    story.walk(max_wait)
+    click.echo(f"demo: all {story.number} steps behaved as expected")

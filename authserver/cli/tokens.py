@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from authserver import throttlestore
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.clock import now
@@ -24,5 +25,6 @@ def group() -> None:
 @json_option
 def purge(batch_size: int, as_json: bool) -> None:
     """Delete expired refresh tokens and revoked-jti rows in batches; erase lapsed grace successors."""
-    result = sessions.purge(now(), current_app.config["REFRESH_GRACE_SECONDS"], batch_size)
-    show(asdict(result), as_json, ", ".join(f"{k}: {v}" for k, v in asdict(result).items()))
+    result = asdict(sessions.purge(now(), current_app.config["REFRESH_GRACE_SECONDS"], batch_size))
+    result["throttle_entries"] = throttlestore.purge_expired(now())
+    show(result, as_json, ", ".join(f"{k}: {v}" for k, v in result.items()))
