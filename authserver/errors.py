@@ -92,6 +92,10 @@ class TooManyRequestsError(OAuthError):
     status_code = 429
 
 
+class MissingTokenError(InvalidTokenError):
+    """RFC 6750 §3.1: no credentials at all; the challenge then carries no error code."""
+
+
 class ServerError(OAuthError):
     error = "server_error"
     status_code = 500
@@ -117,7 +121,10 @@ def render_oauth_error(exc: AuthlibOAuth2Error) -> Response:
     headers: tuple[tuple[str, str], ...] = ()
     if status == 401:
         scheme = "Bearer" if code == "invalid_token" else "Basic"
-        headers = (("WWW-Authenticate", f'{scheme} realm="authserver", error="{code}"'),)
+        challenge = f'{scheme} realm="authserver"'
+        if not isinstance(exc, MissingTokenError):
+            challenge += f', error="{code}"'
+        headers = (("WWW-Authenticate", challenge),)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers += (("Retry-After", str(max(1, retry_after))),)

@@ -25,6 +25,7 @@ def group() -> None:
 @json_option
 def purge(batch_size: int, as_json: bool) -> None:
     """Delete expired refresh tokens and revoked-jti rows in batches; erase lapsed grace successors."""
-    result = asdict(sessions.purge(now(), current_app.config["REFRESH_GRACE_SECONDS"], batch_size))
+    config = current_app.config
+    result = asdict(sessions.purge(now(), config["REFRESH_GRACE_SECONDS"], batch_size, config["ACCESS_TOKEN_MAX_TTL"]))
     result["throttle_entries"] = throttlestore.purge_expired(now())
     show(result, as_json, ", ".join(f"{k}: {v}" for k, v in result.items()))

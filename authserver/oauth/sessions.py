@@ -12,7 +12,8 @@ from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 
 from authserver.extensions import db
 from authserver.models import RefreshToken
@@ -53,13 +54,10 @@ def revoke_user_sessions(user_id: str, now: int) -> int:
 
 def revoke_access_token(jti: str, client_id: str, expires_at: int, now: int) -> None:
     """Remember a revoked access token's jti until it would expire anyway (RFC 7009 §2)."""
-    if db.session.get(RevokedAccessToken, jti) is not None:
-        return
-    try:
-        with db.session.begin_nested():
-            db.session.add(RevokedAccessToken(jti=jti, client_id=client_id, expires_at=expires_at, revoked_at=now))
-    except IntegrityError:
-        pass  # revoked concurrently: the outcome is the same
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    # Revoked concurrently or before: the outcome is the same, so a conflict is no error.
+    db.session.execute(dialect.insert(_jti).values(jti=jti, client_id=client_id, expires_at=expires_at,
+                                                   revoked_at=now).on_conflict_do_nothing(index_elements=[_jti.c.jti]))
 
 
 def access_token_revoked(jti: str) -> bool:
@@ -73,18 +71,20 @@ class PurgeResult:
     sealed_erased: int = 0
 
 
-def purge(now: int, grace_seconds: int, batch_size: int = 5000) -> PurgeResult:
+def purge(now: int, grace_seconds: int, batch_size: int = 5000, access_token_max_ttl: int = 0) -> PurgeResult:
     """Delete expired refresh tokens and revoked-jti rows in batches, committing after each batch.
 
     A token is kept until its own expiry, used or revoked, so a replay within its idle lifetime is
-    still recognised as reuse. Memory stays bounded: each batch selects at most ``batch_size`` ids.
+    still recognised as reuse; and ``access_token_max_ttl`` longer, so the family of an access token
+    that is still valid keeps a row and introspection does not flip it to inactive. Memory stays
+    bounded: each batch selects at most ``batch_size`` ids.
     """
     result = PurgeResult()
     result.sealed_erased = db.session.execute(
-        update(_rt).where(_rt.c.successor_sealed.is_not(None), _rt.c.used_at <= now - grace_seconds)
+        update(_rt).where(_rt.c.successor_sealed.is_not(None), _rt.c.used_at < now - grace_seconds)
         .values(successor_sealed=None)).rowcount
     db.session.commit()
-    for table, condition, field in ((_rt, _rt.c.expires_at <= now, "refresh_tokens"),
+    for table, condition, field in ((_rt, _rt.c.expires_at <= now - access_token_max_ttl, "refresh_tokens"),
                                     (_jti, _jti.c.expires_at <= now, "access_token_jtis")):
         key = table.c.id if table is _rt else table.c.jti
         while True:

@@ -12,6 +12,7 @@ from authserver import clock
 from authserver.errors import NO_STORE
 from authserver.errors import InvalidRequestError
 from authserver.errors import InvalidTokenError
+from authserver.errors import MissingTokenError
 from authserver.extensions import authorization
 from authserver.extensions import db
 from authserver.oauth import sessions
@@ -81,7 +82,10 @@ def revoke_all_sessions() -> Response:
 
 def bearer_user() -> str:
     """The ``sub`` of a valid, active user access token in ``Authorization: Bearer``, else 401 (RFC 6750 §3)."""
-    scheme, _, value = (request.headers.get("Authorization") or "").partition(" ")
+    header = request.headers.get("Authorization")
+    if not header:
+        raise MissingTokenError("no bearer token")
+    scheme, _, value = header.partition(" ")
     claims = tokens.decode_access_token(value.strip(), clock.now()) if scheme.lower() == "bearer" else None
     if claims is None or "sid" not in claims or not access_token_is_active(claims):
         raise InvalidTokenError("missing, invalid or inactive bearer token")

@@ -1,0 +1,193 @@
+"""Token introspection, POST /oauth/introspect (RFC 7662): only confidential clients registered with
+``introspect=True`` may ask; active tokens carry their claims; an inactive token, whatever the
+reason, is answered with exactly {"active": false} (RFC 7662 §2.2).
+"""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+from lifecycle_helpers import INACTIVE
+from lifecycle_helpers import assert_error
+from lifecycle_helpers import assert_tokens
+from lifecycle_helpers import introspect
+from lifecycle_helpers import make_rs
+from lifecycle_helpers import revoke
+
+from authserver import clients
+from authserver import users
+
+ISSUER = "https://auth.test"  # conftest.ISSUER
+ACCESS_TOKEN_TTL = 600  # default ACCESS_TOKEN_TTL (authserver/config.py)
+
+
+@pytest.fixture
+def setup(make_user, make_client, oauth):
+    user_id = make_user()
+    reg = make_client()
+    return user_id, reg, make_rs(make_client), assert_tokens(oauth.password(reg))
+
+
+def tamper_signature(token: str) -> str:
+    head, payload, sig = token.split(".")
+    i = len(sig) // 2  # a middle character: every one of its bits is signature, none padding
+    return f"{head}.{payload}.{sig[:i]}{'A' if sig[i] != 'A' else 'B'}{sig[i + 1:]}"
+
+
+# ---------------------------------------------------------------- who may introspect
+
+
+def test_unauthenticated_introspection_is_401(setup, client):
+    _, _, _, body = setup
+    resp = client.post("/oauth/introspect", data={"token": body["access_token"]})
+    assert_error(resp, 401, "invalid_client")
+    assert resp.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_normal_client_may_not_introspect(setup, client):
+    _, reg, _, body = setup
+    resp = client.post("/oauth/introspect", data={"token": body["access_token"]}, headers=reg.basic)
+    assert_error(resp, 401, "invalid_client")
+    assert "active" not in resp.json
+
+
+def test_public_client_may_not_introspect(setup, make_client, client):
+    _, _, _, body = setup
+    make_client("spa", public=True)
+    resp = client.post("/oauth/introspect", data={"token": body["access_token"], "client_id": "spa"})
+    assert_error(resp, 401, "invalid_client")
+
+
+def test_resource_server_with_wrong_secret_is_401(setup, client):
+    _, _, rs, body = setup
+    resp = client.post("/oauth/introspect", data={"token": body["access_token"]}, auth=(rs.client_id, "wrong"))
+    assert_error(resp, 401, "invalid_client")
+
+
+def test_missing_token_is_invalid_request(setup, client):
+    _, _, rs, _ = setup
+    assert_error(client.post("/oauth/introspect", data={}, headers=rs.basic), 400, "invalid_request")
+
+
+# ---------------------------------------------------------------- active tokens
+
+
+def test_active_access_token_carries_its_claims(setup, client):
+    user_id, reg, rs, body = setup
+    info = introspect(client, rs, body["access_token"])
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert info["active"] is True
+    assert info["sub"] == user_id
+    assert info["client_id"] == reg.client_id
+    assert set(info["scope"].split()) == {"read", "write"}
+    assert info["iss"] == ISSUER
+    assert info["aud"] == claims["aud"] == ISSUER
+    assert info["iat"] == claims["iat"] and info["exp"] == claims["exp"] == claims["iat"] + ACCESS_TOKEN_TTL
+    assert info["token_type"].lower() == "bearer"
+    assert body["access_token"] not in str(info)
+
+
+def test_active_access_token_with_hint_and_wrong_hint(setup, client):
+    _, _, rs, body = setup
+    for hint in ("access_token", "refresh_token", "foo"):
+        assert introspect(client, rs, body["access_token"], token_type_hint=hint)["active"] is True
+
+
+def test_active_refresh_token(setup, client):
+    user_id, reg, rs, body = setup
+    for hint in ({}, {"token_type_hint": "refresh_token"}, {"token_type_hint": "access_token"}):
+        info = introspect(client, rs, body["refresh_token"], **hint)
+        assert info["active"] is True
+        assert info["sub"] == user_id and info["client_id"] == reg.client_id
+        assert body["refresh_token"] not in str(info)
+
+
+def test_access_token_active_just_before_expiry(setup, client, clock):
+    _, _, rs, body = setup
+    clock.advance(ACCESS_TOKEN_TTL - 1)
+    assert introspect(client, rs, body["access_token"])["active"] is True
+
+
+# ---------------------------------------------------------------- inactive, each exactly {"active": false}
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "x" * 500, "eyJhbGciOiJub25lIn0.e30."])
+def test_garbage_is_inactive(setup, client, token):
+    _, _, rs, _ = setup
+    assert introspect(client, rs, token) == INACTIVE
+
+
+def test_bad_signature_is_inactive(setup, client):
+    _, _, rs, body = setup
+    assert introspect(client, rs, tamper_signature(body["access_token"])) == INACTIVE
+
+
+def test_expired_access_token_is_inactive(setup, client, clock):
+    _, _, rs, body = setup
+    clock.advance(ACCESS_TOKEN_TTL + 1)
+    assert introspect(client, rs, body["access_token"]) == INACTIVE
+
+
+def test_revoked_jti_is_inactive(setup, client):
+    _, reg, rs, body = setup
+    assert revoke(client, reg, body["access_token"]).status_code == 200
+    assert introspect(client, rs, body["access_token"]) == INACTIVE
+
+
+def test_revoked_family_makes_access_and_refresh_tokens_inactive(setup, client):
+    _, reg, rs, body = setup
+    assert revoke(client, reg, body["refresh_token"]).status_code == 200
+    assert introspect(client, rs, body["access_token"]) == INACTIVE
+    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+
+
+def test_disabled_user_tokens_are_inactive(setup, client, app):
+    _, _, rs, body = setup
+    with app.app_context():
+        users.disable_user("alice")
+    assert introspect(client, rs, body["access_token"]) == INACTIVE
+    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+
+
+def test_logged_out_everywhere_user_tokens_are_inactive(setup, client, app):
+    _, _, rs, body = setup
+    with app.app_context():
+        users.revoke_sessions("alice")
+    assert introspect(client, rs, body["access_token"]) == INACTIVE
+    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+
+
+def test_used_refresh_token_is_inactive(setup, client, oauth):
+    _, reg, rs, body = setup
+    after = assert_tokens(oauth.refresh(reg, body["refresh_token"]))
+    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+    assert introspect(client, rs, after["refresh_token"])["active"] is True
+
+
+def test_expired_refresh_token_is_inactive(make_user, make_client, oauth, client, clock):
+    make_user()
+    reg = make_client(refresh_token_ttl=60)
+    rs = make_rs(make_client)
+    body = assert_tokens(oauth.password(reg))
+    clock.advance(61)
+    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+
+
+def test_token_of_deleted_client_is_inactive(setup, client, app):
+    _, reg, rs, body = setup
+    with app.app_context():
+        clients.delete_client(reg.client_id)
+    assert introspect(client, rs, body["access_token"]) == INACTIVE
+    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+
+
+def test_client_credentials_token_is_active_until_revoked(setup, make_client, client):
+    _, _, rs, _ = setup
+    service = make_client("svc", grants=("client_credentials",), first_party=False)
+    resp = client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=service.basic)
+    assert resp.status_code == 200, resp.data
+    token = resp.json["access_token"]
+    info = introspect(client, rs, token)
+    assert info["active"] is True and info["sub"] == info["client_id"] == "svc"
+    assert revoke(client, service, token).status_code == 200
+    assert introspect(client, rs, token) == INACTIVE
