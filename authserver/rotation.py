@@ -11,6 +11,8 @@ cron runs on several hosts at once are serialised, and each step is idempotent.
 from __future__ import annotations
 
 import contextlib
+import math
+import time
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -61,7 +63,9 @@ class Actions:
 
 
 def activation_eligible_at(record: KeyRecord, policy: Policy) -> int:
-    return record.created_at + policy.publish_delay
+    """``created_at`` is a whole second at or before the manifest listed the key; +1 covers the
+    truncation, so the key has been published for at least the full publish delay."""
+    return record.created_at + policy.publish_delay + 1
 
 
 def removal_due_at(record: KeyRecord, policy: Policy) -> int | None:
@@ -92,13 +96,19 @@ def _find(records: list[KeyRecord], kid: str) -> KeyRecord:
     raise KeystoreError(f"no key {kid!r}")
 
 
-def _generate(keys_dir: Path, policy: Policy, now: int, state: str = "next") -> KeyRecord:
-    return add_key(keys_dir, generate_private_key(policy.alg, policy.size), policy.alg, state, now, policy.passphrase)
+def _generate(keys_dir: Path, policy: Policy, now: int, started: float, state: str = "next") -> KeyRecord:
+    """Generate and list a key. It is stamped with the moment the manifest lists it: ``now`` plus the
+    time spent since ``started`` (lock wait, key generation), rounded up, so activation can never
+    come before the key has really been published for the publish delay."""
+    key = generate_private_key(policy.alg, policy.size)
+    published = now + math.ceil(time.monotonic() - started)
+    return add_key(keys_dir, key, policy.alg, state, published, policy.passphrase)
 
 
 def generate(keys_dir: Path, policy: Policy, now: int) -> KeyRecord:
+    started = time.monotonic()
     with locked(keys_dir):
-        return _generate(keys_dir, policy, now)
+        return _generate(keys_dir, policy, now, started)
 
 
 def _activate(records: list[KeyRecord], kid: str, policy: Policy, now: int, force: bool, actions: Actions) -> None:
@@ -107,8 +117,8 @@ def _activate(records: list[KeyRecord], kid: str, policy: Policy, now: int, forc
         raise KeystoreError(f"key {kid} is {record.state}; only a next key can be activated")
     eligible = activation_eligible_at(record, policy)
     if now < eligible and not force:
-        raise KeystoreError(f"key {kid} has been published for {now - record.created_at}s; caches may not have it "
-                            f"until {policy.publish_delay}s (in {eligible - now}s). Use --force to override.")
+        raise KeystoreError(f"key {kid} was published at {record.created_at}; resource services' caches may not "
+                            f"have it before {eligible} (in {eligible - now}s). Use --force to override.")
     for other in records:
         if other.state == "active":
             other.state, other.retired_at = "retired", now
@@ -171,13 +181,14 @@ def rotate(keys_dir: Path, policy: Policy, now: int, if_due: bool = False) -> Ac
     from cron on every host: the lock serialises the runs and each step is idempotent.
     """
     actions = Actions()
+    started = time.monotonic()
     with locked(keys_dir):
         records = read_manifest(keys_dir)
         active = next((r for r in records if r.state == "active"), None)
         pending = next((r for r in records if r.state == "next"), None)
         due = generation_due_at(records, policy)
         if pending is None and (not if_due or (due is not None and due <= now)):
-            pending = _generate(keys_dir, policy, now)
+            pending = _generate(keys_dir, policy, now, started)
             actions.generated.append(pending.kid)
             records = read_manifest(keys_dir)
         period_over = active is None or policy.rotation_period <= 0 or (
@@ -200,7 +211,7 @@ def revoke(keys_dir: Path, kid: str, policy: Policy, now: int) -> Actions:
         if record.state == "active":
             pending = next((r for r in records if r.state == "next"), None)
             if pending is None:
-                pending = _generate(keys_dir, policy, now)
+                pending = _generate(keys_dir, policy, now, time.monotonic())
                 actions.generated.append(pending.kid)
                 records = read_manifest(keys_dir)
             target = _find(records, pending.kid)

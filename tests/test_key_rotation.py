@@ -61,10 +61,12 @@ def test_full_cycle_publishes_before_signing_and_removes_after_tokens_expire(app
     assert _jwks_kids(client) == {first, new.kid}, "a next key is published at once"
     assert _signing_kid(oauth, reg) == first, "but does not sign"
 
-    clock.advance(JWKS_MAX_AGE)
+    eligible = rotation.activation_eligible_at(new, POLICY)
+    assert eligible >= new.created_at + JWKS_MAX_AGE + RELOAD + 1, "a full publish delay, whatever the rounding"
+    clock.value = eligible - 1
     with pytest.raises(KeystoreError, match="Use --force"):
         rotation.activate(own_keys, new.kid, POLICY, clock.now())
-    clock.advance(RELOAD)
+    clock.advance(1)
     actions = rotation.activate(own_keys, new.kid, POLICY, clock.now())
     assert actions.activated == [new.kid] and actions.retired == [first]
     _reload(app)
@@ -86,7 +88,7 @@ def test_rotate_if_due_does_nothing_until_the_period_then_steps_idempotently(own
     step = rotation.rotate(own_keys, POLICY, clock.now(), if_due=True)
     assert len(step.generated) == 1 and not step.activated
     assert not rotation.rotate(own_keys, POLICY, clock.now(), if_due=True), "a second run at once is a no-op"
-    clock.advance(POLICY.publish_delay)
+    clock.value = rotation.activation_eligible_at(read_manifest(own_keys)[-1], POLICY)
     step2 = rotation.rotate(own_keys, POLICY, clock.now(), if_due=True)
     assert step2.activated == step.generated
     states = {r.kid: r.state for r in read_manifest(own_keys)}
@@ -114,7 +116,7 @@ def test_retire_refuses_the_active_key(own_keys, clock):
 def test_jwks_max_age_never_outlasts_the_next_scheduled_change(app, client, own_keys, clock):
     assert client.get("/.well-known/jwks.json").headers["Cache-Control"] == f"public, max-age={JWKS_MAX_AGE}"
     new = rotation.generate(own_keys, POLICY, clock.now())
-    clock.advance(POLICY.publish_delay)
+    clock.value = rotation.activation_eligible_at(new, POLICY)
     rotation.activate(own_keys, new.kid, POLICY, clock.now())
     _reload(app)
     # The retired key is due for removal in retire_keep seconds; the set changes then.

@@ -56,7 +56,7 @@ def test_ps256_and_es256_keys_sign_tokens_that_verify_against_the_jwks(tmp_path:
     policy = _policy(alg=alg)
     ensure_development_key(tmp_path, now, PASS)
     new = rotation.generate(tmp_path, policy, now)
-    rotation.activate(tmp_path, new.kid, policy, now + policy.publish_delay)
+    rotation.activate(tmp_path, new.kid, policy, rotation.activation_eligible_at(new, policy))
     keystore = Keystore.load(tmp_path, 300, PASS)
     assert keystore.signing_header["alg"] == alg
     token = jwt.encode(keystore.signing_header, {"sub": "x"}, keystore.signing.key, algorithms=[alg])

@@ -34,6 +34,19 @@ def compact(header: dict[str, Any], payload: dict[str, Any] | bytes, signature: 
     return f"{b64url(json.dumps(header).encode())}.{b64url(body)}.{b64url(signature)}"
 
 
+class ManualClock:
+    """A clock for ``Verifier(clock=...)`` that moves only when told to: Unix seconds."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class LocalIssuer:
     """A tiny authorization server double; use as a context manager."""
 
@@ -101,6 +114,15 @@ class LocalIssuer:
         fields = {"alg": alg, "typ": "at+jwt", "kid": kid, **(header or {})}
         fields = {k: v for k, v in fields.items() if v is not None}
         return jwt.encode(fields, claims if claims is not None else self.claims(**overrides), key, algorithms=[alg])
+
+    def sign(self, header: dict[str, Any], payload: dict[str, Any] | bytes, kid: str | None = None) -> str:
+        """Any header and payload, RS256-signed by hand with a published key (for hostile tokens)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        unsigned = compact(header, payload).rsplit(".", 1)[0]
+        key = self.keys[kid or self.active_kid][0].get_op_key("sign")
+        return f"{unsigned}.{b64url(key.sign(unsigned.encode(), padding.PKCS1v15(), hashes.SHA256()))}"
 
     # ------------------------------------------------------------------ HTTP
 

@@ -85,13 +85,15 @@ class Verifier:
         """Fetch the keys now (e.g. at start-up); :class:`VerifierUnavailableError` if they cannot be had."""
         self.keys.snapshot(self.clock())
 
-    def verify(self, token: str, required_scopes: tuple[str, ...] | list[str] = (), *,
+    def verify(self, token: str, required_scopes: str | tuple[str, ...] | list[str] = (), *,
                leeway: float | None = None) -> dict[str, Any]:
         """The token's claims if it is a valid access token for us with ``required_scopes``.
 
         Raises :class:`InvalidTokenError` (401), :class:`InsufficientScopeError` (403) or
         :class:`VerifierUnavailableError` (503); each carries its ``WWW-Authenticate`` value.
         """
+        if isinstance(required_scopes, str):  # "read write" means both, not the letters
+            required_scopes = tuple(required_scopes.split())
         try:
             claims = self._verify(token, self.leeway if leeway is None else leeway)
             require_scopes(claims, required_scopes)
