@@ -1,9 +1,19 @@
+# One image for every service that runs our code (docker-compose.yml): the server under gunicorn,
+# the one-shot `keys` and `migrate` services (the `authserver` CLI), and the example resource service.
 FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 COPY pyproject.toml setup.cfg README.md ./
 COPY authserver ./authserver
+RUN pip install --no-cache-dir . \
+ && useradd --system --no-create-home --shell /usr/sbin/nologin authserver \
+ && mkdir -m 0700 /keys \
+ && chown authserver /keys  # a fresh named volume mounted here copies this owner and mode
+# Migrations are found in the working directory; the example is imported from it by gunicorn.
 COPY migrations ./migrations
-RUN pip install --no-cache-dir . && useradd --system authserver
+COPY examples ./examples
 USER authserver
-EXPOSE 8000
-CMD ["gunicorn", "--workers", "3", "--bind", "0.0.0.0:8000", "authserver:create_app()"]
+EXPOSE 8000 8001
+CMD ["gunicorn", "--workers", "2", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "authserver:create_app()"]

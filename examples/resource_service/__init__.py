@@ -1,0 +1,1 @@
+"""An example resource service protected by :mod:`authserver.verifier`."""

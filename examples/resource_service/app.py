@@ -1,0 +1,66 @@
+"""Example resource service: a separate Flask app that trusts access tokens from our authserver.
+
+    RESOURCE_ISSUER=http://127.0.0.1:8000 gunicorn -b 127.0.0.1:8001 "examples.resource_service.app:create_app()"
+
+Configuration (environment):
+
+* ``RESOURCE_ISSUER`` (required): the authorization server's issuer URL; keys are discovered from its
+  RFC 8414 metadata.
+* ``RESOURCE_AUDIENCE``: the ``aud`` this service accepts (default: the issuer, the server's
+  default audience).
+* ``RESOURCE_JWKS_URI``: fetch the keys from here instead (e.g. an internal URL in docker-compose).
+* ``RESOURCE_LEEWAY``: clock-skew allowance in seconds (default 10).
+* ``RESOURCE_INTROSPECTION_CLIENT_ID`` / ``RESOURCE_INTROSPECTION_CLIENT_SECRET``: online mode; ask
+  the issuer (RFC 7662) whether each token is still active, e.g. to honour log-outs before ``exp``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask import g
+from flask import jsonify
+
+from authserver.verifier import Introspection
+from authserver.verifier import Verifier
+from authserver.verifier import scopes_of
+from authserver.verifier.flask import init_app
+from authserver.verifier.flask import require_token
+
+
+def verifier_from_env(env: Mapping[str, str]) -> Verifier:
+    issuer = env.get("RESOURCE_ISSUER")
+    if not issuer:
+        raise RuntimeError("RESOURCE_ISSUER is required (the authorization server's issuer URL)")
+    introspection = None
+    if env.get("RESOURCE_INTROSPECTION_CLIENT_ID"):
+        introspection = Introspection(env["RESOURCE_INTROSPECTION_CLIENT_ID"],
+                                      env.get("RESOURCE_INTROSPECTION_CLIENT_SECRET", ""))
+    return Verifier(issuer, env.get("RESOURCE_AUDIENCE") or issuer, jwks_uri=env.get("RESOURCE_JWKS_URI") or None,
+                    leeway=float(env.get("RESOURCE_LEEWAY", "10")), introspection=introspection,
+                    realm="resource-service")
+
+
+def create_app(env: Mapping[str, str] | None = None) -> Flask:
+    app = Flask(__name__)
+    init_app(app, verifier_from_env(os.environ if env is None else env))
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    @app.get("/user/data")
+    @require_token
+    def user_data() -> Any:
+        claims = g.token_claims
+        return jsonify(sub=claims["sub"], scope=scopes_of(claims), client_id=claims["client_id"])
+
+    @app.get("/user/admin")
+    @require_token(scope="admin")
+    def user_admin() -> Any:
+        return jsonify(sub=g.token_claims["sub"], admin=True)
+
+    return app
