@@ -1,0 +1,143 @@
+"""authserver: an OAuth 2.0 authorization server issuing RS256 JWT access tokens and rotating refresh tokens."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from authserver import errors
+from authserver import keyring
+from authserver import passwords
+from authserver import ratelimit
+from authserver import telemetry
+from authserver.clock import Clock
+from authserver.config import finalize_config
+from authserver.config import load_config
+from authserver.keystore import KeystoreError
+from authserver.keystore import ensure_development_key
+
+log = logging.getLogger("authserver")
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings from ``AUTHSERVER_*`` and ``overrides``, then extensions and blueprints.
+
+    Raises :class:`ConfigError` (or :class:`~authserver.keystore.KeystoreError`) on bad set-up.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    config = load_config(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    warnings = finalize_config(config, app.instance_path)
+    app.config.update(config)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=config["DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config["DATABASE_URL"]),
+        MAX_CONTENT_LENGTH=config["MAX_REQUEST_BYTES"],
+        MAX_FORM_MEMORY_SIZE=config["MAX_REQUEST_BYTES"],
+        MAX_FORM_PARTS=100,
+    )
+    telemetry.init_app(app)
+    for message in warnings:
+        log.warning(message, extra={"event": "config.warning"})
+    app.extensions["authserver.clock"] = config.get("CLOCK") or Clock()
+    _init_database(app)
+    passwords.init_app(app)
+    ratelimit.init_app(app)
+    if config["TRUSTED_PROXY_HOPS"]:
+        # X-Forwarded-For is honoured only through this many trusted proxies; a forged header is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["TRUSTED_PROXY_HOPS"])  # type: ignore[method-assign]
+    _init_keystore(app)
+    _init_oauth(app)
+    errors.init_app(app)
+    _register_blueprints(app)
+    from authserver.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 15}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+
+
+def _init_database(app: Flask) -> None:
+    from sqlalchemy import event
+
+    from authserver.extensions import db
+    from authserver.extensions import migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    if app.config["DATABASE_URL"].startswith("sqlite"):
+        with app.app_context():
+            # WAL lets readers run beside the one writer; busy_timeout queues writers instead of failing.
+            @event.listens_for(db.engine, "connect")
+            def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=15000")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+
+
+def _migrations_dir() -> Path:
+    """``migrations/`` beside the package in a checkout, else in the working directory (containers)."""
+    beside = Path(__file__).resolve().parent.parent / "migrations"
+    return beside if beside.is_dir() else Path.cwd() / "migrations"
+
+
+def _init_keystore(app: Flask) -> None:
+    keys_dir = Path(app.config["KEYS_DIR"])
+    if not keys_dir.is_absolute():
+        keys_dir = Path(app.root_path).parent / keys_dir
+    app.config["KEYS_DIR"] = str(keys_dir)
+    if not app.config.get("KEYS_REQUIRED", True):
+        # The CLI: `authserver keys ...` must work on an empty or broken keys directory.
+        try:
+            keyring.init_app(app)
+        except KeystoreError as exc:
+            log.warning("signing keys not loaded: %s", exc, extra={"event": "key.load_failed"})
+        return
+    if app.config["ENV"] == "development":
+        created = ensure_development_key(keys_dir, app.extensions["authserver.clock"].now(),
+                                         app.config["KEYS_PASSPHRASE"] or None)
+        if created is not None:
+            log.warning("generated a development signing key", extra={"event": "key.generated", "kid": created.kid})
+    keyring.init_app(app)
+
+
+def _init_oauth(app: Flask) -> None:
+    from authserver.extensions import authorization
+    from authserver.oauth import clientauth
+    from authserver.oauth.endpoints import IntrospectionEndpoint
+    from authserver.oauth.endpoints import RevocationEndpoint
+    from authserver.oauth.grants import ClientCredentialsGrant
+    from authserver.oauth.grants import PasswordGrant
+    from authserver.oauth.grants import RefreshTokenGrant
+
+    authorization.init_app(app, authenticate_client=clientauth.authenticate)
+    if not authorization._token_grants:
+        authorization.register_grant(PasswordGrant)
+        authorization.register_grant(RefreshTokenGrant)
+        authorization.register_grant(ClientCredentialsGrant)
+        authorization.register_endpoint(RevocationEndpoint)
+        authorization.register_endpoint(IntrospectionEndpoint)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from authserver.views import health
+    from authserver.views import oauth
+    from authserver.views import wellknown
+
+    app.register_blueprint(oauth.bp)
+    app.register_blueprint(wellknown.bp)
+    app.register_blueprint(health.bp)
+
+
+__all__ = ["create_app"]
