@@ -115,12 +115,14 @@ def _init_keystore(app: Flask) -> None:
 def _init_oauth(app: Flask) -> None:
     from authserver.extensions import authorization
     from authserver.oauth import clientauth
+    from authserver.oauth import clientcache
     from authserver.oauth.endpoints import IntrospectionEndpoint
     from authserver.oauth.endpoints import RevocationEndpoint
     from authserver.oauth.grants import ClientCredentialsGrant
     from authserver.oauth.grants import PasswordGrant
     from authserver.oauth.grants import RefreshTokenGrant
 
+    clientcache.init_app(app)
     authorization.init_app(app, authenticate_client=clientauth.authenticate)
     if not authorization._token_grants:
         authorization.register_grant(PasswordGrant)

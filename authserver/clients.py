@@ -14,6 +14,7 @@ from sqlalchemy import select
 from authserver.digests import secret_digest
 from authserver.extensions import db
 from authserver.models import Client
+from authserver.oauth import clientcache
 from authserver.oauth.metadata import GRANT_TYPES
 
 
@@ -72,12 +73,14 @@ def rotate_secret(client_id: str) -> tuple[Client, str]:
     secret = secrets.token_urlsafe(32)
     client.secret_hash = secret_digest(current_app.config["SECRET_PEPPER"], secret)
     db.session.commit()
+    clientcache.invalidate(client_id)
     return client, secret
 
 
 def delete_client(client_id: str) -> None:
     db.session.delete(get_client(client_id))
     db.session.commit()
+    clientcache.invalidate(client_id)
 
 
 def list_clients() -> list[Client]:

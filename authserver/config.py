@@ -42,6 +42,8 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
                              "seconds (no file reads in between)."),
     "KEY_ROTATION_PERIOD": (30 * 86400, int, "Scheduled rotation period for `authserver keys rotate --if-due`, "
                             "seconds; 0 disables the schedule."),
+    "CLIENT_CACHE_SECONDS": (5, int, "How long each process keeps a client's registration in memory; a secret "
+                             "rotated or a client deleted elsewhere takes effect within this time. 0 = no cache."),
     "JWKS_MAX_AGE": (300, int, "`Cache-Control: max-age` of the JWKS document, seconds."),
     "ARGON2_TIME_COST": (2, int, "argon2id iterations (OWASP minimum: 2 with 19 MiB)."),
     "ARGON2_MEMORY_KIB": (19456, int, "argon2id memory in KiB (19 MiB)."),
@@ -128,7 +130,7 @@ def finalize_config(config: dict[str, Any], instance_path: str) -> list[str]:
         warnings.append("AUTHSERVER_KEYS_PASSPHRASE is not set: private keys are stored unencrypted (development).")
     if not isinstance(config["KEY_ROTATION_PERIOD"], int) or config["KEY_ROTATION_PERIOD"] < 0:
         raise ConfigError("AUTHSERVER_KEY_ROTATION_PERIOD must be a non-negative integer (0 disables the schedule)")
-    for name in ("BRUTE_FORCE_PERMANENT_AFTER", "TRUSTED_PROXY_HOPS"):
+    for name in ("BRUTE_FORCE_PERMANENT_AFTER", "TRUSTED_PROXY_HOPS", "CLIENT_CACHE_SECONDS"):
         if not isinstance(config[name], int) or config[name] < 0:
             raise ConfigError(f"AUTHSERVER_{name} must be a non-negative integer")
     for name in ("PASSWORD_MIN_LENGTH", "BRUTE_FORCE_MAX_FAILURES", "BRUTE_FORCE_WINDOW", "BRUTE_FORCE_WAIT_INCREMENT",

@@ -256,7 +256,9 @@ def start_server(database: Database, keys_dir: Path, workers: int = 2, **env_ext
     env = {**os.environ, "AUTHSERVER_ENV": "development", "AUTHSERVER_ISSUER": url,
            "AUTHSERVER_DATABASE_URL": database.url, "AUTHSERVER_KEYS_DIR": str(keys_dir),
            "AUTHSERVER_SECRET_PEPPER": PEPPER, "AUTHSERVER_ARGON2_TIME_COST": "1",
-           "AUTHSERVER_ARGON2_MEMORY_KIB": "1024", **env_extra}
+           "AUTHSERVER_ARGON2_MEMORY_KIB": "1024",
+           # Tests change clients from this process; the server must not serve a cached copy for 5 s.
+           "AUTHSERVER_CLIENT_CACHE_SECONDS": "0", **env_extra}
     # The server's log goes to a file: a pipe nobody reads would fill up and block the workers.
     fd, name = tempfile.mkstemp(prefix="authserver-live-", suffix=".log")
     os.close(fd)

@@ -19,8 +19,8 @@ from authserver.digests import digests_equal
 from authserver.digests import secret_digest
 from authserver.errors import InvalidClientError
 from authserver.errors import InvalidRequestError
-from authserver.models import Client
-from authserver.oauth import storage
+from authserver.oauth.clientcache import ClientInfo
+from authserver.oauth.clientcache import get_client
 
 _DUMMY_DIGEST = "0" * 64
 
@@ -42,7 +42,7 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-def authenticate(headers: Mapping[str, str], form: Mapping[str, str]) -> tuple[Client, str]:
+def authenticate(headers: Mapping[str, str], form: Mapping[str, str]) -> tuple[ClientInfo, str]:
     """Return the authenticated client and the method used, or raise ``invalid_client``."""
     basic = parse_basic(headers.get("Authorization"))
     form_id = form.get("client_id")
@@ -54,15 +54,15 @@ def authenticate(headers: Mapping[str, str], form: Mapping[str, str]) -> tuple[C
     if form_secret is not None:
         return _check_secret(form_id, form_secret), "client_secret_post"
     if form_id:
-        client = storage.get_client(form_id)
+        client = get_client(form_id)
         if client is None or not client.is_public:
             raise InvalidClientError("unknown client or confidential client without credentials")
         return client, "none"
     raise InvalidClientError("no client authentication")
 
 
-def _check_secret(client_id: str | None, secret: str) -> Client:
-    client = storage.get_client(client_id) if client_id else None
+def _check_secret(client_id: str | None, secret: str) -> ClientInfo:
+    client = get_client(client_id) if client_id else None
     stored = client.secret_hash if client is not None and client.secret_hash else _DUMMY_DIGEST
     presented = secret_digest(current_app.config["SECRET_PEPPER"], secret)
     if not digests_equal(presented, stored) or client is None:

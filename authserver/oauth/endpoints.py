@@ -17,11 +17,11 @@ from authserver.digests import token_digest
 from authserver.errors import InvalidClientError
 from authserver.errors import InvalidRequestError
 from authserver.extensions import db
-from authserver.models import Client
 from authserver.models import User
 from authserver.oauth import sessions
 from authserver.oauth import storage
 from authserver.oauth import tokens
+from authserver.oauth.clientcache import get_client
 from authserver.telemetry import emit
 
 JSON_HEADERS = [("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
@@ -109,7 +109,7 @@ def access_token_is_active(claims: dict[str, Any]) -> bool:
     sid = claims.get("sid")
     if sessions.access_token_revoked(claims["jti"]) or (sid is not None and not sessions.family_is_active(sid)):
         return False
-    if db.session.get(Client, claims["client_id"]) is None:
+    if get_client(claims["client_id"]) is None:
         return False
     return sid is None or _user_active(claims["sub"], claims["iat"])
 

@@ -20,12 +20,12 @@ from authserver.errors import InvalidScopeError
 from authserver.errors import TooManyRequestsError
 from authserver.errors import UnauthorizedClientError
 from authserver.extensions import db
-from authserver.models import Client
 from authserver.models import User
 from authserver.oauth import grace
 from authserver.oauth import sessions
 from authserver.oauth import storage
 from authserver.oauth import tokens
+from authserver.oauth.clientcache import ClientInfo
 from authserver.passwords import current_passwords
 from authserver.ratelimit import current_throttle
 from authserver.telemetry import emit
@@ -50,7 +50,7 @@ def parse_scope(raw: str | None) -> list[str] | None:
     return out
 
 
-def requested_scope(client: Client, raw: str | None) -> str:
+def requested_scope(client: ClientInfo, raw: str | None) -> str:
     """The scope to grant: the requested one if within the client's scopes, else all of them (RFC 6749 §3.3)."""
     requested = parse_scope(raw)
     allowed = client.scope_set()
@@ -67,7 +67,7 @@ class _Grant:
     GRANT_TYPE: str
     request: object
 
-    def authenticate_token_endpoint_client(self) -> Client:
+    def authenticate_token_endpoint_client(self) -> ClientInfo:
         client = self.server.authenticate_client(self.request, [], "token")  # type: ignore[attr-defined]
         if not client.allows_grant(self.GRANT_TYPE):
             raise UnauthorizedClientError(f"client {client.client_id} may not use {self.GRANT_TYPE}")
@@ -155,21 +155,15 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
         now = clock.now()
         grace_seconds = current_app.config["REFRESH_GRACE_SECONDS"]
         successor = new_token()
+        # One atomic step: consumed only if valid for this client and covering the requested scope.
         grant = storage.rotate(token_hash=digest, client_id=client.client_id, new_hash=token_digest(successor),
                                now=now, ttl=tokens.refresh_token_ttl(client),
                                max_lifetime=tokens.refresh_token_max_lifetime(client),
-                               sealed=grace.seal(successor, digest) if grace_seconds else None)
+                               sealed=grace.seal(successor, digest) if grace_seconds else None,
+                               required_scopes=self.requested_scope)
         if grant is None:
-            db.session.rollback()
             return self._replayed(client, digest, now, grace_seconds)
-        try:
-            scope = self._narrowed_scope(grant.scope)
-        except InvalidScopeError:
-            db.session.rollback()  # the presented token stays usable: the request was invalid, not a theft
-            raise
-        if grace_seconds and grant.parent_id is not None:
-            storage.erase_parent_sealed(grant.parent_id)
-        db.session.commit()
+        scope = " ".join(self.requested_scope) if self.requested_scope else grant.scope
         emit("refresh_token.rotated", client_id=client.client_id, user_id=grant.user_id, family_id=grant.family_id)
         return self._respond(client, grant.user_id, grant.family_id, scope, successor, now)
 
@@ -182,15 +176,19 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
             raise InvalidScopeError("requested scope exceeds the refresh token's scope")
         return " ".join(requested)
 
-    def _respond(self, client: Client, user_id: str, family_id: str, scope: str, refresh: str,
+    def _respond(self, client: ClientInfo, user_id: str, family_id: str, scope: str, refresh: str,
                  now: int) -> tuple[int, str, list[tuple[str, str]]]:
         access, expires_in = tokens.sign_access_token(client=client, sub=user_id, scope=scope, sid=family_id, now=now)
         return 200, tokens.token_response(access, expires_in, scope, refresh), JSON_HEADERS
 
-    def _replayed(self, client: Client, digest: str, now: int,
+    def _replayed(self, client: ClientInfo, digest: str, now: int,
                   grace_seconds: int) -> tuple[int, str, list[tuple[str, str]]]:
         """The token could not be consumed: a grace replay, reuse, or simply invalid."""
         state = storage.lookup(digest)
+        unused = state is not None and state.used_at is None and state.revoked_at is None
+        if unused and state.client_id == client.client_id and state.expires_at > now:
+            # Valid but not consumed: a requested scope it does not cover. The token stays usable.
+            self._narrowed_scope(state.scope)
         if state is None or (state.used_at is None and state.revoked_at is None):
             # Unknown, expired, another client's, or its user disabled: invalid, but not a replay.
             emit("refresh_token.rejected", client_id=client.client_id)

@@ -19,9 +19,9 @@ from werkzeug.datastructures import MultiDict
 from authserver.errors import render_oauth_error
 
 if TYPE_CHECKING:
-    from authserver.models import Client
+    from authserver.oauth.clientcache import ClientInfo
 
-ClientAuthenticator = Callable[[Mapping[str, str], Mapping[str, str]], "tuple[Client, str]"]
+ClientAuthenticator = Callable[[Mapping[str, str], Mapping[str, str]], "tuple[ClientInfo, str]"]
 
 
 class FormPayload(FlaskOAuth2Payload):
@@ -62,7 +62,7 @@ class AuthorizationServer(_FlaskAuthorizationServer):
     def create_oauth2_request(self, request: Any) -> TokenRequest:
         return TokenRequest(flask_request)
 
-    def authenticate_client(self, request: TokenRequest, methods: Any, endpoint: str = "token") -> Client:
+    def authenticate_client(self, request: TokenRequest, methods: Any, endpoint: str = "token") -> ClientInfo:
         assert self._authenticate_client is not None, "authorization.init_app() was not called"
         client, method = self._authenticate_client(request.headers, request.form)
         request.auth_method = method

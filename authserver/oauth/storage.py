@@ -8,11 +8,16 @@ the insert of the successor travel as one statement (a data-modifying CTE).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement
-from sqlalchemy import and_
+from sqlalchemy import BigInteger
+from sqlalchemy import Engine
+from sqlalchemy import LargeBinary
+from sqlalchemy import String
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal
@@ -20,7 +25,6 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from authserver.extensions import db
-from authserver.models import Client
 from authserver.models import RefreshToken
 from authserver.models import User
 
@@ -39,10 +43,6 @@ class Grant:
     scope: str
     auth_time: int
     parent_id: int | None = None
-
-
-def get_client(client_id: str) -> Client | None:
-    return db.session.get(Client, client_id)
 
 
 def get_user_by_username(username: str) -> User | None:
@@ -66,53 +66,100 @@ def start_family(*, token_hash: str, client_id: str, user_id: str, scope: str, n
     return Grant(row.id, user_id, client_id, family_id, scope, now)
 
 
-def _consumable(token_hash: str, client_id: str, now: int) -> ColumnElement[bool]:
-    """The WHERE clause of a refresh token that may be consumed now by ``client_id``."""
+def _scope_pattern(scope: str) -> str:
+    """A LIKE pattern matching ``scope`` as a whole word of a space-separated scope string."""
+    escaped = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"% {escaped} %"
+
+
+@functools.cache
+def _rotation(dialect: str, scope_count: int) -> Any:
+    """The rotation statements, built once per dialect and number of requested scopes.
+
+    The token is consumed only if it is this client's, unused, unrevoked, unexpired, its user
+    enabled, and (RFC 6749 §6) its scope covers every requested scope; otherwise nothing changes.
+    """
     active_user = select(_users.c.id).where(_users.c.id == _rt.c.user_id, _users.c.disabled.is_(False))
-    return and_(_rt.c.token_hash == token_hash, _rt.c.client_id == client_id, _rt.c.used_at.is_(None),
-                _rt.c.revoked_at.is_(None), _rt.c.expires_at > now, active_user.exists())
+    padded = literal(" ") + _rt.c.scope + literal(" ")
+    covers = [padded.like(bindparam(f"p_scope_{i}", type_=String), escape="\\") for i in range(scope_count)]
+    now = bindparam("p_now", type_=BigInteger)
+    consume = (update(_rt).where(_rt.c.token_hash == bindparam("p_token_hash", type_=String),
+                                 _rt.c.client_id == bindparam("p_client_id", type_=String),
+                                 _rt.c.used_at.is_(None), _rt.c.revoked_at.is_(None), _rt.c.expires_at > now,
+                                 active_user.exists(), *covers)
+               .values(used_at=now, successor_sealed=bindparam("p_sealed", type_=LargeBinary))
+               .returning(_rt.c.id, _rt.c.family_id, _rt.c.user_id, _rt.c.scope, _rt.c.auth_time))
+    if dialect != "postgresql":
+        return consume  # SQLite has no UPDATE in a CTE: the caller inserts the successor itself
+    used = consume.cte("used")
+    successor = insert(_rt).from_select(
+        ["token_hash", "family_id", "parent_id", "client_id", "user_id", "scope", "auth_time", "issued_at",
+         "expires_at"],
+        select(bindparam("p_new_hash", type_=String), used.c.family_id, used.c.id,
+               bindparam("p_client_id", type_=String), used.c.user_id, used.c.scope, used.c.auth_time, now,
+               func.least(bindparam("p_expires_at", type_=BigInteger),
+                          used.c.auth_time + bindparam("p_max_lifetime", type_=BigInteger))),
+    ).returning(*_GRANT_COLUMNS)
+    return successor
+
+
+_GRANT_COLUMNS = (_rt.c.id, _rt.c.user_id, _rt.c.family_id, _rt.c.scope, _rt.c.auth_time, _rt.c.parent_id)
 
 
 def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int, max_lifetime: int,
-           sealed: bytes | None) -> Grant | None:
-    """Consume a refresh token and insert its successor, in the caller's open transaction.
+           sealed: bytes | None, required_scopes: list[str] | None = None) -> Grant | None:
+    """Consume a refresh token and store its successor, atomically; the successor's grant, or ``None``.
 
-    The successor expires ``ttl`` after now, but never after the family's absolute end
-    (``auth_time + max_lifetime``). Returns ``None`` if the token cannot be consumed (unknown, used,
-    revoked, expired, another client's, or its user disabled). The caller commits or rolls back.
+    ``None`` means the token could not be consumed (unknown, used, revoked, expired, another
+    client's, its user disabled, or a requested scope it does not cover) and nothing changed.
+    The successor expires ``ttl`` after now, never after the family's absolute end
+    (``auth_time + max_lifetime``). PostgreSQL: one statement, in autocommit, one round trip.
     """
-    consume = (update(_rt).where(_consumable(token_hash, client_id, now)).values(used_at=now, successor_sealed=sealed)
-               .returning(_rt.c.id, _rt.c.family_id, _rt.c.user_id, _rt.c.scope, _rt.c.auth_time, _rt.c.parent_id))
-    columns = (_rt.c.id, _rt.c.user_id, _rt.c.family_id, _rt.c.scope, _rt.c.auth_time, _rt.c.parent_id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        used = consume.cte("used")
-        successor = insert(_rt).from_select(
-            ["token_hash", "family_id", "parent_id", "client_id", "user_id", "scope", "auth_time",
-             "issued_at", "expires_at"],
-            select(literal(new_hash), used.c.family_id, used.c.id, literal(client_id), used.c.user_id,
-                   used.c.scope, used.c.auth_time, literal(now),
-                   func.least(literal(now + ttl), used.c.auth_time + max_lifetime)),
-        ).returning(*columns)
-        row = db.session.execute(successor).one_or_none()
+    scopes = required_scopes or []
+    params: dict[str, Any] = {"p_token_hash": token_hash, "p_client_id": client_id, "p_now": now,
+                              "p_sealed": sealed, "p_new_hash": new_hash, "p_expires_at": now + ttl,
+                              "p_max_lifetime": max_lifetime,
+                              **{f"p_scope_{i}": _scope_pattern(s) for i, s in enumerate(scopes)}}
+    engine = db.engine
+    statement = _rotation(engine.dialect.name, len(scopes))
+    if engine.dialect.name == "postgresql":
+        with autocommit_engine().connect() as conn:
+            row = conn.execute(statement, params).one_or_none()
+            if row is not None and sealed is not None:
+                conn.execute(_erase_parent_sealed(), {"p_consumed_id": row.parent_id})
     else:
-        old = db.session.execute(consume).one_or_none()
-        if old is None:
-            return None
-        row = db.session.execute(
-            insert(_rt).values(token_hash=new_hash, family_id=old.family_id, parent_id=old.id, client_id=client_id,
-                               user_id=old.user_id, scope=old.scope, auth_time=old.auth_time, issued_at=now,
-                               expires_at=min(now + ttl, old.auth_time + max_lifetime)).returning(*columns)
-        ).one()
+        with engine.begin() as conn:
+            old = conn.execute(statement, params).one_or_none()
+            if old is None:
+                return None
+            row = conn.execute(insert(_rt).values(
+                token_hash=new_hash, family_id=old.family_id, parent_id=old.id, client_id=client_id,
+                user_id=old.user_id, scope=old.scope, auth_time=old.auth_time, issued_at=now,
+                expires_at=min(now + ttl, old.auth_time + max_lifetime)).returning(*_GRANT_COLUMNS)).one()
+            if sealed is not None:
+                conn.execute(_erase_parent_sealed(), {"p_consumed_id": old.id})
     if row is None:
         return None
     return Grant(row.id, row.user_id, client_id, row.family_id, row.scope, row.auth_time, row.parent_id)
 
 
-def erase_parent_sealed(consumed_id: int) -> None:
-    """The consumed token's parent may keep a sealed copy of it: now that it is used, erase that copy."""
-    parent = select(_rt.c.parent_id).where(_rt.c.id == consumed_id).scalar_subquery()
-    db.session.execute(update(_rt).where(_rt.c.id == parent, _rt.c.successor_sealed.is_not(None))
-                       .values(successor_sealed=None))
+def autocommit_engine() -> Engine:
+    """The app's engine in autocommit mode: a single atomic statement needs no BEGIN/COMMIT round trips."""
+    engine = db.engine
+    cached = _autocommit.get(id(engine))
+    if cached is None or cached[0] is not engine:
+        cached = _autocommit[id(engine)] = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return cached[1]
+
+
+_autocommit: dict[int, tuple[Engine, Engine]] = {}
+
+
+@functools.cache
+def _erase_parent_sealed() -> Any:
+    """The consumed token's parent may keep a sealed copy of it (grace window): now that it is used, erase it."""
+    parent = select(_rt.c.parent_id).where(_rt.c.id == bindparam("p_consumed_id")).scalar_subquery()
+    return update(_rt).where(_rt.c.id == parent, _rt.c.successor_sealed.is_not(None)).values(successor_sealed=None)
 
 
 @dataclass(frozen=True)

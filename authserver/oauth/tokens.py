@@ -15,22 +15,22 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from authserver.keyring import current_keystore
-from authserver.models import Client
+from authserver.oauth.clientcache import ClientInfo
 
 
-def access_token_ttl(client: Client) -> int:
+def access_token_ttl(client: ClientInfo) -> int:
     return client.access_token_ttl or current_app.config["ACCESS_TOKEN_TTL"]
 
 
-def refresh_token_ttl(client: Client) -> int:
+def refresh_token_ttl(client: ClientInfo) -> int:
     return client.refresh_token_ttl or current_app.config["REFRESH_TOKEN_TTL"]
 
 
-def refresh_token_max_lifetime(client: Client) -> int:
+def refresh_token_max_lifetime(client: ClientInfo) -> int:
     return client.refresh_token_max_lifetime or current_app.config["REFRESH_TOKEN_MAX_LIFETIME"]
 
 
-def sign_access_token(*, client: Client, sub: str, scope: str, sid: str | None, now: int) -> tuple[str, int]:
+def sign_access_token(*, client: ClientInfo, sub: str, scope: str, sid: str | None, now: int) -> tuple[str, int]:
     """Return ``(jwt, expires_in)`` for an RFC 9068 access token."""
     ttl = access_token_ttl(client)
     claims: dict[str, Any] = {
