@@ -63,7 +63,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 15}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    # No pool_pre_ping: it costs a round trip per checkout on the hottest path. Connections are
+    # recycled instead, and a request on a dead connection fails once with a 500 and is discarded.
+    return {"pool_size": 5, "max_overflow": 5, "pool_recycle": 1800}
 
 
 def _init_database(app: Flask) -> None:
