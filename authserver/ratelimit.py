@@ -12,7 +12,7 @@ brute force), after Keycloak's brute-force detection.
 
 Only failures are counted, and the throttle is checked before the password is verified, so a
 locked account costs no argon2 work. If the counter store fails, logins fail open: the error is
-logged and counted (``authserver_throttle_store_errors_total``), never a 500.
+logged and counted (``authserver_throttle_store_failed_total``), never a 500.
 """
 
 from __future__ import annotations
@@ -69,6 +69,27 @@ class Throttle:
     def __init__(self, store: Store, limits: Limits) -> None:
         self.store = store
         self.limits = limits
+        #: ip/global ceilings already reached, until when: repeated attempts are refused without a store
+        #: round trip, so a flood of refused attempts stays cheap for everyone else.
+        self._denied: dict[str, tuple[int, Verdict]] = {}
+        #: Mean duration of a failed login (verify plus counting), for answering locked attempts alike.
+        self.failed_login_seconds: float | None = None
+
+    def _remember(self, key: str, until: int, verdict: Verdict) -> Verdict:
+        if len(self._denied) > 10_000:
+            self._denied.clear()
+        self._denied[key] = (until, verdict)
+        return verdict
+
+    def _denied_now(self, key: str, now: int) -> Verdict | None:
+        entry = self._denied.get(key)
+        if entry is None or entry[0] <= now:
+            return None
+        return Verdict(entry[1].reason, entry[0] - now)
+
+    def record_failed_login(self, seconds: float) -> None:
+        previous = self.failed_login_seconds
+        self.failed_login_seconds = seconds if previous is None else 0.9 * previous + 0.1 * seconds
 
     def _store_failed(self, exc: Exception, operation: str) -> None:
         emit("throttle.store_failed", operation=operation, error=type(exc).__name__)
@@ -76,16 +97,22 @@ class Throttle:
 
     def check(self, username: str, ip: str, now: int) -> Verdict | None:
         """Refuse before any password work if the username is locked or a ceiling is reached."""
+        cached = self._denied_now("global", now) or self._denied_now("ip:" + ip, now)
+        if cached is not None:
+            return cached
         try:
-            locked_until = self.store.locked_until(_user_key(username), now)
-            if locked_until is not None:
-                return Verdict("locked", None if locked_until >= PERMANENT else locked_until - now)
             minute = now // 60
             if self.store.count("global:" + str(minute), now) >= self.limits.global_max_failures:
-                return Verdict("global", 60 - now % 60)
+                return self._remember("global", (minute + 1) * 60, Verdict("global", 60 - now % 60))
             ip_window = now // self.limits.ip_window
             if self.store.count(f"ip:{ip}:{ip_window}", now) >= self.limits.ip_max_failures:
-                return Verdict("ip", self.limits.ip_window - now % self.limits.ip_window)
+                retry = self.limits.ip_window - now % self.limits.ip_window
+                return self._remember("ip:" + ip, now + retry, Verdict("ip", retry))
+            locked_until = self.store.locked_until(_user_key(username), now)
+            if locked_until is not None:
+                # Attempts on a locked name count against the IP too, so a flood turns into cheap 429s.
+                self.store.incr(f"ip:{ip}:{ip_window}", now, 2 * self.limits.ip_window)
+                return Verdict("locked", None if locked_until >= PERMANENT else locked_until - now)
         except StoreError as exc:
             self._store_failed(exc, "check")
         return None

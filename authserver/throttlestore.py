@@ -74,7 +74,7 @@ class RedisStore:
         if until >= PERMANENT:
             self._do(self.redis.set, f"authserver:lock:{key}", until)
         else:
-            self._do(self.redis.set, f"authserver:lock:{key}", until, None, None, max(1, until - now))
+            self._do(self.redis.set, f"authserver:lock:{key}", until, max(1, until - now))
 
     def add_lockout(self, key: str, now: int) -> int:
         def run() -> int:
@@ -102,7 +102,8 @@ class DatabaseStore:
     def _run(self, statement: Any) -> Any:
         try:
             with db.engine.begin() as conn:
-                return conn.execute(statement)
+                result = conn.execute(statement)
+                return result.freeze()() if result.returns_rows else result
         except SQLAlchemyError as exc:
             raise StoreError(type(exc).__name__) from exc
 

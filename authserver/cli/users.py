@@ -11,6 +11,7 @@ from authserver import users
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.models import User
+from authserver.throttlestore import StoreError
 
 
 def _as_dict(user: User) -> dict[str, object]:
@@ -28,6 +29,8 @@ def _run(fn, *args):
         return fn(*args)
     except users.UserError as exc:
         raise click.ClickException(str(exc)) from None
+    except StoreError as exc:
+        raise click.ClickException(f"the throttle store is unavailable: {exc}") from None
 
 
 @click.group("users", cls=AppGroup)

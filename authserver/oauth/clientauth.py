@@ -36,6 +36,8 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise InvalidClientError("malformed Basic credentials") from None
+    if "\x00" in decoded:
+        raise InvalidClientError("NUL in Basic credentials")
     client_id, sep, secret = decoded.partition(":")
     if not sep:
         raise InvalidClientError("Basic credentials without a colon")

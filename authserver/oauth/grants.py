@@ -6,6 +6,7 @@ Each grant talks to the database only through :mod:`authserver.oauth.storage`.
 from __future__ import annotations
 
 import re
+import time
 
 from authlib.oauth2.rfc6749 import grants
 from flask import current_app
@@ -61,6 +62,14 @@ def requested_scope(client: ClientInfo, raw: str | None) -> str:
     return " ".join(requested)
 
 
+def _wait_like_a_failed_login(mean_seconds: float | None, started: float) -> None:
+    """Let a refused attempt take as long as a failed login does here (its verify and its counting)."""
+    if mean_seconds is None:
+        current_passwords().wait_like_verify()
+        return
+    time.sleep(max(0.0, mean_seconds - (time.perf_counter() - started)))
+
+
 class _Grant:
     """Policy shared by our grants: who may use the grant, and the authenticated client."""
 
@@ -87,6 +96,7 @@ class PasswordGrant(_Grant, grants.ResourceOwnerPasswordCredentialsGrant):
         if not username or password is None:
             raise InvalidRequestError("missing username or password")
         self.request.scope = requested_scope(client, form.get("scope"))
+        started = time.perf_counter()
         throttle, ip, now = current_throttle(), flask_request.remote_addr or "unknown", clock.now()
         audit = {"client_id": client.client_id, "username": username[:150], "ip": ip}
         verdict = throttle.check(username, ip, now)  # before any argon2 work
@@ -95,12 +105,13 @@ class PasswordGrant(_Grant, grants.ResourceOwnerPasswordCredentialsGrant):
             if verdict.reason != "locked":
                 raise TooManyRequestsError(f"{verdict.reason} failure ceiling", retry_after=verdict.retry_after)
             # Locked: the same answer as a wrong password, after the same time, without the argon2 work.
-            current_passwords().wait_like_verify()
+            _wait_like_a_failed_login(throttle.failed_login_seconds, started)
             raise InvalidGrantError("username locked", retry_after=verdict.retry_after)
         user = self.authenticate_user(username, password)
         if user is None:
             emit("login.failed", **audit)
             wait = throttle.failure(username, ip, now)
+            throttle.record_failed_login(time.perf_counter() - started)
             if wait is not None:
                 emit("user.locked", wait_seconds=wait, **audit)
             # RFC 6749 §5.2: bad resource-owner credentials are invalid_grant (Authlib says invalid_request).

@@ -40,6 +40,8 @@ def reject_repeated_parameters() -> None:
     for name, values in request.form.lists():
         if len(values) > 1:
             raise InvalidRequestError(f"parameter {name[:40]!r} repeated")
+        if "\x00" in name or "\x00" in values[0]:
+            raise InvalidRequestError("NUL in a parameter")
         if len(values[0]) > MAX_PARAMETER_CHARS or len(name) > 64:
             raise InvalidRequestError(f"parameter {name[:40]!r} too long")
 
