@@ -26,6 +26,10 @@ log = logging.getLogger("authserver")
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings from ``AUTHSERVER_*`` and ``overrides``, then extensions and blueprints.
 
+    Besides settings, ``overrides`` takes three switches for callers other than the server: ``CLOCK``
+    (a :class:`~authserver.clock.Clock`, tests), ``KEYS_REQUIRED=False`` (the CLI works on an empty
+    or broken keys directory) and ``MIGRATIONS=True`` (registers Flask-Migrate for ``db`` commands).
+
     Raises :class:`ConfigError` (or :class:`~authserver.keystore.KeystoreError`) on bad set-up.
     """
     app = Flask(__name__, instance_relative_config=True)
@@ -72,10 +76,13 @@ def _init_database(app: Flask) -> None:
     from sqlalchemy import event
 
     from authserver.extensions import db
-    from authserver.extensions import migrate
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    if app.config.get("MIGRATIONS"):
+        # Only the CLI (`authserver db ...`) and tests need Alembic: server workers stay ~11 MB smaller.
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=str(_migrations_dir()))
     if app.config["DATABASE_URL"].startswith("sqlite"):
         with app.app_context():
             # WAL lets readers run beside the one writer; busy_timeout queues writers instead of failing.
@@ -118,6 +125,7 @@ def _init_oauth(app: Flask) -> None:
     from authserver.extensions import authorization
     from authserver.oauth import clientauth
     from authserver.oauth import clientcache
+    from authserver.oauth import storage
     from authserver.oauth.endpoints import IntrospectionEndpoint
     from authserver.oauth.endpoints import RevocationEndpoint
     from authserver.oauth.grants import ClientCredentialsGrant
@@ -125,6 +133,7 @@ def _init_oauth(app: Flask) -> None:
     from authserver.oauth.grants import RefreshTokenGrant
 
     clientcache.init_app(app)
+    storage.init_app(app)
     authorization.init_app(app, authenticate_client=clientauth.authenticate)
     if not authorization._token_grants:
         authorization.register_grant(PasswordGrant)
@@ -141,6 +150,8 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(wellknown.bp)
+    if "authserver.keyring" in app.extensions:
+        app.wsgi_app = wellknown.JwksShortcut(app, app.wsgi_app)  # type: ignore[method-assign]
     app.register_blueprint(health.bp)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
@@ -16,5 +15,4 @@ class Base(DeclarativeBase):
 # Objects stay readable after commit: the token path commits the rotation, then reads the client
 # to sign; expiring it would cost one more SELECT per refresh.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
-migrate = Migrate()
 authorization = AuthorizationServer()

@@ -69,7 +69,7 @@ class Database:
 def _migrate(url: str, keys_dir: Path) -> None:
     from flask_migrate import upgrade
 
-    app = create_app(_base_config(url, keys_dir))
+    app = create_app(_base_config(url, keys_dir, MIGRATIONS=True))
     with app.app_context():
         upgrade()
         from authserver.extensions import db
@@ -156,6 +156,8 @@ def app(database: Database, keys_dir: Path, clock: FrozenClock, config_overrides
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    if "authserver.autocommit_engine" in app.extensions:
+        app.extensions["authserver.autocommit_engine"].dispose()
 
 
 @pytest.fixture

@@ -44,8 +44,8 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 @pytest.fixture
 def fresh_app(empty_database_url: str, keys_dir: Path) -> Iterator[Flask]:
-    app = create_app({"ENV": "development", "ISSUER": "https://auth.test", "DATABASE_URL": empty_database_url,
-                      "KEYS_DIR": str(keys_dir), "SECRET_PEPPER": PEPPER})
+    app = create_app({"MIGRATIONS": True, "ENV": "development", "ISSUER": "https://auth.test",
+                      "DATABASE_URL": empty_database_url, "KEYS_DIR": str(keys_dir), "SECRET_PEPPER": PEPPER})
     yield app
     with app.app_context():
         db.session.remove()

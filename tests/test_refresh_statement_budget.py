@@ -6,8 +6,6 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from authserver.extensions import db
-
 #: With the client cached (the login just read it): PostgreSQL, one autocommit statement that consumes
 #: the old token and inserts its successor (a data-modifying CTE); SQLite cannot put an UPDATE in a
 #: CTE: consume, then insert.
@@ -21,13 +19,18 @@ def counted(app):
     def record(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
+    # Every engine of the app: the session's and the autocommit pool the rotation uses on PostgreSQL.
     with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
+        engines = [app.extensions["sqlalchemy"].engine]
+    if "authserver.autocommit_engine" in app.extensions:
+        engines.append(app.extensions["authserver.autocommit_engine"])
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def test_one_refresh_stays_within_the_statement_budget(app, make_user, make_client, oauth):

@@ -30,7 +30,7 @@ def _create_app() -> Flask:
     from authserver.keystore import KeystoreError
 
     try:
-        return create_app({"KEYS_REQUIRED": False})
+        return create_app({"KEYS_REQUIRED": False, "MIGRATIONS": True})
     except (ConfigError, KeystoreError) as exc:
         click.echo(f"authserver: configuration error: {exc}", err=True)
         sys.exit(2)

@@ -37,7 +37,7 @@ class TokenRequest(FlaskOAuth2Request):
 
     def __init__(self, request: Any) -> None:
         self.method = request.method
-        self.uri = request.url
+        self.uri = request.path  # the full URL is costly to rebuild and only Authlib's transport check reads it
         self.headers = request.headers
         self._body = None
         self._request = request

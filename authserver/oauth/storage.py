@@ -13,11 +13,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
+from flask import current_app
 from sqlalchemy import BigInteger
 from sqlalchemy import Engine
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import bindparam
+from sqlalchemy import create_engine
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal
@@ -144,15 +147,17 @@ def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int
 
 
 def autocommit_engine() -> Engine:
-    """The app's engine in autocommit mode: a single atomic statement needs no BEGIN/COMMIT round trips."""
-    engine = db.engine
-    cached = _autocommit.get(id(engine))
-    if cached is None or cached[0] is not engine:
-        cached = _autocommit[id(engine)] = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
-    return cached[1]
+    """A second pool of PostgreSQL connections that stay in autocommit: a single atomic statement needs
+    no BEGIN/COMMIT round trips, and nothing is toggled or rolled back on checkout and return."""
+    return current_app.extensions["authserver.autocommit_engine"]
 
 
-_autocommit: dict[int, tuple[Engine, Engine]] = {}
+def init_app(app: Flask) -> None:
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("postgresql"):
+        app.extensions["authserver.autocommit_engine"] = create_engine(
+            url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=3, pool_recycle=1800,
+            pool_reset_on_return=None)
 
 
 @functools.cache
