@@ -18,6 +18,7 @@ logged and counted (``authserver_throttle_store_failed_total``), never a 500.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 
 from flask import Flask
@@ -72,6 +73,8 @@ class Throttle:
         #: ip/global ceilings already reached, until when: repeated attempts are refused without a store
         #: round trip, so a flood of refused attempts stays cheap for everyone else.
         self._denied: dict[str, tuple[int, Verdict]] = {}
+        #: The username's failure count as this thread's last check read it.
+        self._seen = threading.local()
         #: Mean duration of a failed login (verify plus counting), for answering locked attempts alike.
         self.failed_login_seconds: float | None = None
 
@@ -96,22 +99,28 @@ class Throttle:
         log.warning("throttle store failed during %s: failing open", operation)
 
     def check(self, username: str, ip: str, now: int) -> Verdict | None:
-        """Refuse before any password work if the username is locked or a ceiling is reached."""
+        """Refuse before any password work if a ceiling is reached or the username is locked.
+
+        One store round trip reads the three counters; its answer also tells :meth:`success` whether
+        there is anything to reset.
+        """
         cached = self._denied_now("global", now) or self._denied_now("ip:" + ip, now)
         if cached is not None:
             return cached
+        minute, ip_window = now // 60, now // self.limits.ip_window
+        global_key, ip_key, user_key = f"global:{minute}", f"ip:{ip}:{ip_window}", _user_key(username)
         try:
-            minute = now // 60
-            if self.store.count("global:" + str(minute), now) >= self.limits.global_max_failures:
+            state = self.store.snapshot([global_key, ip_key, user_key], now)
+            self._seen.user_failures = state[user_key][0]
+            if state[global_key][0] >= self.limits.global_max_failures:
                 return self._remember("global", (minute + 1) * 60, Verdict("global", 60 - now % 60))
-            ip_window = now // self.limits.ip_window
-            if self.store.count(f"ip:{ip}:{ip_window}", now) >= self.limits.ip_max_failures:
+            if state[ip_key][0] >= self.limits.ip_max_failures:
                 retry = self.limits.ip_window - now % self.limits.ip_window
                 return self._remember("ip:" + ip, now + retry, Verdict("ip", retry))
-            locked_until = self.store.locked_until(_user_key(username), now)
+            locked_until = state[user_key][1]
             if locked_until is not None:
                 # Attempts on a locked name count against the IP too, so a flood turns into cheap 429s.
-                self.store.incr(f"ip:{ip}:{ip_window}", now, 2 * self.limits.ip_window)
+                self.store.incr(ip_key, now, 2 * self.limits.ip_window)
                 return Verdict("locked", None if locked_until >= PERMANENT else locked_until - now)
         except StoreError as exc:
             self._store_failed(exc, "check")
@@ -137,6 +146,8 @@ class Throttle:
 
     def success(self, username: str, now: int) -> None:
         """A correct password resets the username's failure count (not its lockout history)."""
+        if getattr(self._seen, "user_failures", None) == 0:
+            return  # nothing to reset: no round trip on the common path
         try:
             self.store.reset_failures(_user_key(username), now)
         except StoreError as exc:

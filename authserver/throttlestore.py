@@ -29,6 +29,10 @@ class StoreError(Exception):
 
 
 class Store(Protocol):
+    def snapshot(self, keys: list[str], now: int) -> dict[str, tuple[int, int | None]]:
+        """Current (failure count, locked until) of each key, in one round trip."""
+        ...
+
     def count(self, key: str, now: int) -> int: ...
     def incr(self, key: str, now: int, ttl: int) -> int: ...
     def locked_until(self, key: str, now: int) -> int | None: ...
@@ -52,6 +56,15 @@ class RedisStore:
             return fn(*args)
         except self._errors as exc:
             raise StoreError(str(exc)) from exc
+
+    def snapshot(self, keys: list[str], now: int) -> dict[str, tuple[int, int | None]]:
+        names = [f"authserver:cnt:{k}" for k in keys] + [f"authserver:lock:{k}" for k in keys]
+        values = self._do(self.redis.mget, names)
+        out: dict[str, tuple[int, int | None]] = {}
+        for i, key in enumerate(keys):
+            lock = values[len(keys) + i]
+            out[key] = (int(values[i] or 0), int(lock) if lock is not None and int(lock) > now else None)
+        return out
 
     def count(self, key: str, now: int) -> int:
         return int(self._do(self.redis.get, f"authserver:cnt:{key}") or 0)
@@ -111,6 +124,14 @@ class DatabaseStore:
         dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(_t).values(key=key, **values)
         return stmt.on_conflict_do_update(index_elements=[_t.c.key], set_=on_conflict)
+
+    def snapshot(self, keys: list[str], now: int) -> dict[str, tuple[int, int | None]]:
+        rows = self._run(select(_t.c.key, _t.c.count, _t.c.window_end, _t.c.locked_until).where(_t.c.key.in_(keys)))
+        out: dict[str, tuple[int, int | None]] = dict.fromkeys(keys, (0, None))
+        for key, count, window_end, locked_until in rows:
+            out[key] = (count if window_end > now else 0,
+                        locked_until if locked_until is not None and locked_until > now else None)
+        return out
 
     def count(self, key: str, now: int) -> int:
         row = self._run(select(_t.c.count).where(_t.c.key == key, _t.c.window_end > now)).first()
