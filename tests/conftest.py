@@ -261,25 +261,29 @@ def start_server(database: Database, keys_dir: Path, workers: int = 2, **env_ext
            "AUTHSERVER_ARGON2_MEMORY_KIB": "1024",
            # Tests change clients from this process; the server must not serve a cached copy for 5 s.
            "AUTHSERVER_CLIENT_CACHE_SECONDS": "0", **env_extra}
-    # The server's log goes to a file: a pipe nobody reads would fill up and block the workers.
+    return start_gunicorn("authserver:create_app()", env, port, workers)
+
+
+def start_gunicorn(app_spec: str, env: dict[str, str], port: int, workers: int = 2) -> LiveServer:
+    """Run a WSGI app under gunicorn from the repository root and wait until ``/healthz`` answers."""
+    # The log goes to a file: a pipe nobody reads would fill up and block the workers.
     fd, name = tempfile.mkstemp(prefix="authserver-live-", suffix=".log")
     os.close(fd)
     log_path = Path(name)
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-             "authserver:create_app()"],
+            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", app_spec],
             env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
-    server = LiveServer(url, process, log_path)
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if requests.get(f"{url}/healthz", timeout=5).ok:
+            if requests.get(f"{server.url}/healthz", timeout=5).ok:
                 return server
         except requests.RequestException:
             time.sleep(0.2)
     server.stop()
-    raise RuntimeError(f"server did not start: {server.log()}")
+    raise RuntimeError(f"{app_spec} did not start: {server.log()}")
 
 
 @pytest.fixture(scope="session")

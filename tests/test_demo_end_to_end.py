@@ -7,9 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from conftest import ROOT
 from conftest import Database
 from conftest import LiveServer
 from conftest import _free_port
+from conftest import start_gunicorn
 
 from authserver.verifier import Introspection
 from authserver.verifier import InvalidTokenError
@@ -29,40 +27,10 @@ pytestmark = pytest.mark.live
 AUTHSERVER = Path(sys.executable).with_name("authserver")
 
 
-@dataclass
-class Process:
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-
-def start_resource_service(issuer: str, leeway: int = 1) -> Process:
+def start_resource_service(issuer: str, leeway: int = 1) -> LiveServer:
     """``gunicorn "examples.resource_service.app:create_app()"`` from the repository root, as documented."""
-    port = _free_port()
     env = {**os.environ, "RESOURCE_ISSUER": issuer, "RESOURCE_AUDIENCE": issuer, "RESOURCE_LEEWAY": str(leeway)}
-    fd, name = tempfile.mkstemp(prefix="resource-service-", suffix=".log")
-    with os.fdopen(fd, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-                                    "examples.resource_service.app:create_app()"],
-                                   env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    service = Process(f"http://127.0.0.1:{port}", process, Path(name))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if requests.get(f"{service.url}/healthz", timeout=5).ok:
-                return service
-        except requests.RequestException:
-            time.sleep(0.2)
-    service.stop()
-    raise RuntimeError(f"resource service did not start: {service.log_path.read_text()[-3000:]}")
+    return start_gunicorn("examples.resource_service.app:create_app()", env, _free_port())
 
 
 @pytest.fixture
