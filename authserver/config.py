@@ -56,7 +56,7 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "BRUTE_FORCE_MAX_WAIT": (900, int, "Longest temporary lockout, seconds."),
     "BRUTE_FORCE_PERMANENT_AFTER": (0, int, "Lockouts (within a day) after which the lock is permanent "
                                     "until `authserver users unlock`; 0 = never."),
-    "IP_MAX_FAILURES": (50, int, "Failed logins per client IP within IP_WINDOW before 429."),
+    "IP_MAX_FAILURES": (20, int, "Failed logins per client IP within IP_WINDOW before 429."),
     "IP_WINDOW": (300, int, "Window of the per-IP failure count, seconds."),
     "GLOBAL_MAX_FAILURES": (1000, int, "Failed logins per minute, all users and IPs, before every password "
                             "attempt gets 429."),

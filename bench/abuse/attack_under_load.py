@@ -205,8 +205,11 @@ def report(args, phases, samples) -> int:
         rate = f"{total / (end - begin):.0f}/s: " if mix else ""
         print(f"{name:<10} {len(lat):>9} {len(lat) / (end - begin):>7.1f} {statistics.median(lat):>8.1f} {p99:>8.1f}"
               f" {p99 / base:>14.2f}x  {rate}{shown}")
-    worst = max(percentile([ms for s, ms, _ in samples if b <= s < e], 99) for _, b, e, _ in phases) / base
-    print(f"\nworst p99 ratio {worst:.2f}x (target within 2x: {'met' if worst <= 2 else 'NOT met'})")
+    ratios = {name: percentile([ms for s, ms, _ in samples if b <= s < e], 99) / base for name, b, e, _ in phases}
+    # Issue 7's target: a wrong-password stream from ONE IP; the many-IP phase is shown for information.
+    one_ip = ratios["one IP"]
+    print(f"\none-IP p99 ratio {one_ip:.2f}x (target within 2x: {'met' if one_ip <= 2 else 'NOT met'}); "
+          f"many IPs {ratios['many IPs']:.2f}x (no target: every attempt there is a real argon2 verify)")
     return 0
 
 
