@@ -73,11 +73,8 @@ class RevocationEndpoint(_RevocationEndpoint):
         # RFC 7009 §2.2: unknown or already revoked tokens answer 200. Another client's token is left
         # alone and answered the same way, so the endpoint is no oracle for other clients' tokens.
         if found is not None and found.client_id == client.client_id:
-            if found.refresh is not None:
-                sessions.revoke_family(found.refresh.family_id, now)
-            elif found.claims is not None:
-                sessions.revoke_access_token(found.claims["jti"], client.client_id, found.claims["exp"], now)
-            db.session.commit()  # a database failure raises: a 5xx, never a false 200
+            # Committed here, retried on deadlock; any other database failure raises: a 5xx, never a false 200.
+            sessions.run_with_retry(lambda: _revoke(found, client.client_id, now))
             emit("token.revoked", client_id=client.client_id, kind=found.kind)
         return 200, "{}", JSON_HEADERS
 
@@ -94,6 +91,13 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         now = clock.now()
         found = find_token(_token_param(request), request.form.get("token_type_hint"), now)
         return 200, introspect(found, now), JSON_HEADERS
+
+
+def _revoke(found: FoundToken, client_id: str, now: int) -> None:
+    if found.refresh is not None:
+        sessions.revoke_family(found.refresh.family_id, now)
+    elif found.claims is not None:
+        sessions.revoke_access_token(found.claims["jti"], client_id, found.claims["exp"], now)
 
 
 def _user_active(user_id: str, issued_at: int) -> bool:

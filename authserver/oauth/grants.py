@@ -20,7 +20,6 @@ from authserver.errors import InvalidRequestError
 from authserver.errors import InvalidScopeError
 from authserver.errors import TooManyRequestsError
 from authserver.errors import UnauthorizedClientError
-from authserver.extensions import db
 from authserver.models import User
 from authserver.oauth import grace
 from authserver.oauth import sessions
@@ -213,8 +212,7 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
                 emit("refresh_token.replayed", client_id=client.client_id, user_id=state.user_id,
                      family_id=state.family_id)
                 return self._respond(client, state.user_id, state.family_id, scope, successor, now)
-        sessions.revoke_family(state.family_id, now)
-        db.session.commit()
+        sessions.run_with_retry(lambda: sessions.revoke_family(state.family_id, now))
         emit("refresh_token.reused", client_id=client.client_id, user_id=state.user_id, family_id=state.family_id)
         raise InvalidGrantError("refresh token reuse: family revoked")
 

@@ -5,8 +5,12 @@ Revoking a family is one set-based ``UPDATE`` over the family, never row by row 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+from sqlalchemy import ColumnElement
+from sqlalchemy import and_
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import or_
@@ -14,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import OperationalError
 
 from authserver.extensions import db
 from authserver.models import RefreshToken
@@ -23,15 +28,41 @@ from authserver.models import User
 _rt = RefreshToken.__table__
 _jti = RevokedAccessToken.__table__
 _users = User.__table__
+T = TypeVar("T")
+
+
+def _in_id_order(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Rows matching ``condition``, locked in id order (``FOR UPDATE``; ignored by SQLite).
+
+    Two transactions revoking the same family (parallel replays of a used token) would otherwise
+    lock its rows in whatever order each scan meets them, and deadlock on PostgreSQL.
+    """
+    ids = select(_rt.c.id).where(condition).order_by(_rt.c.id).with_for_update()
+    return _rt.c.id.in_(ids.scalar_subquery())
 
 
 def revoke_family(family_id: str, now: int) -> int:
     """Revoke every token of a family and erase any sealed successor; returns rows newly revoked."""
     result = db.session.execute(
-        update(_rt).where(_rt.c.family_id == family_id)
+        update(_rt).where(_in_id_order(_rt.c.family_id == family_id))
         .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None)
     )
     return result.rowcount
+
+
+def run_with_retry(work: Callable[[], T], attempts: int = 3) -> T:
+    """Run a unit of work in the session and commit it; retry on a deadlock or serialisation failure
+    (PostgreSQL SQLSTATE 40P01 / 40001), which contention can cause and which must never be a 5xx."""
+    for attempt in range(attempts):
+        try:
+            result = work()
+            db.session.commit()
+            return result
+        except OperationalError as exc:
+            db.session.rollback()
+            if getattr(exc.orig, "sqlstate", None) not in ("40P01", "40001") or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def family_is_active(family_id: str) -> bool:
@@ -44,8 +75,8 @@ def family_is_active(family_id: str) -> bool:
 def revoke_user_sessions(user_id: str, now: int) -> int:
     """Log out everywhere: revoke all the user's families and refuse access tokens issued before now."""
     result = db.session.execute(
-        update(_rt)
-        .where(_rt.c.user_id == user_id, or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)))
+        update(_rt).where(_in_id_order(
+            and_(_rt.c.user_id == user_id, or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)))))
         .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None)
     )
     db.session.execute(update(_users).where(_users.c.id == user_id).values(sessions_not_before=now))
