@@ -33,9 +33,7 @@ class Store(Protocol):
         """Current (failure count, locked until) of each key, in one round trip."""
         ...
 
-    def count(self, key: str, now: int) -> int: ...
     def incr(self, key: str, now: int, ttl: int) -> int: ...
-    def locked_until(self, key: str, now: int) -> int | None: ...
     def lock(self, key: str, until: int, now: int) -> None: ...
     def add_lockout(self, key: str, now: int) -> int: ...
     def reset_failures(self, key: str, now: int) -> None: ...
@@ -66,9 +64,6 @@ class RedisStore:
             out[key] = (int(values[i] or 0), int(lock) if lock is not None and int(lock) > now else None)
         return out
 
-    def count(self, key: str, now: int) -> int:
-        return int(self._do(self.redis.get, f"authserver:cnt:{key}") or 0)
-
     def incr(self, key: str, now: int, ttl: int) -> int:
         def run() -> int:
             pipe = self.redis.pipeline()
@@ -76,10 +71,6 @@ class RedisStore:
             pipe.expire(f"authserver:cnt:{key}", ttl, nx=True)
             return int(pipe.execute()[0])
         return self._do(run)
-
-    def locked_until(self, key: str, now: int) -> int | None:
-        raw = self._do(self.redis.get, f"authserver:lock:{key}")
-        return int(raw) if raw is not None and int(raw) > now else None
 
     def lock(self, key: str, until: int, now: int) -> None:
         from authserver.ratelimit import PERMANENT
@@ -133,20 +124,12 @@ class DatabaseStore:
                         locked_until if locked_until is not None and locked_until > now else None)
         return out
 
-    def count(self, key: str, now: int) -> int:
-        row = self._run(select(_t.c.count).where(_t.c.key == key, _t.c.window_end > now)).first()
-        return 0 if row is None else int(row[0])
-
     def incr(self, key: str, now: int, ttl: int) -> int:
         lapsed = _t.c.window_end <= now
         stmt = self._upsert(key, {"count": 1, "window_end": now + ttl, "lockouts": 0, "lockouts_reset_at": 0}, {
             "count": case((lapsed, 1), else_=_t.c.count + 1),
             "window_end": case((lapsed, now + ttl), else_=_t.c.window_end)})
         return int(self._run(stmt.returning(_t.c.count)).scalar_one())
-
-    def locked_until(self, key: str, now: int) -> int | None:
-        row = self._run(select(_t.c.locked_until).where(_t.c.key == key, _t.c.locked_until > now)).first()
-        return None if row is None else int(row[0])
 
     def lock(self, key: str, until: int, now: int) -> None:
         self._run(self._upsert(key, {"count": 0, "window_end": 0, "locked_until": until, "lockouts": 0,
