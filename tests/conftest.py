@@ -8,6 +8,7 @@ built by the real migrations. PostgreSQL is mandatory: an unreachable server fai
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import socket
 import subprocess
@@ -224,6 +225,18 @@ def oauth(client: FlaskClient) -> OAuthHelper:
     return OAuthHelper(client)
 
 
+@pytest.fixture
+def events():
+    """Records of ``authserver.events`` (its parent ``authserver`` does not propagate to caplog)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("authserver.events")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
 # ---------------------------------------------------------------- live server
 
 
@@ -264,6 +277,18 @@ def start_server(database: Database, keys_dir: Path, workers: int = 2, **env_ext
     return start_gunicorn("authserver:create_app()", env, port, workers)
 
 
+def wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> bool:
+    """Poll ``url/healthz`` until it answers 200, the process exits, or time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if requests.get(f"{url}/healthz", timeout=5).ok:
+                return True
+        except requests.RequestException:
+            time.sleep(0.2)
+    return False
+
+
 def start_gunicorn(app_spec: str, env: dict[str, str], port: int, workers: int = 2) -> LiveServer:
     """Run a WSGI app under gunicorn from the repository root and wait until ``/healthz`` answers."""
     # The log goes to a file: a pipe nobody reads would fill up and block the workers.
@@ -275,13 +300,8 @@ def start_gunicorn(app_spec: str, env: dict[str, str], port: int, workers: int =
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", app_spec],
             env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
     server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if requests.get(f"{server.url}/healthz", timeout=5).ok:
-                return server
-        except requests.RequestException:
-            time.sleep(0.2)
+    if wait_healthy(server.url, process):
+        return server
     server.stop()
     raise RuntimeError(f"{app_spec} did not start: {server.log()}")
 

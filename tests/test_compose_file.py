@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from conftest import PG_ADMIN_URL
 from conftest import ROOT
 from conftest import _free_port
 from conftest import _pg_admin
+from conftest import wait_healthy
 
 COMPOSE = ROOT / "docker-compose.yml"
 VENV_BIN = Path(sys.executable).parent
@@ -145,13 +145,8 @@ class Stack:
             process = subprocess.Popen(argv, env=self.env(name), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         self.processes.append((process, log_path))
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if requests.get(f"{url}/healthz", timeout=5).ok:
-                    return url
-            except requests.RequestException:
-                time.sleep(0.2)
+        if wait_healthy(url, process):
+            return url
         pytest.fail(f"service {name} did not answer /healthz:\n{log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:

@@ -6,7 +6,6 @@ db 15 may be shared with other runs: usernames and client IPs are unique per tes
 
 from __future__ import annotations
 
-import logging
 import random
 import uuid
 
@@ -98,17 +97,6 @@ def verifies(monkeypatch):
     monkeypatch.setattr(argon2.PasswordHasher, "verify", counting)
     return calls
 
-
-@pytest.fixture
-def events():
-    """Records of ``authserver.events`` (its parent ``authserver`` does not propagate to caplog)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("authserver.events")
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
 
 
 def assert_invalid_grant(resp) -> None:

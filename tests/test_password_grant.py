@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import logging
 
-import jwt
 import pytest
+from token_asserts import assert_error
+from token_asserts import claims
 
 from authserver.telemetry import JsonFormatter
 
 PASSWORD = "correct horse battery"
 
 
-def claims(token: str) -> dict:
-    """The access token's claims; the signature is verified in test_access_token_claims.py."""
-    return jwt.decode(token, options={"verify_signature": False})
-
-
-def assert_error(resp, status: int, code: str) -> None:
-    assert resp.status_code == status, resp.data
-    assert resp.mimetype == "application/json"
-    assert resp.json["error"] == code, resp.json
-    assert resp.headers["Cache-Control"] == "no-store"
-    assert resp.headers["Pragma"] == "no-cache"
-    assert "access_token" not in resp.json
 
 
 def set_first_party(app, client_id: str, value: bool) -> None:

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import jwt
+from token_asserts import assert_error
+from token_asserts import claims
 
 DEFAULT_REFRESH_TTL = 14 * 86400  # REFRESH_TOKEN_TTL default (authserver/config.py)
 
 
-def claims(token: str) -> dict:
-    return jwt.decode(token, options={"verify_signature": False})
-
-
-def assert_error(resp, status: int, code: str) -> None:
-    assert resp.status_code == status, resp.data
-    assert resp.mimetype == "application/json"
-    assert resp.json["error"] == code, resp.json
-    assert resp.headers["Cache-Control"] == "no-store"
-    assert resp.headers["Pragma"] == "no-cache"
-    assert "access_token" not in resp.json
 
 
 def assert_tokens(resp) -> dict:
