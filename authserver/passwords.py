@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 
 from argon2 import PasswordHasher
 from argon2 import Type
@@ -22,25 +21,6 @@ class Passwords:
         # A real hash of a random value with the same parameters: verifying against it costs exactly
         # what a real verify costs, so an unknown username is not faster than a wrong password.
         self._dummy_hash = self.hasher.hash("dummy-password-for-timing-equalisation")
-        self._verify_seconds: float | None = None
-
-    def _timed_verify(self, password_hash: str, password: str) -> bool:
-        started = time.perf_counter()
-        try:
-            return self.hasher.verify(password_hash, password)
-        finally:
-            elapsed = time.perf_counter() - started
-            # An exponentially weighted mean of real verify times, for wait_like_verify().
-            previous = self._verify_seconds
-            self._verify_seconds = elapsed if previous is None else 0.9 * previous + 0.1 * elapsed
-
-    def wait_like_verify(self) -> None:
-        """Take as long as a verify would, without its CPU and memory cost (locked accounts)."""
-        if self._verify_seconds is None:
-            with contextlib.suppress(VerificationError, InvalidHashError):
-                self._timed_verify(self._dummy_hash, "calibration")
-            return
-        time.sleep(self._verify_seconds)
 
     def hash(self, password: str) -> str:
         return self.hasher.hash(password)
@@ -49,10 +29,10 @@ class Passwords:
         """True if ``password`` matches; with ``password_hash=None`` burn one verify and say False."""
         if password_hash is None:
             with contextlib.suppress(VerificationError, InvalidHashError):
-                self._timed_verify(self._dummy_hash, password)
+                self.hasher.verify(self._dummy_hash, password)
             return False
         try:
-            return self._timed_verify(password_hash, password)
+            return self.hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
