@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from flask import Flask
 from flask import current_app
 from sqlalchemy import BigInteger
@@ -26,6 +27,7 @@ from sqlalchemy import insert
 from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 from authserver.extensions import db
 from authserver.models import RefreshToken
@@ -124,15 +126,11 @@ def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int
                               "p_max_lifetime": max_lifetime,
                               **{f"p_scope_{i}": _scope_pattern(s) for i, s in enumerate(scopes)}}
     engine = db.engine
-    statement = _rotation(engine.dialect.name, len(scopes))
     if engine.dialect.name == "postgresql":
-        with autocommit_engine().connect() as conn:
-            row = conn.execute(statement, params).one_or_none()
-            if row is not None and sealed is not None:
-                conn.execute(_erase_parent_sealed(), {"p_consumed_id": row.parent_id})
+        row = _rotate_on_postgresql(params, len(scopes), erase_parent=sealed is not None)
     else:
         with engine.begin() as conn:
-            old = conn.execute(statement, params).one_or_none()
+            old = conn.execute(_rotation(engine.dialect.name, len(scopes)), params).one_or_none()
             if old is None:
                 return None
             row = conn.execute(insert(_rt).values(
@@ -143,7 +141,36 @@ def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int
                 conn.execute(_erase_parent_sealed(), {"p_consumed_id": old.id})
     if row is None:
         return None
-    return Grant(row.id, row.user_id, client_id, row.family_id, row.scope, row.auth_time, row.parent_id)
+    token_id, user_id, family_id, scope, auth_time, parent_id = row
+    return Grant(token_id, user_id, client_id, family_id, scope, auth_time, parent_id)
+
+
+@functools.cache
+def _postgresql_sql(statement: Any) -> tuple[str, dict[str, Any]]:
+    """A statement compiled once for psycopg: its SQL text and the values of its constant parameters."""
+    compiled = statement.compile(dialect=postgresql_psycopg.dialect())
+    return str(compiled), {k: v for k, v in compiled.params.items() if not k.startswith("p_")}
+
+
+def _rotate_on_postgresql(params: dict[str, Any], scope_count: int, *, erase_parent: bool) -> tuple[Any, ...] | None:
+    """The rotation statement on a raw psycopg cursor of the autocommit pool: the SQL is compiled once,
+    so a refresh pays for one round trip and not for SQLAlchemy's per-execution machinery."""
+    sql, constants = _postgresql_sql(_rotation("postgresql", scope_count))
+    conn = autocommit_engine().raw_connection()
+    try:
+        cursor = conn.cursor()
+        cursor.execute(sql, {**constants, **params})
+        row = cursor.fetchone()
+        if row is not None and erase_parent:
+            erase, erase_constants = _postgresql_sql(_erase_parent_sealed())
+            cursor.execute(erase, {**erase_constants, "p_consumed_id": row[5]})
+        cursor.close()
+    except psycopg.OperationalError:
+        conn.invalidate()  # the connection is gone: the pool must not hand it out again
+        raise
+    finally:
+        conn.close()
+    return row
 
 
 def autocommit_engine() -> Engine:
