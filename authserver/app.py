@@ -122,10 +122,10 @@ def _init_keystore(app: Flask) -> None:
 
 
 def _init_oauth(app: Flask) -> None:
+    from authserver import autocommit
     from authserver.extensions import authorization
     from authserver.oauth import clientauth
     from authserver.oauth import clientcache
-    from authserver.oauth import storage
     from authserver.oauth.endpoints import IntrospectionEndpoint
     from authserver.oauth.endpoints import RevocationEndpoint
     from authserver.oauth.grants import ClientCredentialsGrant
@@ -133,7 +133,7 @@ def _init_oauth(app: Flask) -> None:
     from authserver.oauth.grants import RefreshTokenGrant
 
     clientcache.init_app(app)
-    storage.init_app(app)
+    autocommit.init_app(app)
     authorization.init_app(app, authenticate_client=clientauth.authenticate)
     if not authorization._token_grants:
         authorization.register_grant(PasswordGrant)

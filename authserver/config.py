@@ -7,6 +7,7 @@ import time. Durations carry their unit in the name (``_TTL`` values are seconds
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,11 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
     "ARGON2_TIME_COST": (2, int, "argon2id iterations (OWASP minimum: 2 with 19 MiB)."),
     "ARGON2_MEMORY_KIB": (19456, int, "argon2id memory in KiB (19 MiB)."),
     "ARGON2_PARALLELISM": (1, int, "argon2id lanes."),
+    "ARGON2_MAX_CONCURRENT": (None, int, "Host-wide cap on argon2 verifies running at once, across every server "
+                              "process on the machine. Default: the number of CPUs this process may use; "
+                              "0 = no cap."),
+    "ARGON2_SLOTS_DIR": (None, str, "Private directory (mode 0700) of the lock files behind that cap. Default: "
+                         "`authserver-<uid>-argon2` under `$XDG_RUNTIME_DIR`, else the temporary directory."),
     "REDIS_URL": (None, str, "Redis for failed-login counters (e.g. `redis://127.0.0.1:6379/0`); "
                   "default: the database."),
     "BRUTE_FORCE_MAX_FAILURES": (5, int, "Failed logins per username within the window before a lockout."),
@@ -130,7 +136,13 @@ def finalize_config(config: dict[str, Any], instance_path: str) -> list[str]:
         warnings.append("AUTHSERVER_KEYS_PASSPHRASE is not set: private keys are stored unencrypted (development).")
     if not isinstance(config["KEY_ROTATION_PERIOD"], int) or config["KEY_ROTATION_PERIOD"] < 0:
         raise ConfigError("AUTHSERVER_KEY_ROTATION_PERIOD must be a non-negative integer (0 disables the schedule)")
-    for name in ("BRUTE_FORCE_PERMANENT_AFTER", "TRUSTED_PROXY_HOPS", "CLIENT_CACHE_SECONDS"):
+    if config["ARGON2_MAX_CONCURRENT"] is None:
+        config["ARGON2_MAX_CONCURRENT"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else (os.cpu_count() or 1)
+    if not config["ARGON2_SLOTS_DIR"]:
+        base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+        config["ARGON2_SLOTS_DIR"] = str(Path(base) / f"authserver-{os.geteuid()}-argon2")
+    for name in ("BRUTE_FORCE_PERMANENT_AFTER", "TRUSTED_PROXY_HOPS", "CLIENT_CACHE_SECONDS", "ARGON2_MAX_CONCURRENT"):
         if not isinstance(config[name], int) or config[name] < 0:
             raise ConfigError(f"AUTHSERVER_{name} must be a non-negative integer")
     for name in ("PASSWORD_MIN_LENGTH", "BRUTE_FORCE_MAX_FAILURES", "BRUTE_FORCE_WINDOW", "BRUTE_FORCE_WAIT_INCREMENT",

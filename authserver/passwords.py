@@ -1,4 +1,8 @@
-"""User passwords: argon2id hashing, and a dummy verify so unknown users cost the same time."""
+"""User passwords: argon2id hashing, and a dummy verify so unknown users cost the same time.
+
+Every hash and verify runs inside a host-wide slot (:mod:`authserver.hashslots`), so no more argon2
+computations run at once than the machine has cores.
+"""
 
 from __future__ import annotations
 
@@ -11,30 +15,39 @@ from argon2.exceptions import VerificationError
 from flask import Flask
 from flask import current_app
 
+from authserver.hashslots import HashSlots
+from authserver.hashslots import make_slots
+
 
 class Passwords:
     """argon2id with the configured parameters, bound to one app."""
 
-    def __init__(self, time_cost: int, memory_kib: int, parallelism: int) -> None:
+    def __init__(self, time_cost: int, memory_kib: int, parallelism: int, slots: HashSlots | None = None) -> None:
         self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
                                      parallelism=parallelism, type=Type.ID)
+        self.slots = slots
         # A real hash of a random value with the same parameters: verifying against it costs exactly
         # what a real verify costs, so an unknown username is not faster than a wrong password.
-        self._dummy_hash = self.hasher.hash("dummy-password-for-timing-equalisation")
+        self._dummy_hash = self.hash("dummy-password-for-timing-equalisation")
+
+    def _slot(self) -> contextlib.AbstractContextManager[None]:
+        return self.slots.held() if self.slots is not None else contextlib.nullcontext()
 
     def hash(self, password: str) -> str:
-        return self.hasher.hash(password)
+        with self._slot():
+            return self.hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         """True if ``password`` matches; with ``password_hash=None`` burn one verify and say False."""
-        if password_hash is None:
-            with contextlib.suppress(VerificationError, InvalidHashError):
-                self.hasher.verify(self._dummy_hash, password)
-            return False
-        try:
-            return self.hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        with self._slot():
+            if password_hash is None:
+                with contextlib.suppress(VerificationError, InvalidHashError):
+                    self.hasher.verify(self._dummy_hash, password)
+                return False
+            try:
+                return self.hasher.verify(password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self.hasher.check_needs_rehash(password_hash)
@@ -42,7 +55,8 @@ class Passwords:
 
 def init_app(app: Flask) -> None:
     app.extensions["authserver.passwords"] = Passwords(
-        app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"], app.config["ARGON2_PARALLELISM"])
+        app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"], app.config["ARGON2_PARALLELISM"],
+        make_slots(app.config["ARGON2_SLOTS_DIR"], app.config["ARGON2_MAX_CONCURRENT"]))
 
 
 def current_passwords() -> Passwords:

@@ -234,6 +234,24 @@ def test_failing_database_store_fails_open(monkeypatch, login, user, events):
     assert_fails_open(login, user, events)
 
 
+@pytest.mark.parametrize("store", ["database"])
+def test_database_store_without_its_table_fails_open(app, login, user, events):
+    """A real failure at the database (every statement of the store errors, the precompiled check
+    included), not a patched method: logins still work and the failure is counted."""
+    from sqlalchemy import text
+
+    from authserver.extensions import db
+
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE throttle_entries RENAME TO throttle_entries_away"))
+        try:
+            assert_fails_open(login, user, events)
+        finally:
+            with db.engine.begin() as conn:
+                conn.execute(text("ALTER TABLE throttle_entries_away RENAME TO throttle_entries"))
+
+
 def test_audit_events_carry_username_ip_and_client_never_the_password(login, user, events):
     fail(login, user, 3)
     login(user, PASSWORD)

@@ -13,22 +13,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
-from flask import Flask
-from flask import current_app
 from sqlalchemy import BigInteger
-from sqlalchemy import Engine
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import bindparam
-from sqlalchemy import create_engine
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
+from authserver import autocommit
 from authserver.extensions import db
 from authserver.models import RefreshToken
 from authserver.models import User
@@ -50,8 +45,26 @@ class Grant:
     parent_id: int | None = None
 
 
-def get_user_by_username(username: str) -> User | None:
-    return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+@dataclass(frozen=True)
+class Login:
+    """What a password login needs of a user."""
+
+    id: str
+    password_hash: str
+    disabled: bool
+
+
+_LOGIN = select(_users.c.id, _users.c.password_hash, _users.c.disabled).where(
+    _users.c.username == bindparam("p_username", type_=String))
+
+
+def get_user_by_username(username: str) -> Login | None:
+    params = {"p_username": username}
+    if autocommit.engine() is not None:
+        row = autocommit.fetchone(_LOGIN, params)
+    else:
+        row = db.session.execute(_LOGIN, params).one_or_none()
+    return None if row is None else Login(*row)
 
 
 def set_password_hash(user_id: str, password_hash: str) -> None:
@@ -59,16 +72,26 @@ def set_password_hash(user_id: str, password_hash: str) -> None:
     db.session.commit()
 
 
+_START_FAMILY = insert(_rt).values(
+    token_hash=bindparam("p_token_hash", type_=String), family_id=bindparam("p_family_id", type_=String),
+    parent_id=None, client_id=bindparam("p_client_id", type_=String), user_id=bindparam("p_user_id", type_=String),
+    scope=bindparam("p_scope", type_=String), auth_time=bindparam("p_now", type_=BigInteger),
+    issued_at=bindparam("p_now", type_=BigInteger), expires_at=bindparam("p_expires_at", type_=BigInteger),
+).returning(_rt.c.id)
+
+
 def start_family(*, token_hash: str, client_id: str, user_id: str, scope: str, now: int, expires_at: int) -> Grant:
-    """Store the first refresh token of a new family (one login) and commit."""
+    """Store the first refresh token of a new family (one login), committed when this returns."""
     family_id = str(uuid.uuid4())
-    row = db.session.execute(
-        insert(_rt).values(token_hash=token_hash, family_id=family_id, parent_id=None, client_id=client_id,
-                           user_id=user_id, scope=scope, auth_time=now, issued_at=now, expires_at=expires_at)
-        .returning(_rt.c.id)
-    ).one()
-    db.session.commit()
-    return Grant(row.id, user_id, client_id, family_id, scope, now)
+    params = {"p_token_hash": token_hash, "p_family_id": family_id, "p_client_id": client_id, "p_user_id": user_id,
+              "p_scope": scope, "p_now": now, "p_expires_at": expires_at}
+    if autocommit.engine() is not None:
+        row = autocommit.fetchone(_START_FAMILY, params)
+    else:
+        row = db.session.execute(_START_FAMILY, params).one()
+        db.session.commit()
+    assert row is not None
+    return Grant(row[0], user_id, client_id, family_id, scope, now)
 
 
 def _scope_pattern(scope: str) -> str:
@@ -127,7 +150,9 @@ def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int
                               **{f"p_scope_{i}": _scope_pattern(s) for i, s in enumerate(scopes)}}
     engine = db.engine
     if engine.dialect.name == "postgresql":
-        row = _rotate_on_postgresql(params, len(scopes), erase_parent=sealed is not None)
+        row = autocommit.fetchone(_rotation("postgresql", len(scopes)), params)
+        if row is not None and sealed is not None:  # row[5]: the successor's parent, the token just consumed
+            autocommit.fetchone(_erase_parent_sealed(), {"p_consumed_id": row[5]})
     else:
         with engine.begin() as conn:
             old = conn.execute(_rotation(engine.dialect.name, len(scopes)), params).one_or_none()
@@ -143,48 +168,6 @@ def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int
         return None
     token_id, user_id, family_id, scope, auth_time, parent_id = row
     return Grant(token_id, user_id, client_id, family_id, scope, auth_time, parent_id)
-
-
-@functools.cache
-def _postgresql_sql(statement: Any) -> tuple[str, dict[str, Any]]:
-    """A statement compiled once for psycopg: its SQL text and the values of its constant parameters."""
-    compiled = statement.compile(dialect=postgresql_psycopg.dialect())
-    return str(compiled), {k: v for k, v in compiled.params.items() if not k.startswith("p_")}
-
-
-def _rotate_on_postgresql(params: dict[str, Any], scope_count: int, *, erase_parent: bool) -> tuple[Any, ...] | None:
-    """The rotation statement on a raw psycopg cursor of the autocommit pool: the SQL is compiled once,
-    so a refresh pays for one round trip and not for SQLAlchemy's per-execution machinery."""
-    sql, constants = _postgresql_sql(_rotation("postgresql", scope_count))
-    conn = autocommit_engine().raw_connection()
-    try:
-        cursor = conn.cursor()
-        cursor.execute(sql, {**constants, **params})
-        row = cursor.fetchone()
-        if row is not None and erase_parent:
-            erase, erase_constants = _postgresql_sql(_erase_parent_sealed())
-            cursor.execute(erase, {**erase_constants, "p_consumed_id": row[5]})
-        cursor.close()
-    except psycopg.OperationalError:
-        conn.invalidate()  # the connection is gone: the pool must not hand it out again
-        raise
-    finally:
-        conn.close()
-    return row
-
-
-def autocommit_engine() -> Engine:
-    """A second pool of PostgreSQL connections that stay in autocommit: a single atomic statement needs
-    no BEGIN/COMMIT round trips, and nothing is toggled or rolled back on checkout and return."""
-    return current_app.extensions["authserver.autocommit_engine"]
-
-
-def init_app(app: Flask) -> None:
-    url = app.config["SQLALCHEMY_DATABASE_URI"]
-    if url.startswith("postgresql"):
-        app.extensions["authserver.autocommit_engine"] = create_engine(
-            url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=3, pool_recycle=1800,
-            pool_reset_on_return=None)
 
 
 @functools.cache

@@ -33,7 +33,10 @@ def _zero_failures(m: dict, ref: dict) -> tuple[str, bool]:
 
 def _argon2_share(m: dict, ref: dict) -> tuple[str, bool]:
     raw, verify_ms = ref["argon2_raw_rate"], ref["argon2_ms_per_verify"]
-    text = (f"{m['rps']:,.1f} req/s = {100 * m['rps'] / raw:.0f}% of {raw:,.1f}; server CPU "
+    best, ideal = ref.get("argon2_best_rate", raw), ref.get("argon2_ideal_rate", raw)
+    text = (f"{m['rps']:,.1f} req/s = {100 * m['rps'] / raw:.0f}% of {raw:,.1f} "
+            f"({ref.get('argon2_raw_rate_processes', '?')} processes; {100 * m['rps'] / best:.0f}% of the best raw "
+            f"rate, {100 * m['rps'] / ideal:.0f}% of the contention-free ideal); server CPU "
             f"{m['server_cpu_ms_per_req']:.1f} ms/req = {m['server_cpu_ms_per_req'] / verify_ms:.2f} verifies")
     return text, m["rps"] >= 0.9 * raw
 

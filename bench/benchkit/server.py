@@ -71,7 +71,8 @@ class Deployment:
             "AUTHSERVER_KEYS_PASSPHRASE": secrets.token_urlsafe(24),  # ignored by versions without it
         })
         # The argon2 parameters are the server's defaults unless the caller's environment overrides them.
-        for name in ("ARGON2_TIME_COST", "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM", "LOG_LEVEL"):
+        for name in ("ARGON2_TIME_COST", "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM", "ARGON2_MAX_CONCURRENT",
+                     "LOG_LEVEL"):
             if os.environ.get(f"AUTHSERVER_{name}"):
                 self.env[f"AUTHSERVER_{name}"] = os.environ[f"AUTHSERVER_{name}"]
         self.notes: list[str] = []

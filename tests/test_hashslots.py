@@ -1,0 +1,110 @@
+"""The host-wide cap on concurrent argon2 work: slots shared by threads and processes, released on death."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from authserver.hashslots import HashSlots
+from authserver.hashslots import make_slots
+from authserver.hashslots import private_directory
+from authserver.passwords import Passwords
+
+HOLD_IN_CHILD = """
+import sys, time
+from pathlib import Path
+from authserver.hashslots import HashSlots
+with HashSlots(Path(sys.argv[1]), 1).held():
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_in_child(directory: Path, seconds: float) -> subprocess.Popen[str]:
+    child = subprocess.Popen([sys.executable, "-c", HOLD_IN_CHILD, str(directory), str(seconds)],
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "held"
+    return child
+
+
+def timed_acquire(slots: HashSlots) -> float:
+    started = time.monotonic()
+    with slots.held():
+        return time.monotonic() - started
+
+
+@pytest.fixture
+def slot_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "slots"
+    assert private_directory(directory)
+    return directory
+
+
+def test_no_more_holders_at_once_than_slots_across_threads(slot_dir):
+    slots = HashSlots(slot_dir, 2)
+    active, peak, lock = 0, 0, threading.Lock()
+
+    def work() -> None:
+        nonlocal active, peak
+        for _ in range(5):
+            with slots.held():
+                with lock:
+                    active += 1
+                    peak = max(peak, active)
+                time.sleep(0.005)
+                with lock:
+                    active -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak == 2
+
+
+def test_a_slot_held_by_another_process_makes_us_wait_until_it_is_released(slot_dir):
+    child = hold_in_child(slot_dir, 0.5)
+    try:
+        waited = timed_acquire(HashSlots(slot_dir, 1))
+    finally:
+        child.wait(10)
+    assert 0.3 < waited < 5
+
+
+def test_a_killed_holder_frees_its_slot(slot_dir):
+    child = hold_in_child(slot_dir, 60)
+    threading.Timer(0.3, os.kill, (child.pid, signal.SIGKILL)).start()
+    waited = timed_acquire(HashSlots(slot_dir, 1))
+    child.wait(10)
+    assert 0.2 < waited < 5
+
+
+def test_another_users_or_writable_directory_turns_the_cap_off(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    assert make_slots(str(shared), 2) is None
+    assert make_slots(str(tmp_path / "private"), 0) is None  # 0 = no cap
+    created = make_slots(str(tmp_path / "private"), 2)
+    assert created is not None and (tmp_path / "private").stat().st_mode & 0o777 == 0o700
+
+
+def test_password_verify_waits_for_a_slot(slot_dir):
+    passwords = Passwords(1, 1024, 1, HashSlots(slot_dir, 1))
+    encoded = passwords.hash("a password")
+    child = hold_in_child(slot_dir, 0.5)
+    try:
+        started = time.monotonic()
+        assert passwords.verify(encoded, "a password")
+        waited = time.monotonic() - started
+    finally:
+        child.wait(10)
+    assert waited > 0.3
