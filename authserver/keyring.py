@@ -54,7 +54,7 @@ class Keyring:
 
     def _load(self) -> Loaded:
         signature = _signature(self.keys_dir)
-        keystore = Keystore.load(self.keys_dir, self.policy.jwks_max_age, self.policy.passphrase)
+        keystore = Keystore.load(self.keys_dir, self.policy.passphrase)
         records = [k.record for k in keystore.keys]
         return Loaded(keystore, rotation.next_change_at(records, self.policy), signature)
 

@@ -155,7 +155,7 @@ def _load_key(keys_dir: Path, record: KeyRecord, passphrase: str | None) -> Load
 class Keystore:
     """The loaded keys: one signing key and the public JWKS document built from all published keys."""
 
-    def __init__(self, keys: list[LoadedKey], jwks_max_age: int) -> None:
+    def __init__(self, keys: list[LoadedKey]) -> None:
         kids = [k.record.kid for k in keys]
         if len(set(kids)) != len(kids):
             raise KeystoreError("duplicate kids in the key manifest")
@@ -173,7 +173,6 @@ class Keystore:
         jwks = {"keys": [self._public_jwk(k) for k in keys]}
         self.jwks_body = json.dumps(jwks, separators=(",", ":"), sort_keys=True).encode()
         self.jwks_etag = '"' + hashlib.sha256(self.jwks_body).hexdigest()[:32] + '"'
-        self.jwks_max_age = jwks_max_age
         self.algorithms = sorted({k.record.alg for k in keys})
         #: Public keys of every published key, for verifying our own tokens (introspection, revocation).
         self.verification_keys = KeySet([type(k.key).import_key(self._public_jwk(k)) for k in keys])
@@ -185,9 +184,9 @@ class Keystore:
         return dict(public)
 
     @classmethod
-    def load(cls, keys_dir: Path, jwks_max_age: int, passphrase: str | None = None) -> Keystore:
+    def load(cls, keys_dir: Path, passphrase: str | None = None) -> Keystore:
         records = read_manifest(keys_dir)
         if not records:
             raise KeystoreError(f"no signing keys in {keys_dir}: run `authserver keys generate --activate` "
                                 "(development generates one automatically)")
-        return cls([_load_key(keys_dir, r, passphrase) for r in records], jwks_max_age)
+        return cls([_load_key(keys_dir, r, passphrase) for r in records])

@@ -90,7 +90,7 @@ def test_concurrent_starts_create_exactly_one_active_key(tmp_path):
     assert entry["kid"] == rfc7638_thumbprint(pems[0].read_bytes())
     assert not list(keys_dir.glob(".tmp-*")), "temporary files left behind"
 
-    keystore = Keystore.load(keys_dir, 300)
+    keystore = Keystore.load(keys_dir)
     assert keystore.signing.record.kid == entry["kid"]
 
 
@@ -114,7 +114,7 @@ def two_keys() -> list[tuple[str, bytes]]:
 def test_keystore_with_well_formed_manifest_loads(tmp_path, two_keys):
     (kid_a, pem_a), (kid_b, pem_b) = two_keys
     _write_keystore(tmp_path, [(kid_a, "active", pem_a), (kid_b, "next", pem_b)])
-    keystore = Keystore.load(tmp_path, 300)
+    keystore = Keystore.load(tmp_path)
     assert keystore.signing.record.kid == kid_a
     assert {k["kid"] for k in json.loads(keystore.jwks_body)["keys"]} == {kid_a, kid_b}
 
@@ -123,21 +123,21 @@ def test_keystore_without_active_key_is_refused(tmp_path, two_keys):
     (kid_a, pem_a), (kid_b, pem_b) = two_keys
     _write_keystore(tmp_path, [(kid_a, "next", pem_a), (kid_b, "retired", pem_b)])
     with pytest.raises(KeystoreError, match="exactly one active key is required, found 0"):
-        Keystore.load(tmp_path, 300)
+        Keystore.load(tmp_path)
 
 
 def test_keystore_with_two_active_keys_is_refused(tmp_path, two_keys):
     (kid_a, pem_a), (kid_b, pem_b) = two_keys
     _write_keystore(tmp_path, [(kid_a, "active", pem_a), (kid_b, "active", pem_b)])
     with pytest.raises(KeystoreError, match="exactly one active key is required, found 2"):
-        Keystore.load(tmp_path, 300)
+        Keystore.load(tmp_path)
 
 
 def test_keystore_whose_pem_does_not_match_its_kid_is_refused(tmp_path, two_keys):
     (kid_a, _pem_a), (kid_b, pem_b) = two_keys
     _write_keystore(tmp_path, [(kid_a, "active", pem_b)])
     with pytest.raises(KeystoreError) as excinfo:
-        Keystore.load(tmp_path, 300)
+        Keystore.load(tmp_path)
     message = str(excinfo.value)
     assert "does not match its kid" in message
     assert kid_a in message and kid_b in message
@@ -146,7 +146,7 @@ def test_keystore_whose_pem_does_not_match_its_kid_is_refused(tmp_path, two_keys
 def test_keystore_with_empty_manifest_is_refused(tmp_path):
     _write_keystore(tmp_path, [])
     with pytest.raises(KeystoreError, match="no signing keys"):
-        Keystore.load(tmp_path, 300)
+        Keystore.load(tmp_path)
 
 
 def test_keystore_with_missing_pem_is_refused(tmp_path, two_keys):
@@ -154,13 +154,13 @@ def test_keystore_with_missing_pem_is_refused(tmp_path, two_keys):
     _write_keystore(tmp_path, [(kid_a, "active", pem_a)])
     (tmp_path / f"{kid_a}.pem").unlink()
     with pytest.raises(KeystoreError, match="cannot read key file"):
-        Keystore.load(tmp_path, 300)
+        Keystore.load(tmp_path)
 
 
 def test_corrupt_manifest_is_refused(tmp_path):
     (tmp_path / MANIFEST).write_text("{not json")
     with pytest.raises(KeystoreError, match="not a valid key manifest"):
-        Keystore.load(tmp_path, 300)
+        Keystore.load(tmp_path)
 
 
 def test_thumbprint_helper_reproduces_the_rfc_7638_example():

@@ -28,14 +28,14 @@ def test_key_files_are_encrypted_pkcs8_with_mode_0600(tmp_path: Path):
     pem = (tmp_path / record.filename).read_bytes()
     assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
     assert stat.S_IMODE((tmp_path / record.filename).stat().st_mode) == 0o600
-    assert Keystore.load(tmp_path, 300, PASS).signing.record.kid == record.kid
+    assert Keystore.load(tmp_path, PASS).signing.record.kid == record.kid
 
 
 @pytest.mark.parametrize("passphrase", [None, "wrong passphrase"])
 def test_wrong_or_missing_passphrase_fails_clearly(tmp_path: Path, passphrase):
     ensure_development_key(tmp_path, int(time.time()), PASS)
     with pytest.raises(KeystoreError, match="wrong or missing passphrase"):
-        Keystore.load(tmp_path, 300, passphrase)
+        Keystore.load(tmp_path, passphrase)
 
 
 def test_production_refuses_to_start_without_a_keys_passphrase(tmp_path: Path):
@@ -57,7 +57,7 @@ def test_ps256_and_es256_keys_sign_tokens_that_verify_against_the_jwks(tmp_path:
     ensure_development_key(tmp_path, now, PASS)
     new = rotation.generate(tmp_path, policy, now)
     rotation.activate(tmp_path, new.kid, policy, rotation.activation_eligible_at(new, policy))
-    keystore = Keystore.load(tmp_path, 300, PASS)
+    keystore = Keystore.load(tmp_path, PASS)
     assert keystore.signing_header["alg"] == alg
     token = jwt.encode(keystore.signing_header, {"sub": "x"}, keystore.signing.key, algorithms=[alg])
     import json
