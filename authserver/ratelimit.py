@@ -190,8 +190,7 @@ class RefuseDeniedAttempts:
         self.max_bytes = app.config["MAX_REQUEST_BYTES"]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if (environ.get("PATH_INFO") != TOKEN_PATH or environ.get("REQUEST_METHOD") != "POST"
-                or not self.throttle._denied):
+        if environ.get("PATH_INFO") != TOKEN_PATH or environ.get("REQUEST_METHOD") != "POST":
             return self.wsgi_app(environ, start_response)
         ip = environ.get("REMOTE_ADDR") or "unknown"  # after ProxyFix: the same address the grant sees
         verdict = self.throttle.denied(ip, self.clock.now())

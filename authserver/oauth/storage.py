@@ -148,14 +148,13 @@ def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int
                               "p_sealed": sealed, "p_new_hash": new_hash, "p_expires_at": now + ttl,
                               "p_max_lifetime": max_lifetime,
                               **{f"p_scope_{i}": _scope_pattern(s) for i, s in enumerate(scopes)}}
-    engine = db.engine
-    if engine.dialect.name == "postgresql":
+    if autocommit.engine() is not None:
         row = autocommit.fetchone(_rotation("postgresql", len(scopes)), params)
         if row is not None and sealed is not None:  # row[5]: the successor's parent, the token just consumed
             autocommit.fetchone(_erase_parent_sealed(), {"p_consumed_id": row[5]})
     else:
-        with engine.begin() as conn:
-            old = conn.execute(_rotation(engine.dialect.name, len(scopes)), params).one_or_none()
+        with db.engine.begin() as conn:
+            old = conn.execute(_rotation(db.engine.dialect.name, len(scopes)), params).one_or_none()
             if old is None:
                 return None
             row = conn.execute(insert(_rt).values(
