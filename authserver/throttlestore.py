@@ -5,6 +5,7 @@ turns into "fail open".
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from typing import Protocol
 
@@ -103,10 +104,11 @@ class RedisStore:
 _t = ThrottleEntry.__table__
 
 
-#: The check before every password verify reads the global, IP and username counters in one statement.
-_SNAPSHOT_KEYS = ("p_key_0", "p_key_1", "p_key_2")
-_SNAPSHOT = select(_t.c.key, _t.c.count, _t.c.window_end, _t.c.locked_until).where(
-    _t.c.key.in_([bindparam(name, type_=String) for name in _SNAPSHOT_KEYS]))
+@functools.cache
+def _snapshot(key_count: int) -> Any:
+    """The read before every password verify (global, IP and username counters), built once per key count."""
+    return select(_t.c.key, _t.c.count, _t.c.window_end, _t.c.locked_until).where(
+        _t.c.key.in_([bindparam(f"p_key_{i}", type_=String) for i in range(key_count)]))
 
 
 class DatabaseStore:
@@ -129,14 +131,14 @@ class DatabaseStore:
         return stmt.on_conflict_do_update(index_elements=[_t.c.key], set_=on_conflict)
 
     def snapshot(self, keys: list[str], now: int) -> dict[str, tuple[int, int | None]]:
-        try:
-            if autocommit.engine() is not None and len(keys) == len(_SNAPSHOT_KEYS):  # every login: precompiled
-                rows = autocommit.fetchall(_SNAPSHOT, dict(zip(_SNAPSHOT_KEYS, keys, strict=True)))
-            else:
-                rows = self._run(select(_t.c.key, _t.c.count, _t.c.window_end, _t.c.locked_until)
-                                 .where(_t.c.key.in_(keys)))
-        except (SQLAlchemyError, psycopg.Error) as exc:
-            raise StoreError(type(exc).__name__) from exc
+        statement, params = _snapshot(len(keys)), {f"p_key_{i}": key for i, key in enumerate(keys)}
+        if autocommit.engine() is None:
+            rows = self._run(statement.params(params))
+        else:
+            try:
+                rows = autocommit.fetchall(statement, params)
+            except psycopg.Error as exc:
+                raise StoreError(type(exc).__name__) from exc
         out: dict[str, tuple[int, int | None]] = dict.fromkeys(keys, (0, None))
         for key, count, window_end, locked_until in rows:
             out[key] = (count if window_end > now else 0,

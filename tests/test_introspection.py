@@ -141,18 +141,12 @@ def test_revoked_family_makes_access_and_refresh_tokens_inactive(setup, client):
     assert introspect(client, rs, body["refresh_token"]) == INACTIVE
 
 
-def test_disabled_user_tokens_are_inactive(setup, client, app):
+@pytest.mark.parametrize("end_sessions", [users.disable_user, users.revoke_sessions],
+                         ids=["disabled user", "logged out everywhere"])
+def test_tokens_of_a_user_whose_sessions_ended_are_inactive(setup, client, app, end_sessions):
     _, _, rs, body = setup
     with app.app_context():
-        users.disable_user("alice")
-    assert introspect(client, rs, body["access_token"]) == INACTIVE
-    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
-
-
-def test_logged_out_everywhere_user_tokens_are_inactive(setup, client, app):
-    _, _, rs, body = setup
-    with app.app_context():
-        users.revoke_sessions("alice")
+        end_sessions("alice")
     assert introspect(client, rs, body["access_token"]) == INACTIVE
     assert introspect(client, rs, body["refresh_token"]) == INACTIVE
 
