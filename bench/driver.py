@@ -26,6 +26,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
+from benchkit import floor  # noqa: E402
 from benchkit import procstat  # noqa: E402
 from benchkit import profile  # noqa: E402
 from benchkit import references  # noqa: E402
@@ -130,6 +131,19 @@ def measure_references(workers: int) -> dict:
     }
 
 
+def measure_floor_reference(args: argparse.Namespace) -> dict:
+    """The minimal refresh handler of PERFORMANCE-NOTES.md, run as the notes ran it (see bench/floor/)."""
+    say(f"references: floor refresh handler (bench/floor, 3 sync workers), {args.warmup} + {args.duration} s...")
+    try:
+        m = floor.measure_floor(repo=REPO, run_dir=args.run_dir, database=args.db, duration=args.duration,
+                                warmup=args.warmup, connections=report.MAIN_CONNECTIONS)
+    except (RuntimeError, OSError, ValueError, requests.RequestException) as exc:
+        say(f"floor reference failed: {exc}")
+        return {"floor_error": " ".join(str(exc).split())[:300]}
+    say(f"  {m['rps']:,.1f} req/s, CPU {m['cpu_ms_per_req']:.2f} ms/req, {m['chain_breaks']} chain breaks")
+    return {"floor": m}
+
+
 def plan(names: list[str], metadata: dict) -> tuple[list[str], dict[str, str]]:
     runnable, skipped = [], {}
     for name in names:
@@ -229,6 +243,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
         return compare_workers(args, dep, creds, names, timestamp)
     quiet_notes = machine_quiet_check(args.wait_quiet)
     refs = measure_references(args.workers)
+    if "refresh" in names and not args.no_floor:
+        refs.update(measure_floor_reference(args))
     levels = SWEEP if args.sweep else (report.MAIN_CONNECTIONS,)
     say(f"starting gunicorn with {args.workers} sync workers...")
     dep.start(args.workers)
@@ -348,10 +364,13 @@ def main() -> None:
     bench.add_argument("--warmup", type=int, default=5, help="warm-up seconds before each measurement (0: none)")
     bench.add_argument("--scenarios", default=DEFAULT_SCENARIOS, help=f"comma-separated, of: {', '.join(SCENARIOS)}")
     bench.add_argument("--sweep", action="store_true", help=f"also measure at {', '.join(map(str, SWEEP))} connections")
-    bench.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn sync workers")
+    bench.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                       help="gunicorn sync workers")
     bench.add_argument("--compare-workers", default="", help="e.g. 2,3,4: run the scenarios once per worker count")
     bench.add_argument("--wait-quiet", type=int, default=0, metavar="SECONDS",
                        help="wait up to this long for the machine to be under 15%% busy before measuring")
+    bench.add_argument("--no-floor", action="store_true",
+                       help="skip the floor reference (bench/floor: the minimal refresh handler, ~25 s)")
     bench.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (1 leaves the cores to the server)")
     prof = sub.choices["profile-refresh"]
     prof.add_argument("--connections", type=int, default=4)

@@ -1,0 +1,105 @@
+"""The floor reference: ``bench/floor/floor_app.py`` under the same refresh load as the real server.
+
+Same machine, same fresh database (its own table), same wrk script and connection count, same CPU
+accounting; gunicorn with 3 sync workers, as in ``../shared/PERFORMANCE-NOTES.md``. Its req/s and
+CPU per request say what the refresh target costs on *this* machine with this stack at the least
+(the notes measured 1,450 req/s and 1.13 ms per request elsewhere), so a run on a slower machine
+can be told apart from a slower server.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from benchkit.scenarios import Invocation
+from benchkit.scenarios import refresh_pool
+from benchkit.server import _free_port
+from benchkit.wrkrun import measure
+from benchkit.wrkrun import warm_up
+
+FLOOR_DIR = Path(__file__).resolve().parent.parent / "floor"
+WORKERS = 3  # as in PERFORMANCE-NOTES.md (sync workers, gunicorn's default)
+LABEL = "floor"
+
+
+def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, warmup: int,
+                  connections: int) -> dict:
+    """Start the floor app, run warm-up + measured chained refresh, stop it; the Measurement as a dict."""
+    sys.path.insert(0, str(FLOOR_DIR))
+    import floor_app  # bench-only module, not on the package path
+
+    url = f"postgresql://postgres@127.0.0.1:5432/{database}"
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = run_dir / "floor-key.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    client_id, secret = "floor-client", secrets.token_urlsafe(32)
+    phases = 2 if warmup > 0 else 1
+    tokens = floor_app.seed(url, client_id, refresh_pool(connections) * phases)
+    env = {"FLOOR_DATABASE_URL": url, "FLOOR_KEY_PEM": str(key_file), "FLOOR_CLIENT_ID": client_id,
+           "FLOOR_CLIENT_DIGEST": floor_app.digest(secret).hex()}
+    basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log = open(run_dir / f"gunicorn-{LABEL}.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen([str(repo / ".venv" / "bin" / "gunicorn"), "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
+                             "--chdir", str(FLOOR_DIR), "floor_app:create_app()"],
+                            env={**_base_env(), **env}, stdout=log, stderr=log, start_new_session=True)
+    log.close()
+    try:
+        _wait_ready(proc, base_url, basic)
+        script = FLOOR_DIR.parent / "scenarios" / "refresh.lua"
+        per_phase = refresh_pool(connections)
+        common = {"script": script, "base_url": base_url, "connections": connections, "threads": 1}
+        if warmup > 0:
+            warm_up(invocation=_invocation(run_dir, f"{LABEL}-warmup", tokens[per_phase:], basic), seconds=warmup,
+                    work=run_dir, label=f"{LABEL}-warmup", **common)
+        workers = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        return measure(scenario=LABEL, invocation=_invocation(run_dir, LABEL, tokens[:per_phase], basic),
+                       seconds=duration, workers=len(workers), master_pid=proc.pid, worker_pids=workers,
+                       database=database, work=run_dir, **common).as_dict()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AUTHSERVER_", "GUNICORN_"))}
+
+
+def _invocation(run_dir: Path, label: str, tokens: list[str], basic: str) -> Invocation:
+    tokens_file = run_dir / f"floor-tokens-{label}.txt"
+    tokens_file.write_text("\n".join(tokens) + "\n")
+    return Invocation("/oauth/token", {"BENCH_BASIC_AUTH": basic, "BENCH_TOKENS_FILE": str(tokens_file)})
+
+
+def _wait_ready(proc: subprocess.Popen, base_url: str, basic: str) -> None:
+    """Up when a bad refresh token gets the handler's 400 (every worker imports the app before serving)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"floor gunicorn exited with {proc.returncode}; see its log in the work directory")
+        try:
+            r = requests.post(base_url + "/oauth/token", data={"refresh_token": "x"},
+                              headers={"Authorization": basic}, timeout=2)
+            if r.status_code == 400:
+                time.sleep(1)  # the other workers
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("floor app not ready after 30 s")
