@@ -2,20 +2,25 @@
 
 The hot paths (a refresh's rotation, a login's user lookup and new family, the throttle counters)
 each need one statement, which PostgreSQL runs atomically on its own. Running it inside
-``BEGIN ... COMMIT`` only adds two round trips. So PostgreSQL gets a second pool of connections that
-stay in autocommit (nothing toggled or rolled back on checkout and return), and the statements of
-the hottest paths are compiled once and sent on a raw psycopg cursor, skipping SQLAlchemy's
+``BEGIN ... COMMIT`` only adds two round trips. So PostgreSQL gets a second engine whose connections
+stay in autocommit, and the statements of the hottest paths are compiled once and sent on a raw
+psycopg cursor of a connection each thread keeps (:class:`_Held`), skipping SQLAlchemy's pool and
 per-execution machinery. SQLite keeps the app's own engine: its writes are cheap and local.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import threading
+import time
+import weakref
 from typing import Any
 
 import psycopg
 from flask import Flask
 from flask import current_app
+from psycopg.pq import ExecStatus
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
@@ -57,22 +62,56 @@ def fetchall(statement: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     return _execute(statement, params, many=True)
 
 
+RECYCLE_SECONDS = 1800  # as the pool's pool_recycle: a connection is replaced after this long
+
+
+class _Held(threading.local):
+    """This thread's own autocommit connection and cursor, kept between statements.
+
+    A sync worker runs one request at a time on one thread; checking a connection out of the pool
+    and making a cursor for every statement cost more Python than sending the statement. The
+    connection belongs to this thread and this database URL; a forked child (another pid), another
+    URL, a connection after any error, or one older than RECYCLE_SECONDS is replaced. It is closed
+    when its thread ends.
+    """
+
+    key: tuple[int, Any] | None = None  # (pid, the engine's URL)
+    born: float = 0.0
+    conn: psycopg.Connection | None = None
+    cursor: psycopg.Cursor | None = None
+
+    def take(self, autocommit: Engine) -> psycopg.Cursor:
+        key = (os.getpid(), autocommit.url)
+        if self.cursor is None or self.key != key or time.monotonic() - self.born > RECYCLE_SECONDS:
+            if self.conn is not None and self.key is not None and self.key[0] == key[0]:
+                self.conn.close()  # our own connection, not a forked parent's
+            args, kwargs = autocommit.dialect.create_connect_args(autocommit.url)
+            self.conn = psycopg.connect(*args, **kwargs, autocommit=True)
+            weakref.finalize(threading.current_thread(), self.conn.close)
+            self.cursor, self.key, self.born = self.conn.cursor(), key, time.monotonic()
+        return self.cursor
+
+    def drop(self) -> None:
+        conn, self.conn, self.cursor, self.key = self.conn, None, None, None
+        if conn is not None:
+            conn.close()
+
+
+_held = _Held()
+
+
 def _execute(statement: Any, params: dict[str, Any], *, many: bool) -> list[tuple[Any, ...]]:
     autocommit = engine()
     assert autocommit is not None, "autocommit.fetchone() is for PostgreSQL"
     sql, constants = _compiled(statement)
-    conn = autocommit.raw_connection()
+    cursor = _held.take(autocommit)
     try:
-        cursor = conn.cursor()
         cursor.execute(sql, {**constants, **params})
-        if cursor.description is None:
-            rows = []
-        else:
-            rows = cursor.fetchall() if many else [row for row in [cursor.fetchone()] if row is not None]
-        cursor.close()
-    except psycopg.OperationalError:
-        conn.invalidate()  # the connection is gone: the pool must not hand it out again
+        if cursor.pgresult is None or cursor.pgresult.status != ExecStatus.TUPLES_OK:
+            return []
+        return cursor.fetchall() if many else [row for row in [cursor.fetchone()] if row is not None]
+    except psycopg.Error:
+        # A lost connection, or a statement that failed (e.g. its prepared plan outlived a schema
+        # change): start the next one on a fresh connection. Errors are rare on these paths.
+        _held.drop()
         raise
-    finally:
-        conn.close()
-    return rows

@@ -196,6 +196,10 @@ def run_one(args: argparse.Namespace, ctx: Context, name: str, conns: int) -> di
     common = {"script": BENCH / "scenarios" / sc.script, "base_url": dep.base_url, "connections": conns,
               "threads": args.wrk_threads}
     label = f"{name}-c{conns}-w{dep.workers}"
+    bracket = name == "password" and conns == report.MAIN_CONNECTIONS
+    if bracket:  # the machine's speed drifts within minutes: measure the password reference beside the run
+        say(f"references: raw argon2 verify rate, {dep.workers} processes, just before the password run...")
+        before = references.argon2_concurrent(dep.workers)
     if args.warmup > 0:
         say(f"{name}: warm-up {args.warmup} s at {conns} connections...")
         warm_up(invocation=sc.prepare(ctx, conns, label + "-warmup"), seconds=args.warmup, work=args.run_dir,
@@ -204,6 +208,10 @@ def run_one(args: argparse.Namespace, ctx: Context, name: str, conns: int) -> di
     m = measure(scenario=name, invocation=sc.prepare(ctx, conns, label), seconds=args.duration,
                 workers=dep.workers, master_pid=dep.gunicorn.pid, worker_pids=dep.worker_pids(),
                 database=args.db, work=args.run_dir, **common).as_dict()
+    if bracket:
+        say("references: ... and just after it")
+        after = references.argon2_concurrent(dep.workers)
+        m["argon2_bracket"] = [before.rate, after.rate]
     say(f"  {m['rps']:,.1f} req/s, p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms, non-2xx {m['non_2xx']}, "
         f"chain breaks {m['chain_breaks']}, CPU {m['cpu_ms_per_req']:.2f} ms/req "
         f"(server {m['server_cpu_ms_per_req']:.2f} + PG {m['pg_cpu_ms_per_req']:.2f})")

@@ -1,0 +1,48 @@
+"""The hot path's own PostgreSQL connection (authserver.autocommit): kept between requests, replaced
+when it dies, and a refresh that failed with it consumed nothing."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from authserver import autocommit
+
+
+@pytest.fixture
+def postgresql_only(app):
+    if not app.config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("the autocommit connection exists on PostgreSQL only; SQLite uses the app's engine")
+
+
+def _backend_pid() -> int:
+    assert autocommit._held.conn is not None, "the refresh did not use the held connection"
+    return autocommit._held.conn.info.backend_pid
+
+
+def test_refreshes_reuse_one_connection(postgresql_only, make_user, make_client, oauth):
+    make_user()
+    reg = make_client()
+    token = oauth.password(reg).json["refresh_token"]
+    token = oauth.refresh(reg, token).json["refresh_token"]
+    pid = _backend_pid()
+    assert oauth.refresh(reg, token).status_code == 200
+    assert _backend_pid() == pid
+
+
+def test_a_dead_connection_fails_one_request_and_loses_nothing(postgresql_only, app, make_user, make_client, oauth):
+    make_user()
+    reg = make_client()
+    token = oauth.refresh(reg, oauth.password(reg).json["refresh_token"]).json["refresh_token"]
+    dead = _backend_pid()
+    with psycopg.connect(app.config["DATABASE_URL"].replace("+psycopg", ""), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [dead])
+
+    failed = oauth.refresh(reg, token)
+    assert failed.status_code == 500 and failed.json["error"] == "server_error", failed.data
+
+    # The statement never ran: the same refresh token still works, on a new connection.
+    again = oauth.refresh(reg, token)
+    assert again.status_code == 200, again.data
+    assert _backend_pid() != dead
+    assert oauth.refresh(reg, again.json["refresh_token"]).status_code == 200
