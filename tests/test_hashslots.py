@@ -108,3 +108,35 @@ def test_password_verify_waits_for_a_slot(slot_dir):
     finally:
         child.wait(10)
     assert waited > 0.3
+
+
+def test_a_release_wakes_the_waiter_at_once_not_at_the_next_poll(slot_dir, monkeypatch):
+    """The doorbell: with the fallback poll made 10 s long, only the release's ring can wake the waiter."""
+    monkeypatch.setattr("authserver.hashslots.FALLBACK_POLL_SECONDS", 10.0)
+    slots = HashSlots(slot_dir, 1)
+    holding, released_at = threading.Event(), []
+
+    def hold() -> None:
+        with slots.held():
+            holding.set()
+            time.sleep(0.3)
+            released_at.append(time.monotonic())
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(5)
+    with slots.held():
+        acquired_at = time.monotonic()
+    holder.join()
+    assert acquired_at - released_at[0] < 2.0
+
+
+def test_without_a_fifo_waiters_still_get_the_slot_by_polling(slot_dir, monkeypatch):
+    (slot_dir / "doorbell").write_text("")  # a regular file where the FIFO should be
+    monkeypatch.setattr("authserver.hashslots.FALLBACK_POLL_SECONDS", 0.01)
+    child = hold_in_child(slot_dir, 0.3)
+    try:
+        waited = timed_acquire(HashSlots(slot_dir, 1))
+    finally:
+        child.wait(10)
+    assert 0.1 < waited < 5
