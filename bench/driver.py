@@ -40,7 +40,7 @@ from benchkit.wrkrun import measure  # noqa: E402
 from benchkit.wrkrun import run_wrk  # noqa: E402
 from benchkit.wrkrun import warm_up  # noqa: E402
 
-#: Chosen from `bench/run --compare-workers 2,3,4` on the 2-core machine (see README, "Worker count").
+#: Chosen from `bench/run --compare-workers` on the 2-core machine (bench/README.md, "Worker count and worker model").
 DEFAULT_WORKERS = 4
 SWEEP = (1, 4, 16, 64)
 
