@@ -27,6 +27,7 @@ import select
 import stat
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +53,8 @@ class HashSlots:
             files = (os.getpid(), slots, os.open(self.directory / "turnstile", flags, 0o600),
                      _open_doorbell(self.directory / "doorbell"))
             self._local.files = files
+            opened = [*slots, files[2], *([files[3]] if files[3] is not None else [])]
+            weakref.finalize(threading.current_thread(), _close_all, opened)  # the thread's own descriptors
         return files[1], files[2], files[3]
 
     @staticmethod
@@ -84,6 +87,12 @@ class HashSlots:
                     os.write(bell, b"\0")
 
 
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 def _open_doorbell(path: Path) -> int | None:
     """The FIFO every release writes a byte to (opened read-write: never blocks, never EOF); ``None``
     where FIFOs cannot be made (the watcher then polls every FALLBACK_POLL_SECONDS)."""
@@ -109,8 +118,9 @@ def _wait_for_ring(bell: int | None) -> None:
     if bell is None:
         time.sleep(FALLBACK_POLL_SECONDS)
         return
-    readable, _, _ = select.select([bell], [], [], FALLBACK_POLL_SECONDS)
-    if readable:
+    poller = select.poll()  # not select.select(): a worker's descriptors may be numbered past 1024
+    poller.register(bell, select.POLLIN)
+    if poller.poll(FALLBACK_POLL_SECONDS * 1000):
         with contextlib.suppress(BlockingIOError):
             while os.read(bell, 4096):  # rings from releases nobody waited for wake us once, harmlessly
                 pass

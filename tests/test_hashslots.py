@@ -40,6 +40,15 @@ def timed_acquire(slots: HashSlots) -> float:
         return time.monotonic() - started
 
 
+def wait_behind_child(directory: Path, seconds: float) -> float:
+    """Seconds our acquisition of the only slot waited while a child process held it for ``seconds``."""
+    child = hold_in_child(directory, seconds)
+    try:
+        return timed_acquire(HashSlots(directory, 1))
+    finally:
+        child.wait(10)
+
+
 @pytest.fixture
 def slot_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "slots"
@@ -71,12 +80,7 @@ def test_no_more_holders_at_once_than_slots_across_threads(slot_dir):
 
 
 def test_a_slot_held_by_another_process_makes_us_wait_until_it_is_released(slot_dir):
-    child = hold_in_child(slot_dir, 0.5)
-    try:
-        waited = timed_acquire(HashSlots(slot_dir, 1))
-    finally:
-        child.wait(10)
-    assert 0.3 < waited < 5
+    assert 0.3 < wait_behind_child(slot_dir, 0.5) < 5
 
 
 def test_a_killed_holder_frees_its_slot(slot_dir):
@@ -134,9 +138,23 @@ def test_a_release_wakes_the_waiter_at_once_not_at_the_next_poll(slot_dir, monke
 def test_without_a_fifo_waiters_still_get_the_slot_by_polling(slot_dir, monkeypatch):
     (slot_dir / "doorbell").write_text("")  # a regular file where the FIFO should be
     monkeypatch.setattr("authserver.hashslots.FALLBACK_POLL_SECONDS", 0.01)
-    child = hold_in_child(slot_dir, 0.3)
+    assert 0.1 < wait_behind_child(slot_dir, 0.3) < 5
+
+
+def test_waiting_works_when_descriptors_are_numbered_past_1024(slot_dir):
+    """A busy worker may have many files open: the wait must not use select() (FD_SETSIZE 1024)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1300:
+        if hard != resource.RLIM_INFINITY and hard < 1300:
+            pytest.skip(f"cannot open 1,100 spare descriptors (RLIMIT_NOFILE hard limit {hard})")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1300, hard))
+    spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
     try:
-        waited = timed_acquire(HashSlots(slot_dir, 1))
+        assert spare[-1] > 1024
+        assert 0.1 < wait_behind_child(slot_dir, 0.3) < 5
     finally:
-        child.wait(10)
-    assert 0.1 < waited < 5
+        for fd in spare:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
