@@ -212,6 +212,10 @@ def run_one(args: argparse.Namespace, ctx: Context, name: str, conns: int) -> di
         say("references: ... and just after it")
         after = references.argon2_concurrent(dep.workers)
         m["argon2_bracket"] = [before.rate, after.rate]
+    if name == "refresh" and conns == report.MAIN_CONNECTIONS and not args.no_floor:
+        # The floor ran just before the server started; once more now, so a drift of the machine's
+        # speed during the refresh run shows (the report compares with the mean of the two).
+        m["floor_after"] = measure_floor_reference(args).get("floor")
     say(f"  {m['rps']:,.1f} req/s, p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms, non-2xx {m['non_2xx']}, "
         f"chain breaks {m['chain_breaks']}, CPU {m['cpu_ms_per_req']:.2f} ms/req "
         f"(server {m['server_cpu_ms_per_req']:.2f} + PG {m['pg_cpu_ms_per_req']:.2f})")

@@ -53,9 +53,12 @@ def _floor_share(key: str, limit: float, fmt: str) -> Callable[[dict, dict], tup
     """Like _ge/_le, with the floor handler's figure on this machine beside it (when measured)."""
     def check(m: dict, ref: dict) -> tuple[str, bool]:
         text = fmt.format(m[key])
-        if "floor" in ref:
-            f = ref["floor"][key]
-            text += f" (floor here: {fmt.format(f)}; {100 * m[key] / f:.0f}% of it)"
+        runs = [f[key] for f in (ref.get("floor"), m.get("floor_after")) if f]
+        if runs:
+            floor = sum(runs) / len(runs)
+            where = (f"mean of {fmt.format(runs[0])} before and {fmt.format(runs[1])} after the run"
+                     if len(runs) == 2 else "measured before the run")
+            text += f" (floor here: {fmt.format(floor)}, {where}; {100 * m[key] / floor:.0f}% of it)"
         return text, (m[key] >= limit if key == "rps" else m[key] <= limit)
     return check
 
