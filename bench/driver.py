@@ -144,6 +144,22 @@ def measure_floor_reference(args: argparse.Namespace) -> dict:
     return {"floor": m}
 
 
+def measure_static_reference(args: argparse.Namespace, dep: Deployment) -> dict | None:
+    """A bare WSGI app returning as many fixed bytes as the JWKS, under as many sync workers (bench/floor)."""
+    try:
+        body = requests.get(dep.base_url + "/.well-known/jwks.json", timeout=10).content
+        say(f"references: static response floor (bench/floor/static_app.py, {dep.workers} sync workers, "
+            f"{len(body)} bytes), {args.warmup} + {args.duration} s...")
+        m = floor.measure_static(repo=REPO, run_dir=args.run_dir, database=args.db, duration=args.duration,
+                                 warmup=args.warmup, connections=report.MAIN_CONNECTIONS, workers=dep.workers,
+                                 body_bytes=len(body))
+    except (RuntimeError, OSError, ValueError, requests.RequestException) as exc:
+        say(f"static floor failed: {exc}")
+        return None
+    say(f"  {m['rps']:,.1f} req/s, CPU {m['cpu_ms_per_req']:.2f} ms/req")
+    return m
+
+
 def plan(names: list[str], metadata: dict) -> tuple[list[str], dict[str, str]]:
     runnable, skipped = [], {}
     for name in names:
@@ -216,6 +232,8 @@ def run_one(args: argparse.Namespace, ctx: Context, name: str, conns: int) -> di
         # The floor ran just before the server started; once more now, so a drift of the machine's
         # speed during the refresh run shows (the report compares with the mean of the two).
         m["floor_after"] = measure_floor_reference(args).get("floor")
+    if name == "jwks" and conns == report.MAIN_CONNECTIONS and not args.no_floor:
+        m["static"] = measure_static_reference(args, dep)
     say(f"  {m['rps']:,.1f} req/s, p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms, non-2xx {m['non_2xx']}, "
         f"chain breaks {m['chain_breaks']}, CPU {m['cpu_ms_per_req']:.2f} ms/req "
         f"(server {m['server_cpu_ms_per_req']:.2f} + PG {m['pg_cpu_ms_per_req']:.2f})")

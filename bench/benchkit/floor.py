@@ -15,6 +15,8 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -49,14 +51,7 @@ def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, wa
     env = {"FLOOR_DATABASE_URL": url, "FLOOR_KEY_PEM": str(key_file), "FLOOR_CLIENT_ID": client_id,
            "FLOOR_CLIENT_DIGEST": floor_app.digest(secret).hex()}
     basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = open(run_dir / f"gunicorn-{LABEL}.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([str(repo / ".venv" / "bin" / "gunicorn"), "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
-                             "--chdir", str(FLOOR_DIR), "floor_app:create_app()"],
-                            env={**_base_env(), **env}, stdout=log, stderr=log, start_new_session=True)
-    log.close()
-    try:
+    with _served(repo, run_dir, ["-w", str(WORKERS), "floor_app:create_app()"], env, LABEL) as (proc, base_url):
         _wait_ready(proc, base_url, basic)
         script = FLOOR_DIR.parent / "scenarios" / "refresh.lua"
         per_phase = refresh_pool(connections)
@@ -64,10 +59,52 @@ def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, wa
         if warmup > 0:
             warm_up(invocation=_invocation(run_dir, f"{LABEL}-warmup", tokens[per_phase:], basic), seconds=warmup,
                     work=run_dir, label=f"{LABEL}-warmup", **common)
-        workers = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
         return measure(scenario=LABEL, invocation=_invocation(run_dir, LABEL, tokens[:per_phase], basic),
-                       seconds=duration, workers=len(workers), master_pid=proc.pid, worker_pids=workers,
+                       seconds=duration, workers=WORKERS, master_pid=proc.pid, worker_pids=_children(proc.pid),
                        database=database, work=run_dir, **common).as_dict()
+
+
+def measure_static(*, repo: Path, run_dir: Path, database: str, duration: int, warmup: int, connections: int,
+                   workers: int, body_bytes: int) -> dict:
+    """``static_app.py`` (fixed bytes, nothing else) under ``workers`` sync workers, with the jwks script."""
+    env = {"STATIC_BYTES": str(body_bytes)}
+    with _served(repo, run_dir, ["-w", str(workers), "static_app:app"], env, "static") as (proc, base_url):
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(base_url, timeout=2).status_code == 200 and len(_children(proc.pid)) == workers:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("static app not ready after 30 s")
+            time.sleep(0.2)
+        common = {"script": FLOOR_DIR.parent / "scenarios" / "jwks.lua", "base_url": base_url,
+                  "connections": connections, "threads": 1}
+        invocation = Invocation("/", {})
+        if warmup > 0:
+            warm_up(invocation=invocation, seconds=warmup, work=run_dir, label="static-warmup", **common)
+        return measure(scenario="static", invocation=invocation, seconds=duration, workers=workers,
+                       master_pid=proc.pid, worker_pids=_children(proc.pid), database=database, work=run_dir,
+                       **common).as_dict()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@contextmanager
+def _served(repo: Path, run_dir: Path, args: list[str], env: dict[str, str],
+            label: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """gunicorn on a free port, run from bench/floor, stopped on the way out."""
+    port = _free_port()
+    log = open(run_dir / f"gunicorn-{label}.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen([str(repo / ".venv" / "bin" / "gunicorn"), "-b", f"127.0.0.1:{port}",
+                             "--chdir", str(FLOOR_DIR), *args],
+                            env={**_base_env(), **env}, stdout=log, stderr=log, start_new_session=True)
+    log.close()
+    try:
+        yield proc, f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         try:
