@@ -22,6 +22,12 @@ class ClientError(Exception):
     """An administrative request on clients that cannot be done; the message says why."""
 
 
+def new_client_id() -> str:
+    """128 random bits in hex: never starts with ``-``, so it can be passed to the CLI as an argument
+    (a URL-safe base64 id began with ``-`` one time in 64, and ``clients delete`` then took it for an option)."""
+    return secrets.token_hex(16)
+
+
 def create_client(*, name: str, grant_types: list[str], scopes: list[str], public: bool = False,
                   first_party: bool = False, audience: str | None = None, client_id: str | None = None,
                   access_token_ttl: int | None = None, refresh_token_ttl: int | None = None,
@@ -45,7 +51,7 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
     if access_token_ttl is not None and access_token_ttl > current_app.config["ACCESS_TOKEN_MAX_TTL"]:
         raise ClientError(f"access token lifetime over AUTHSERVER_ACCESS_TOKEN_MAX_TTL "
                           f"({current_app.config['ACCESS_TOKEN_MAX_TTL']}s)")
-    client_id = client_id or secrets.token_urlsafe(16)
+    client_id = client_id or new_client_id()
     if db.session.get(Client, client_id) is not None:
         raise ClientError(f"client {client_id!r} already exists")
     secret = None if public else secrets.token_urlsafe(32)

@@ -178,3 +178,33 @@ def test_keys_list_shows_exactly_one_active_key(app, cli):
     assert active[0]["kid"] in {k["kid"] for k in published["keys"]}
     manifest = json.loads((Path(app.config["KEYS_DIR"]) / "manifest.json").read_text())
     assert [k["kid"] for k in manifest["keys"] if k["state"] == "active"] == [active[0]["kid"]]
+
+
+def test_generated_client_ids_work_as_cli_arguments(cli, monkeypatch):
+    """A generated id is passed to `clients delete` as a plain argument: it must never look like an option.
+    (Seen in CI: a URL-safe id starting with '-y' made click answer "No such option '-y'".)"""
+    from authserver import clients
+
+    drawn = [clients.new_client_id() for _ in range(2000)]
+    assert all(not d.startswith("-") and len(d) == 32 for d in drawn)
+    assert len(set(drawn)) == len(drawn)
+    monkeypatch.setattr(clients, "new_client_id", lambda: drawn[0])
+    client_id = create_first_party(cli)["client_id"]
+    assert client_id == drawn[0]
+    assert ok_json(cli("clients", "delete", client_id, "--yes", "--json")) == {"deleted": client_id}
+
+
+def test_identifiers_starting_with_a_dash_are_arguments_not_options(cli):
+    """A kid (base64url thumbprint) begins with '-' one time in 64; client ids and usernames may too."""
+    made = cli("clients", "create", "--name", "dashed", "--grant", "client_credentials", "--client-id=-yes-abc",
+               "--json")
+    assert made.exit_code == 0, made.output
+    shown = ok_json(cli("clients", "rotate-secret", "-yes-abc", "--json"))
+    assert shown["client_id"] == "-yes-abc"
+    assert ok_json(cli("clients", "delete", "-yes-abc", "--yes", "--json")) == {"deleted": "-yes-abc"}
+
+    typo = cli("clients", "delete", "some-client", "--yse")
+    assert typo.exit_code != 0  # a mistyped option is still an error, not a second argument
+
+    missing = cli("keys", "activate", "-no-such-kid")
+    assert missing.exit_code != 0 and "No such option" not in missing.output

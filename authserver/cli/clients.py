@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from authserver import clients
+from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.models import Client
@@ -75,7 +76,7 @@ def list_(as_json: bool) -> None:
     show(rows, as_json, text or "no clients")
 
 
-@group.command("rotate-secret")
+@group.command("rotate-secret", context_settings=DASHED_ARGUMENT)
 @click.argument("client_id")
 @json_option
 def rotate_secret(client_id: str, as_json: bool) -> None:
@@ -84,7 +85,7 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
     show(_as_dict(client, secret), as_json, _secret_text(client, secret))
 
 
-@group.command("delete")
+@group.command("delete", context_settings=DASHED_ARGUMENT)
 @click.argument("client_id")
 @click.option("--yes", is_flag=True, help="Confirm: the client and all its refresh tokens are deleted.")
 @json_option

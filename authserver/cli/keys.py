@@ -16,6 +16,7 @@ from flask.cli import AppGroup
 
 from authserver import keystore
 from authserver import rotation
+from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.clock import now
@@ -80,7 +81,7 @@ def generate(alg: str, size: str, activate: bool, as_json: bool) -> None:
     show(asdict(record), as_json, f"generated {record.alg} key {record.kid} ({record.state})")
 
 
-@group.command("activate")
+@group.command("activate", context_settings=DASHED_ARGUMENT)
 @click.argument("kid")
 @click.option("--force", is_flag=True, help="Activate before the publish delay (caches may not have the key yet).")
 @json_option
@@ -90,7 +91,7 @@ def activate(kid: str, force: bool, as_json: bool) -> None:
     _show_actions(_run(rotation.activate, keys_dir, kid, policy, now(), force), as_json)
 
 
-@group.command("retire")
+@group.command("retire", context_settings=DASHED_ARGUMENT)
 @click.argument("kid")
 @json_option
 def retire(kid: str, as_json: bool) -> None:
@@ -116,7 +117,7 @@ def rotate(if_due: bool, as_json: bool) -> None:
     _show_actions(_run(rotation.rotate, keys_dir, policy, now(), if_due), as_json)
 
 
-@group.command("revoke")
+@group.command("revoke", context_settings=DASHED_ARGUMENT)
 @click.argument("kid")
 @click.option("--yes", is_flag=True, help="Confirm: tokens signed with this key will fail verification.")
 @json_option

@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from authserver import users
+from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.models import User
@@ -38,7 +39,7 @@ def group() -> None:
     """Manage users (resource owners)."""
 
 
-@group.command("create")
+@group.command("create", context_settings=DASHED_ARGUMENT)
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @json_option
@@ -48,7 +49,7 @@ def create(username: str, password_stdin: bool, as_json: bool) -> None:
     show(_as_dict(user), as_json, f"created user {user.username} (sub {user.id})")
 
 
-@group.command("set-password")
+@group.command("set-password", context_settings=DASHED_ARGUMENT)
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @json_option
@@ -58,7 +59,7 @@ def set_password(username: str, password_stdin: bool, as_json: bool) -> None:
     show(_as_dict(user), as_json, f"password of {user.username} changed")
 
 
-@group.command("disable")
+@group.command("disable", context_settings=DASHED_ARGUMENT)
 @click.argument("username")
 @json_option
 def disable(username: str, as_json: bool) -> None:
@@ -67,7 +68,7 @@ def disable(username: str, as_json: bool) -> None:
     show(_as_dict(user), as_json, f"user {user.username} disabled")
 
 
-@group.command("revoke-sessions")
+@group.command("revoke-sessions", context_settings=DASHED_ARGUMENT)
 @click.argument("username")
 @json_option
 def revoke_sessions(username: str, as_json: bool) -> None:
@@ -77,7 +78,7 @@ def revoke_sessions(username: str, as_json: bool) -> None:
          f"revoked {count} refresh tokens of {username}; access tokens issued before now are inactive")
 
 
-@group.command("unlock")
+@group.command("unlock", context_settings=DASHED_ARGUMENT)
 @click.argument("username")
 @json_option
 def unlock(username: str, as_json: bool) -> None:
