@@ -79,22 +79,29 @@ class _Held(threading.local):
     born: float = 0.0
     conn: psycopg.Connection | None = None
     cursor: psycopg.Cursor | None = None
+    closer: weakref.finalize | None = None  # closes conn when this thread ends, or when called
 
     def take(self, autocommit: Engine) -> psycopg.Cursor:
         key = (os.getpid(), autocommit.url)
         if self.cursor is None or self.key != key or time.monotonic() - self.born > RECYCLE_SECONDS:
-            if self.conn is not None and self.key is not None and self.key[0] == key[0]:
-                self.conn.close()  # our own connection, not a forked parent's
+            self.drop()
             args, kwargs = autocommit.dialect.create_connect_args(autocommit.url)
             self.conn = psycopg.connect(*args, **kwargs, autocommit=True)
-            weakref.finalize(threading.current_thread(), self.conn.close)
+            self.closer = weakref.finalize(threading.current_thread(), _close_in, os.getpid(), self.conn)
             self.cursor, self.key, self.born = self.conn.cursor(), key, time.monotonic()
         return self.cursor
 
     def drop(self) -> None:
-        conn, self.conn, self.cursor, self.key = self.conn, None, None, None
-        if conn is not None:
-            conn.close()
+        closer, self.conn, self.cursor, self.key, self.closer = self.closer, None, None, None, None
+        if closer is not None:
+            closer()
+
+
+def _close_in(pid: int, conn: psycopg.Connection) -> None:
+    """Close ``conn`` if this is the process that opened it: in a forked child, closing would end the
+    parent's session on the shared socket."""
+    if os.getpid() == pid:
+        conn.close()
 
 
 _held = _Held()

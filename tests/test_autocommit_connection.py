@@ -46,3 +46,22 @@ def test_a_dead_connection_fails_one_request_and_loses_nothing(postgresql_only, 
     assert again.status_code == 200, again.data
     assert _backend_pid() != dead
     assert oauth.refresh(reg, again.json["refresh_token"]).status_code == 200
+
+
+def test_a_forked_child_leaves_the_parents_connection_alone(postgresql_only, make_user, make_client, oauth):
+    """At exit a forked child runs the thread's closer too (atexit): it must not end our session."""
+    import os
+
+    make_user()
+    reg = make_client()
+    token = oauth.refresh(reg, oauth.password(reg).json["refresh_token"]).json["refresh_token"]
+    pid = _backend_pid()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (child process)
+        try:
+            autocommit._held.closer()  # what interpreter exit would run
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    assert oauth.refresh(reg, token).status_code == 200
+    assert _backend_pid() == pid
