@@ -111,14 +111,26 @@ def _execute(statement: Any, params: dict[str, Any], *, many: bool) -> list[tupl
     autocommit = engine()
     assert autocommit is not None, "autocommit.fetchone() is for PostgreSQL"
     sql, constants = _compiled(statement)
-    cursor = _held.take(autocommit)
+    values = {**constants, **params}
     try:
-        cursor.execute(sql, {**constants, **params})
+        return _run(_held.take(autocommit), sql, values, many)
+    except psycopg.OperationalError:
+        # The kept connection is gone (a PostgreSQL restart, a failover, an idle timeout). A read is
+        # safe to send again on a new one; a write is not (it may have committed before the
+        # connection broke): its request fails, and the client's retry finds everything unchanged.
+        if not statement.is_select:
+            raise
+        return _run(_held.take(autocommit), sql, values, many)
+
+
+def _run(cursor: psycopg.Cursor, sql: str, values: dict[str, Any], many: bool) -> list[tuple[Any, ...]]:
+    try:
+        cursor.execute(sql, values)
         if cursor.pgresult is None or cursor.pgresult.status != ExecStatus.TUPLES_OK:
             return []
         return cursor.fetchall() if many else [row for row in [cursor.fetchone()] if row is not None]
     except psycopg.Error:
         # A lost connection, or a statement that failed (e.g. its prepared plan outlived a schema
-        # change): start the next one on a fresh connection. Errors are rare on these paths.
+        # change): the next statement starts on a fresh connection. Errors are rare on these paths.
         _held.drop()
         raise
