@@ -26,13 +26,14 @@ from sqlalchemy import create_engine
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 _EXTENSION = "authserver.autocommit_engine"
+RECYCLE_SECONDS = 1800  # a connection, pooled or kept (_Held), is replaced after this long
 
 
 def init_app(app: Flask) -> None:
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("postgresql"):
         app.extensions[_EXTENSION] = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=3,
-                                                   pool_recycle=1800, pool_reset_on_return=None)
+                                                   pool_recycle=RECYCLE_SECONDS, pool_reset_on_return=None)
 
 
 def engine() -> Engine | None:
@@ -60,9 +61,6 @@ def fetchone(statement: Any, params: dict[str, Any]) -> tuple[Any, ...] | None:
 def fetchall(statement: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Like :func:`fetchone`, every row."""
     return _execute(statement, params, many=True)
-
-
-RECYCLE_SECONDS = 1800  # as the pool's pool_recycle: a connection is replaced after this long
 
 
 class _Held(threading.local):

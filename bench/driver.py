@@ -394,13 +394,13 @@ def main() -> None:
     bench.add_argument("--warmup", type=int, default=5, help="warm-up seconds before each measurement (0: none)")
     bench.add_argument("--scenarios", default=DEFAULT_SCENARIOS, help=f"comma-separated, of: {', '.join(SCENARIOS)}")
     bench.add_argument("--sweep", action="store_true", help=f"also measure at {', '.join(map(str, SWEEP))} connections")
-    bench.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
-                       help="gunicorn sync workers")
+    bench.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn sync workers")
     bench.add_argument("--compare-workers", default="", help="e.g. 2,3,4: run the scenarios once per worker count")
     bench.add_argument("--wait-quiet", type=int, default=0, metavar="SECONDS",
                        help="wait up to this long for the machine to be under 15%% busy before measuring")
     bench.add_argument("--no-floor", action="store_true",
-                       help="skip the floor reference (bench/floor: the minimal refresh handler, ~25 s)")
+                       help="skip the floor references (bench/floor: the minimal refresh handler before and after "
+                            "refresh, the static response after jwks; ~75 s)")
     bench.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (1 leaves the cores to the server)")
     prof = sub.choices["profile-refresh"]
     prof.add_argument("--connections", type=int, default=4)

@@ -3,6 +3,8 @@ when it dies, and a refresh that failed with it consumed nothing."""
 
 from __future__ import annotations
 
+import os
+
 import psycopg
 import pytest
 
@@ -51,8 +53,6 @@ def test_a_dead_connection_fails_one_request_and_loses_nothing(postgresql_only, 
 
 def test_a_forked_child_leaves_the_parents_connection_alone(postgresql_only, make_user, make_client, oauth):
     """At exit a forked child runs the thread's closer too (atexit): it must not end our session."""
-    import os
-
     make_user()
     reg = make_client()
     token = oauth.refresh(reg, oauth.password(reg).json["refresh_token"]).json["refresh_token"]

@@ -15,6 +15,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,7 +53,11 @@ def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, wa
            "FLOOR_CLIENT_DIGEST": floor_app.digest(secret).hex()}
     basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     with _served(repo, run_dir, ["-w", str(WORKERS), "floor_app:create_app()"], env, LABEL) as (proc, base_url):
-        _wait_ready(proc, base_url, basic)
+        def rejects_a_bad_token() -> bool:  # the handler's own 400: the app is loaded
+            return requests.post(base_url + "/oauth/token", data={"refresh_token": "x"},
+                                 headers={"Authorization": basic}, timeout=2).status_code == 400
+
+        _wait_ready(proc, WORKERS, rejects_a_bad_token)
         script = FLOOR_DIR.parent / "scenarios" / "refresh.lua"
         per_phase = refresh_pool(connections)
         common = {"script": script, "base_url": base_url, "connections": connections, "threads": 1}
@@ -69,16 +74,7 @@ def measure_static(*, repo: Path, run_dir: Path, database: str, duration: int, w
     """``static_app.py`` (fixed bytes, nothing else) under ``workers`` sync workers, with the jwks script."""
     env = {"STATIC_BYTES": str(body_bytes)}
     with _served(repo, run_dir, ["-w", str(workers), "static_app:app"], env, "static") as (proc, base_url):
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(base_url, timeout=2).status_code == 200 and len(_children(proc.pid)) == workers:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("static app not ready after 30 s")
-            time.sleep(0.2)
+        _wait_ready(proc, workers, lambda: requests.get(base_url, timeout=2).status_code == 200)
         common = {"script": FLOOR_DIR.parent / "scenarios" / "jwks.lua", "base_url": base_url,
                   "connections": connections, "threads": 1}
         invocation = Invocation("/", {})
@@ -124,19 +120,16 @@ def _invocation(run_dir: Path, label: str, tokens: list[str], basic: str) -> Inv
     return Invocation("/oauth/token", {"BENCH_BASIC_AUTH": basic, "BENCH_TOKENS_FILE": str(tokens_file)})
 
 
-def _wait_ready(proc: subprocess.Popen, base_url: str, basic: str) -> None:
-    """Up when a bad refresh token gets the handler's 400 (every worker imports the app before serving)."""
+def _wait_ready(proc: subprocess.Popen, workers: int, answers: Callable[[], bool]) -> None:
+    """Until ``answers()`` and all ``workers`` are up (30 s at most)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"floor gunicorn exited with {proc.returncode}; see its log in the work directory")
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}; see its log in the work directory")
         try:
-            r = requests.post(base_url + "/oauth/token", data={"refresh_token": "x"},
-                              headers={"Authorization": basic}, timeout=2)
-            if r.status_code == 400:
-                time.sleep(1)  # the other workers
+            if answers() and len(_children(proc.pid)) == workers:
                 return
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    raise RuntimeError("floor app not ready after 30 s")
+    raise RuntimeError("bench/floor app not ready after 30 s")
