@@ -1,9 +1,13 @@
 # One image for every service that runs our code (docker-compose.yml): the server under gunicorn,
 # the one-shot `keys` and `migrate` services (the `authserver` CLI), and the example resource service.
+# Production unless told otherwise: it refuses to start without an https issuer, a pepper and a keys
+# passphrase. Development (public pepper, generated unencrypted keys) is an explicit opt-in:
+# `docker run -e AUTHSERVER_ENV=development ...`.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    AUTHSERVER_ENV=production
 WORKDIR /app
 COPY pyproject.toml setup.cfg README.md ./
 COPY authserver ./authserver
@@ -16,4 +20,6 @@ COPY migrations ./migrations
 COPY examples ./examples
 USER authserver
 EXPOSE 8000 8001
-CMD ["gunicorn", "--workers", "2", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "authserver:create_app()"]
+# The shared gunicorn settings (authserver/gunicorn_config.py): an access log without query strings.
+CMD ["gunicorn", "-c", "python:authserver.gunicorn_config", "--workers", "2", "--bind", "0.0.0.0:8000", \
+     "authserver:create_app()"]

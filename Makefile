@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 ## Set up, migrate the SQLite database, generate a dev key, seed the demo user/client, serve on :8000.
+## Development mode, explicitly: the Docker image defaults to production.
+run: export AUTHSERVER_ENV := development
 run: $(STAMP)
 	$(BIN)/authserver db upgrade
 	$(BIN)/authserver demo seed
-	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:8000 --access-logfile - "authserver:create_app()"
+	$(BIN)/gunicorn -c python:authserver.gunicorn_config --workers 2 --bind 127.0.0.1:8000 "authserver:create_app()"
 
 ## Set up and run the whole suite on SQLite and PostgreSQL (starting local services if needed), plus ruff.
 test: $(STAMP) services

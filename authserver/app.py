@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authserver import errors
+from authserver import forwarding
 from authserver import keyring
 from authserver import passwords
 from authserver import ratelimit
@@ -51,9 +51,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _init_database(app)
     passwords.init_app(app)
     ratelimit.init_app(app)
-    if config["TRUSTED_PROXY_HOPS"]:
-        # X-Forwarded-For is honoured only through this many trusted proxies; a forged header is ignored.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["TRUSTED_PROXY_HOPS"])  # type: ignore[method-assign]
+    forwarding.init_app(app)
     _init_keystore(app)
     _init_oauth(app)
     errors.init_app(app)

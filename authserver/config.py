@@ -16,6 +16,9 @@ ENVIRONMENTS = ("development", "production")
 #: Development-only pepper. Using it logs a loud warning; production refuses to start with it.
 DEV_PEPPER = "authserver-development-pepper-do-not-use-in-production"
 
+#: Shortest keys passphrase production accepts: it is all that protects the signing keys at rest.
+KEYS_PASSPHRASE_MIN_LENGTH = 16
+
 #: name -> (default, type, documentation). The README's settings table is generated from this.
 SETTINGS: dict[str, tuple[Any, type, str]] = {
     "ENV": ("development", str, "`development` or `production`. Production refuses unsafe set-ups."),
@@ -38,7 +41,8 @@ SETTINGS: dict[str, tuple[Any, type, str]] = {
                       "development falls back to a fixed pepper with a warning."),
     "SCOPES": ("read write", str, "Space-separated scopes this server knows (`scopes_supported`); "
                "each client gets a subset."),
-    "KEYS_PASSPHRASE": (None, str, "Passphrase encrypting private keys at rest (PKCS#8). Required in production."),
+    "KEYS_PASSPHRASE": (None, str, "Passphrase encrypting private keys at rest (PKCS#8). Required in production, "
+                        f"at least {KEYS_PASSPHRASE_MIN_LENGTH} characters."),
     "KEYS_RELOAD_INTERVAL": (10, int, "How often each server process checks the keys directory for changes, "
                              "seconds (no file reads in between)."),
     "KEY_ROTATION_PERIOD": (30 * 86400, int, "Scheduled rotation period for `authserver keys rotate --if-due`, "
@@ -132,6 +136,9 @@ def finalize_config(config: dict[str, Any], instance_path: str) -> list[str]:
         raise ConfigError("AUTHSERVER_SECRET_PEPPER is the public development pepper")
     if production and not config["KEYS_PASSPHRASE"]:
         raise ConfigError("AUTHSERVER_KEYS_PASSPHRASE is required in production: private keys are encrypted at rest")
+    if production and len(config["KEYS_PASSPHRASE"]) < KEYS_PASSPHRASE_MIN_LENGTH:
+        raise ConfigError(f"AUTHSERVER_KEYS_PASSPHRASE must be at least {KEYS_PASSPHRASE_MIN_LENGTH} characters "
+                          "in production")
     if not config["KEYS_PASSPHRASE"]:
         warnings.append("AUTHSERVER_KEYS_PASSPHRASE is not set: private keys are stored unencrypted (development).")
     if not isinstance(config["KEY_ROTATION_PERIOD"], int) or config["KEY_ROTATION_PERIOD"] < 0:

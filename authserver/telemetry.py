@@ -29,9 +29,14 @@ def emit(event: str, **fields: Any) -> None:
     leaked = FORBIDDEN_FIELDS.intersection(fields)
     if leaked:
         raise ValueError(f"refusing to log secret fields: {sorted(leaked)}")
+    count(event)
+    events_log.info(event, extra={"event": event, **fields})
+
+
+def count(event: str) -> None:
+    """Count one event without a log line (for events too frequent to log every time)."""
     with _counts_lock:
         _counts[event] += 1
-    events_log.info(event, extra={"event": event, **fields})
 
 
 def counters() -> dict[str, int]:

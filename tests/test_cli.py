@@ -8,6 +8,9 @@ runner's default, which is what ``flask`` embeddings and Flask's documented test
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from flask import Flask
 from authserver.cli import main
 from authserver.extensions import db
 from authserver.models import Client
+from authserver.models import User
 
 PASSWORD = "a long enough password"
 
@@ -208,3 +212,40 @@ def test_identifiers_starting_with_a_dash_are_arguments_not_options(cli):
 
     missing = cli("keys", "activate", "-no-such-kid")
     assert missing.exit_code != 0 and "No such option" not in missing.output
+
+
+def _console_script(database_url: str, keys_dir: Path, *args: str, env: str) -> subprocess.CompletedProcess[str]:
+    """``authserver ARGS`` as a separate process, in ``env`` with every other production setting valid."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
+    environ.update(AUTHSERVER_ENV=env, AUTHSERVER_ISSUER="https://auth.example.test", AUTHSERVER_SECRET_PEPPER="p" * 40,
+                   AUTHSERVER_KEYS_PASSPHRASE="a production keys passphrase", AUTHSERVER_DATABASE_URL=database_url,
+                   AUTHSERVER_KEYS_DIR=str(keys_dir))
+    script = Path(sys.executable).parent / "authserver"
+    return subprocess.run([str(script), *args], env=environ, capture_output=True, text=True, timeout=60)
+
+
+def test_demo_seed_refuses_production_and_creates_nothing(app, database, tmp_path):
+    proc = _console_script(database.url, tmp_path, "demo", "seed", "--json", env="production")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "demo commands run only in development" in proc.stderr and "'production'" in proc.stderr
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
+    with app.app_context():
+        assert db.session.query(User).count() == 0
+        assert db.session.query(Client).count() == 0
+
+
+def test_demo_run_refuses_production_before_any_request(database, tmp_path):
+    proc = _console_script(database.url, tmp_path, "demo", "run", "--issuer", "http://127.0.0.1:9",
+                           "--resource", "http://127.0.0.1:9", "--client-id", "c", "--client-secret", "s",
+                           "--username", "u", "--password", "p", env="production")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "demo commands run only in development" in proc.stderr
+    assert "127.0.0.1:9" not in proc.stdout + proc.stderr  # refused before the first step
+
+
+def test_demo_seed_works_in_development(app, database, tmp_path):
+    proc = _console_script(database.url, tmp_path, "demo", "seed", "--json", env="development")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["username"] == "demo"
+    with app.app_context():
+        assert [u.username for u in db.session.query(User)] == ["demo"]

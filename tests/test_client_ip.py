@@ -1,16 +1,29 @@
 """Which client IP the per-IP throttle counts: the socket address, unless ``TRUSTED_PROXY_HOPS``
 says how many proxies' ``X-Forwarded-For`` entries to trust (then the entry that many from the end).
 
+Behind trusted proxies the forwarded entry must be an IP address, else the socket address counts.
+In production with no trusted proxy, X-Forwarded-For (a proxy nobody configured) is warned about
+once and counted.
+
 Both throttle stores (Redis db 15 and the database), SQLite and PostgreSQL. IPs and usernames are
 unique per test, so a shared Redis server never mixes runs.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import random
+import time
 import uuid
 
 import pytest
+from conftest import ISSUER
+from conftest import PEPPER
+
+from authserver import create_app
+from authserver.keystore import ensure_development_key
+from authserver.telemetry import JsonFormatter
 
 PASSWORD = "correct horse battery"
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -30,7 +43,7 @@ def hops():
 @pytest.fixture
 def config_overrides(store, hops):
     overrides = {"IP_MAX_FAILURES": 5, "BRUTE_FORCE_MAX_FAILURES": 100, "GLOBAL_MAX_FAILURES": 100000,
-                 "TRUSTED_PROXY_HOPS": hops}
+                 "TRUSTED_PROXY_HOPS": hops, "METRICS": 1}
     return {**overrides, "REDIS_URL": REDIS_URL} if store == "redis" else overrides
 
 
@@ -64,6 +77,24 @@ def attempt(client, make_client, make_user):
 def event_ips(events):
     """The ``ip`` of every ``login.failed`` event, read when called."""
     return lambda: [r.ip for r in events if r.getMessage() == "login.failed"]
+
+
+@pytest.fixture
+def forwarding_warnings():
+    """JSON lines of the warnings of ``authserver.forwarding`` (which does not propagate to caplog)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("authserver.forwarding")
+    logger.addHandler(handler)
+    yield lambda: [JsonFormatter().format(r) for r in records]
+    logger.removeHandler(handler)
+
+
+def metric(client, name: str) -> int:
+    lines = dict(line.split(" ", 1) for line in client.get("/metrics").get_data(as_text=True).splitlines()
+                 if not line.startswith("#"))
+    return int(lines.get(name, 0))
 
 
 def assert_throttled(resp) -> None:
@@ -105,3 +136,99 @@ def test_with_two_trusted_proxies_the_second_last_entry_is_the_client(attempt, e
         assert attempt(ip(), xff=f"{ip()}, {client_ip}, {ip()}").status_code == 400
     assert event_ips() == [client_ip] * 5
     assert_throttled(attempt(ip(), xff=f"{client_ip}, {ip()}", password=PASSWORD))
+
+
+NOT_AN_IP = ["x" * 300, "fe80::1%" + "x" * 300, "client.example.com", "10.0.0.300", "unknown", "10.0.0.1:http"]
+
+
+@pytest.mark.parametrize("hops", [1])
+@pytest.mark.parametrize("entry", NOT_AN_IP, ids=["junk300", "zone-id300", "hostname", "octet300", "unknown",
+                                                    "bad-port"])
+def test_with_a_trusted_proxy_an_entry_that_is_not_an_ip_counts_as_the_socket_address(
+        client, attempt, event_ips, forwarding_warnings, entry):
+    socket_ip = ip()
+    before = metric(client, "authserver_proxy_invalid_forwarded_for_total")
+    for _ in range(5):
+        resp = attempt(socket_ip, xff=f"{ip()}, {entry}")
+        assert resp.status_code == 400, resp.data
+    assert event_ips() == [socket_ip] * 5
+    assert_throttled(attempt(socket_ip, xff=f"{ip()}, {entry}", password=PASSWORD))  # the socket address is throttled
+    assert attempt(ip(), xff=f"{ip()}, {ip()}", password=PASSWORD).status_code == 200
+    assert metric(client, "authserver_proxy_invalid_forwarded_for_total") - before == 6
+    warnings = forwarding_warnings()
+    assert len(warnings) == 1, warnings  # once per process (app), however often it happens
+    line = json.loads(warnings[0])
+    assert line["event"] == "proxy.invalid_forwarded_for"
+    assert line["socket_ip"] == socket_ip and line["entry_length"] == len(entry)
+    assert entry not in warnings[0] and "x" * 16 not in warnings[0]  # the value itself is never logged
+
+
+@pytest.mark.parametrize("hops", [1])
+@pytest.mark.parametrize("form", ["{ipv4}:51234", "[{ipv6_upper}]:443", "{ipv6_long}"])
+def test_with_a_trusted_proxy_an_ip_with_a_port_or_in_long_form_counts_as_the_plain_ip(
+        attempt, event_ips, forwarding_warnings, form):
+    ipv4, group = ip(), f"{random.randrange(1, 0xFFFF):x}"
+    entry = form.format(ipv4=ipv4, ipv6_upper=f"2001:DB8::A:{group.upper()}", ipv6_long=f"2001:0db8:0:0::b:{group}")
+    address = ipv4 if "ipv4" in form else f"2001:db8::{'a' if 'upper' in form else 'b'}:{group}"
+    for _ in range(5):
+        assert attempt(ip(), xff=entry).status_code == 400
+    assert event_ips() == [address] * 5
+    assert_throttled(attempt(ip(), xff=address, password=PASSWORD))
+    assert forwarding_warnings() == []
+
+
+# ---------------------------------------------------------------- X-Forwarded-For with no trusted proxy
+
+
+PASSPHRASE = "client-ip test keys passphrase"
+
+
+@pytest.fixture
+def production(database, tmp_path, store, hops):
+    """A production app (encrypted keys) on the test database, with ``hops`` trusted proxies."""
+    keys = tmp_path / "keys"
+    ensure_development_key(keys, int(time.time()), PASSPHRASE)
+    overrides = {"ENV": "production", "ISSUER": ISSUER, "DATABASE_URL": database.url, "KEYS_DIR": str(keys),
+                 "SECRET_PEPPER": PEPPER, "KEYS_PASSPHRASE": PASSPHRASE, "METRICS": 1, "TRUSTED_PROXY_HOPS": hops,
+                 **({"REDIS_URL": REDIS_URL} if store == "redis" else {})}
+    app = create_app(overrides)
+    yield app
+    from authserver.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
+
+
+UNTRUSTED = "authserver_proxy_untrusted_forwarded_for_total"
+
+
+def test_in_production_x_forwarded_for_without_a_trusted_proxy_is_warned_once_and_counted(
+        production, forwarding_warnings):
+    client = production.test_client()
+    before = metric(client, UNTRUSTED)
+    assert client.get("/healthz", environ_overrides={"REMOTE_ADDR": "10.9.9.9"}).status_code == 200
+    assert forwarding_warnings() == [] and metric(client, UNTRUSTED) == before
+    for i in range(3):
+        resp = client.get("/healthz", headers={"X-Forwarded-For": f"198.51.100.{i}"},
+                          environ_overrides={"REMOTE_ADDR": "10.9.9.9"})
+        assert resp.status_code == 200
+    assert metric(client, UNTRUSTED) - before == 3
+    warnings = forwarding_warnings()
+    assert len(warnings) == 1, warnings
+    line = json.loads(warnings[0])
+    assert line["level"] == "warning" and line["event"] == "proxy.untrusted_forwarded_for"
+    assert "AUTHSERVER_TRUSTED_PROXY_HOPS" in line["msg"] and line["socket_ip"] == "10.9.9.9"
+
+
+@pytest.mark.parametrize("hops", [1])
+def test_in_production_behind_the_trusted_proxy_x_forwarded_for_is_not_warned_about(production, forwarding_warnings):
+    client = production.test_client()
+    before = metric(client, UNTRUSTED)
+    assert client.get("/healthz", headers={"X-Forwarded-For": "198.51.100.1"}).status_code == 200
+    assert forwarding_warnings() == [] and metric(client, UNTRUSTED) == before
+
+
+def test_in_development_x_forwarded_for_without_a_trusted_proxy_is_not_warned_about(client, forwarding_warnings):
+    before = metric(client, UNTRUSTED)
+    assert client.get("/healthz", headers={"X-Forwarded-For": "198.51.100.1"}).status_code == 200
+    assert forwarding_warnings() == [] and metric(client, UNTRUSTED) == before

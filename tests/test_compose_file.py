@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -83,6 +84,20 @@ def test_compose_topology():
     assert "keys" in compose["volumes"]
     assert len({svc["image"] for svc in ours(compose).values()}) == 1  # one image, built once
     assert "upstream authserver" in compose["configs"]["proxy_conf"]["content"]
+
+
+def test_compose_trusts_exactly_its_one_proxy():
+    """nginx (one proxy, appending the client to X-Forwarded-For) is the server's only way in: one hop."""
+    compose = load_compose()
+    services = compose["services"]
+    proxies = [name for name, svc in services.items() if svc.get("image", "").startswith("nginx")]
+    assert proxies == ["proxy"]
+    nginx = compose["configs"]["proxy_conf"]["content"]
+    assert "server server:8000" in nginx and "proxy_pass http://authserver;" in nginx
+    assert "proxy_set_header X-Forwarded-For $$proxy_add_x_forwarded_for;" in nginx  # appends, never replaces
+    assert "ports" not in services["server"]  # no way around the proxy
+    assert services["server"]["environment"]["AUTHSERVER_TRUSTED_PROXY_HOPS"] == "1"
+    assert services["server"]["environment"]["AUTHSERVER_ENV"] == "production"
 
 
 def test_compose_refuses_to_start_without_secrets():
@@ -207,3 +222,49 @@ def test_every_service_of_ours_starts_with_its_compose_command_and_environment(s
     assert data.status_code == 200, data.text
     assert data.json()["scope"] == ["read"]
     assert requests.get(f"{resource}/user/data", timeout=5).status_code == 401
+
+
+def _address() -> str:
+    return "10.{}.{}.{}".format(*(random.randrange(1, 255) for _ in range(3)))
+
+
+def _through_nginx(client_ip: str, supplied: str | None = None) -> dict[str, str]:
+    """The X-Forwarded-For nginx sends: what the client supplied, then ``$remote_addr`` appended."""
+    return {"X-Forwarded-For": f"{supplied}, {client_ip}" if supplied else client_ip}
+
+
+@pytest.mark.live
+def test_behind_the_compose_proxy_one_clients_failed_logins_do_not_throttle_everyone(stack):
+    """Issue 12: every request reaches the server from nginx's address. 20 failures from one client
+    (forging X-Forwarded-For) must throttle that client only, not alice's and bob's correct logins."""
+    assert stack.run("keys").returncode == 0
+    migrate = stack.run("migrate")
+    assert migrate.returncode == 0, migrate.stderr
+    for username in ("alice", "bob"):
+        created = stack.run("migrate", "authserver", "users", "create", username, "--password-stdin",
+                            stdin=f"{username} correct horse battery\n")
+        assert created.returncode == 0, created.stderr
+    created = stack.run("migrate", "authserver", "clients", "create", "--name", "app", "--grant", "password",
+                        "--scope", "read", "--first-party", "--json")
+    assert created.returncode == 0, created.stderr
+    client = json.loads(created.stdout)
+    url = stack.start("server")
+    ip_max_failures = 20  # the compose file sets no AUTHSERVER_IP_MAX_FAILURES: the default
+    assert "AUTHSERVER_IP_MAX_FAILURES" not in stack.env("server")
+
+    def login(username: str, password: str, headers: dict[str, str]) -> requests.Response:
+        return requests.post(f"{url}/oauth/token", auth=(client["client_id"], client["client_secret"]),
+                             data={"grant_type": "password", "username": username, "password": password},
+                             headers=headers, timeout=10)
+
+    attacker = _address()
+    made_up = [f"nobody-{uuid.uuid4().hex[:8]}" for _ in range(5)]
+    for i in range(ip_max_failures):
+        reply = login(made_up[i % 5], "wrong password", _through_nginx(attacker, supplied=_address()))
+        assert reply.status_code == 400, reply.text
+    for username in ("alice", "bob"):
+        reply = login(username, f"{username} correct horse battery", _through_nginx(_address()))
+        assert reply.status_code == 200, reply.text
+    # The attacker itself is throttled, whatever X-Forwarded-For it sends.
+    reply = login("alice", "alice correct horse battery", _through_nginx(attacker, supplied=_address()))
+    assert reply.status_code == 429, reply.text

@@ -58,6 +58,8 @@ def test_valid_production_configuration_starts(production):
     ({"ISSUER": ""}, "AUTHSERVER_ISSUER", "required in production"),
     ({"SECRET_PEPPER": None}, "AUTHSERVER_SECRET_PEPPER", "required in production"),
     ({"KEYS_PASSPHRASE": None}, "AUTHSERVER_KEYS_PASSPHRASE", "required in production"),
+    ({"KEYS_PASSPHRASE": "k"}, "AUTHSERVER_KEYS_PASSPHRASE", "at least 16 characters"),
+    ({"KEYS_PASSPHRASE": "k" * 15}, "AUTHSERVER_KEYS_PASSPHRASE", "at least 16 characters"),
     ({"ISSUER": "http://auth.example.test"}, "AUTHSERVER_ISSUER", "https"),
     ({"ISSUER": "https://auth.example.test/"}, "AUTHSERVER_ISSUER", "trailing slash"),
     ({"SECRET_PEPPER": "x" * 31}, "AUTHSERVER_SECRET_PEPPER", "at least 32"),

@@ -18,12 +18,14 @@ from typing import Any
 from typing import TextIO
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from authserver import clients
 from authserver import users
 from authserver.cli.output import json_option
 from authserver.cli.output import show
+from authserver.config import load_config
 from authserver.extensions import db
 from authserver.models import Client
 
@@ -35,7 +37,14 @@ SHORT_TTL = 5
 
 @click.group("demo", cls=AppGroup)
 def group() -> None:
-    """Demo set-up for local development."""
+    """Demo set-up for local development (refused in production)."""
+
+
+def _development_only(env: str) -> None:
+    """Demo commands create a user and a client with printed credentials: never outside development."""
+    if env != "development":
+        raise click.ClickException(f"demo commands run only in development, and AUTHSERVER_ENV is {env!r}; "
+                                   "nothing was changed")
 
 
 @group.command("seed")
@@ -43,6 +52,7 @@ def group() -> None:
 @json_option
 def seed(short_ttl: bool, as_json: bool) -> None:
     """Create (or reset) user `demo` and client `demo-app`, printing fresh credentials."""
+    _development_only(current_app.config["ENV"])
     password = secrets.token_urlsafe(12)
     try:
         users.set_password(DEMO_USER, password)
@@ -187,6 +197,7 @@ def _credentials(source: TextIO | None, **given: str | None) -> dict[str, str]:
 def run(issuer: str, resource: str, credentials: TextIO | None, client_id: str | None, client_secret: str | None,
         username: str | None, password: str | None, max_wait: float) -> None:
     """Walk the story against a running server and resource service; exit 1 if a step misbehaves."""
+    _development_only(load_config()["ENV"])  # an HTTP client, needing no app: the environment decides
     creds = _credentials(credentials, client_id=client_id, client_secret=client_secret, username=username,
                          password=password)
     story = Story(issuer, resource, (creds["client_id"], creds["client_secret"]),
