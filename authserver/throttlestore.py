@@ -86,8 +86,14 @@ class Store(Protocol):
         ...
 
     def incr(self, key: str, now: int, ttl: int) -> int: ...
-    def lock(self, key: str, until: int, now: int) -> None: ...
-    def add_lockout(self, key: str, now: int) -> int: ...
+    def lock(self, key: str, until: int, now: int) -> None:
+        """Lock the username until ``until``; its count (left as it is) lapses with the lock."""
+        ...
+
+    def add_lockout(self, key: str, now: int) -> int:
+        """One lockout more (forgotten a day after the last); the number of lockouts."""
+        ...
+
     def reset_failures(self, key: str, now: int) -> None: ...
     def clear(self, key: str, now: int) -> None: ...
 
@@ -99,7 +105,10 @@ local g = tonumber(redis.call('GET', KEYS[1]) or '0')
 local ip = tonumber(redis.call('GET', KEYS[2]) or '0')
 if g >= tonumber(ARGV[1]) or ip >= tonumber(ARGV[2]) then return {g, ip, 0, 0} end
 local lock = redis.call('GET', KEYS[4])
-if lock and tonumber(lock) > tonumber(ARGV[3]) then return {g, ip, 0, lock} end
+if lock then
+  if tonumber(lock) > tonumber(ARGV[3]) then return {g, ip, 0, lock} end
+  redis.call('DEL', KEYS[4], KEYS[3])  -- a lapsed lock (its key outlived it): its count lapses with it
+end
 local n = redis.call('INCR', KEYS[3])
 if n == 1 then redis.call('EXPIRE', KEYS[3], ARGV[4]) end
 return {g, ip, n, 0}
@@ -142,10 +151,17 @@ class RedisStore:
     def lock(self, key: str, until: int, now: int) -> None:
         from authserver.ratelimit import PERMANENT
 
+        key = bounded(key)
         if until >= PERMANENT:
-            self._do(self.redis.set, f"authserver:lock:{bounded(key)}", until)
-        else:
-            self._do(self.redis.set, f"authserver:lock:{bounded(key)}", until, max(1, until - now))
+            self._do(self.redis.set, f"authserver:lock:{key}", until)
+            return
+
+        def run() -> None:  # the count (kept until now, refusing everything) lapses with the lock
+            pipe = self.redis.pipeline()
+            pipe.set(f"authserver:lock:{key}", until, max(1, until - now))
+            pipe.expire(f"authserver:cnt:{key}", max(1, until - now))
+            pipe.execute()
+        self._do(run)
 
     def add_lockout(self, key: str, now: int) -> int:
         key = bounded(key)
@@ -154,7 +170,6 @@ class RedisStore:
             pipe = self.redis.pipeline()
             pipe.incr(f"authserver:lockouts:{key}")
             pipe.expire(f"authserver:lockouts:{key}", LOCKOUT_MEMORY)
-            pipe.delete(f"authserver:cnt:{key}")
             return int(pipe.execute()[0])
         return self._do(run)
 
@@ -263,9 +278,11 @@ class DatabaseStore:
         return int(self._run(stmt.returning(_t.c.count)).scalar_one())
 
     def lock(self, key: str, until: int, now: int) -> None:
+        # The count stays (at the limit, refusing every reservation until the lock is written) and lapses
+        # with the lock: one statement sets both, so no attempt slips in between.
         key = bounded(key)
-        self._run(self._upsert(key, {"count": 0, "window_end": 0, "locked_until": until, "lockouts": 0,
-                                     "lockouts_reset_at": 0}, {"locked_until": until}))
+        self._run(self._upsert(key, {"count": 0, "window_end": until, "locked_until": until, "lockouts": 0,
+                                     "lockouts_reset_at": 0}, {"locked_until": until, "window_end": until}))
 
     def add_lockout(self, key: str, now: int) -> int:
         key = bounded(key)
@@ -273,7 +290,7 @@ class DatabaseStore:
         initial = {"count": 0, "window_end": 0, "lockouts": 1, "lockouts_reset_at": now + LOCKOUT_MEMORY}
         stmt = self._upsert(key, initial,
                             {"lockouts": case((forgotten, 1), else_=_t.c.lockouts + 1),
-                             "lockouts_reset_at": now + LOCKOUT_MEMORY, "count": 0})
+                             "lockouts_reset_at": now + LOCKOUT_MEMORY})
         return int(self._run(stmt.returning(_t.c.lockouts)).scalar_one())
 
     def reset_failures(self, key: str, now: int) -> None:
