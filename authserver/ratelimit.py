@@ -4,15 +4,26 @@ brute force), after Keycloak's brute-force detection.
 - **Per username**: ``BRUTE_FORCE_MAX_FAILURES`` failures within ``BRUTE_FORCE_WINDOW`` lock the
   username for ``BRUTE_FORCE_WAIT_INCREMENT`` x (lockouts so far), capped at
   ``BRUTE_FORCE_MAX_WAIT``; after ``BRUTE_FORCE_PERMANENT_AFTER`` lockouts (0 = never) the lock is
-  permanent until ``authserver users unlock``. Unknown usernames are counted the same way, so a
-  lockout tells nothing about whether the account exists.
+  permanent until ``authserver users unlock``. The key is the username's normal form
+  (:mod:`authserver.usernames`), the same the login looks the user up by. Unknown usernames are
+  counted the same way, so a lockout tells nothing about whether the account exists.
 - **Per client IP**: ``IP_MAX_FAILURES`` failures within ``IP_WINDOW`` → 429 (credential stuffing
   across many usernames).
 - **Global ceiling**: ``GLOBAL_MAX_FAILURES`` failures per minute → 429 for every password attempt.
 
-Only failures are counted, and the throttle is checked before the password is verified, so a
-locked account costs no argon2 work. If the counter store fails, logins fail open: the error is
-logged and counted (``authserver_throttle_store_failed_total``), never a 500.
+Every attempt is counted against its username *before* its password is verified
+(:meth:`Throttle.reserve`, one atomic store round trip that also reads the IP and global counts), and
+a correct password then resets the count (one more round trip; the only one a login adds). So
+parallel guesses, in any number of threads and processes, each take their own place in the count:
+at most ``BRUTE_FORCE_MAX_FAILURES`` passwords are ever verified per username and window, and a
+locked or over-counted username costs no argon2 work. The IP and global counters count failures,
+after the verify.
+
+Each counter is written on its own: a store error on one never keeps the others from counting. If
+the store fails, the global and IP ceilings fail open (logged and counted as
+``authserver_throttle_store_failed_total``, never a 500), but usernames are counted and locked in a
+per-process :class:`Fallback` with the same limits (never permanent; ``users unlock`` does not reach
+it; it lapses by itself), so a failing store never means unlimited guesses.
 """
 
 from __future__ import annotations
@@ -30,9 +41,12 @@ from flask import current_app
 from authserver.errors import TooManyRequestsError
 from authserver.errors import render_oauth_error
 from authserver.telemetry import emit
+from authserver.throttlestore import LOCKOUT_MEMORY
+from authserver.throttlestore import Ceilings
 from authserver.throttlestore import Store
 from authserver.throttlestore import StoreError
 from authserver.throttlestore import make_store
+from authserver.usernames import normal_form
 
 log = logging.getLogger("authserver.ratelimit")
 
@@ -67,19 +81,98 @@ class Limits:
 PERMANENT = 2**62
 
 
-def _user_key(username: str) -> str:
-    return "user:" + username.strip().lower()[:150]
+def user_key(username: str) -> str:
+    """The throttle key of a username: its normal form, as every lookup uses (the store bounds its length)."""
+    return "user:" + normal_form(username)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One password attempt, from its reservation to its outcome (:meth:`Throttle.failure`/``success``)."""
+
+    user_key: str
+    ip: str
+    now: int
+    verdict: Verdict | None  # not None: refused before any password work
+    user_failures: int = 0  # this attempt's place in the username's count; 0: nothing reserved
+    local: bool = False  # reserved in the per-process fallback: the store had failed
+
+
+@dataclass
+class _Entry:
+    failures: int = 0
+    window_end: int = 0
+    locked_until: int = 0
+    lockouts: int = 0
+    lockouts_reset_at: int = 0
+
+
+class Fallback:
+    """Username counts and locks of this process, for when the store fails: the same limits, never
+    permanent. Locks taken here hold whether or not the store is back, until they lapse."""
+
+    MAX_ENTRIES = 100_000
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def locked_until(self, key: str, now: int) -> int | None:
+        if not self._entries:
+            return None
+        entry = self._entries.get(key)
+        return entry.locked_until if entry is not None and entry.locked_until > now else None
+
+    def reserve(self, key: str, now: int) -> int:
+        """Add this attempt to the username's count; the count with it (0: locked, nothing reserved)."""
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._forget(now)
+            entry = self._entries.setdefault(key, _Entry())
+            if entry.locked_until > now:
+                return 0
+            if entry.window_end <= now:
+                entry.failures, entry.window_end = 0, now + self.limits.window
+            entry.failures += 1
+            return entry.failures
+
+    def lock(self, key: str, now: int) -> int:
+        """Lock the username here; the wait in seconds."""
+        with self._lock:
+            entry = self._entries.setdefault(key, _Entry())
+            entry.lockouts = 1 if entry.lockouts_reset_at <= now else entry.lockouts + 1
+            entry.lockouts_reset_at = now + LOCKOUT_MEMORY
+            wait = min(self.limits.wait_increment * entry.lockouts, self.limits.max_wait)
+            entry.locked_until, entry.failures = now + wait, 0
+            return wait
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                entry.failures = 0
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def _forget(self, now: int) -> None:
+        """Make room: drop what has lapsed, then, if still full, every count that holds no lock."""
+        self._entries = {k: e for k, e in self._entries.items()
+                         if e.window_end > now or e.locked_until > now or e.lockouts_reset_at > now}
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries = {k: e for k, e in self._entries.items() if e.locked_until > now}
 
 
 class Throttle:
     def __init__(self, store: Store, limits: Limits) -> None:
         self.store = store
         self.limits = limits
+        self.fallback = Fallback(limits)
         #: ip/global ceilings already reached, until when: repeated attempts are refused without a store
         #: round trip, so a flood of refused attempts stays cheap for everyone else.
         self._denied: dict[str, tuple[int, Verdict]] = {}
-        #: The username's failure count as this thread's last check read it.
-        self._seen = threading.local()
         #: Mean duration of a failed login (verify plus counting), for answering locked attempts alike.
         self.failed_login_seconds: float | None = None
 
@@ -107,66 +200,100 @@ class Throttle:
 
     def _store_failed(self, exc: Exception, operation: str) -> None:
         emit("throttle.store_failed", operation=operation, error=type(exc).__name__)
-        log.warning("throttle store failed during %s: failing open", operation)
+        log.warning("throttle store failed during %s: failing open for the IP and global ceilings, "
+                    "counting usernames in this process", operation)
 
-    def check(self, username: str, ip: str, now: int) -> Verdict | None:
-        """Refuse before any password work if a ceiling is reached or the username is locked.
+    def _ip_key(self, ip: str, now: int) -> str:
+        return f"ip:{ip}:{now // self.limits.ip_window}"
 
-        One store round trip reads the three counters; its answer also tells :meth:`success` whether
-        there is anything to reset.
-        """
-        cached = self.denied(ip, now)
-        if cached is not None:
-            return cached
-        minute, ip_window = now // 60, now // self.limits.ip_window
-        global_key, ip_key, user_key = f"global:{minute}", f"ip:{ip}:{ip_window}", _user_key(username)
+    def _count(self, key: str, now: int, ttl: int) -> None:
+        """Count a failure on a global or IP counter; a store error fails open (this counter only)."""
         try:
-            state = self.store.snapshot([global_key, ip_key, user_key], now)
-            self._seen.user_failures = state[user_key][0]
-            if state[global_key][0] >= self.limits.global_max_failures:
-                return self._remember("global", (minute + 1) * 60, Verdict("global", 60 - now % 60))
-            if state[ip_key][0] >= self.limits.ip_max_failures:
-                retry = self.limits.ip_window - now % self.limits.ip_window
-                return self._remember("ip:" + ip, now + retry, Verdict("ip", retry))
-            locked_until = state[user_key][1]
-            if locked_until is not None:
-                # Attempts on a locked name count against the IP too, so a flood turns into cheap 429s.
-                self.store.incr(ip_key, now, 2 * self.limits.ip_window)
-                return Verdict("locked", None if locked_until >= PERMANENT else locked_until - now)
-        except StoreError as exc:
-            self._store_failed(exc, "check")
-        return None
-
-    def failure(self, username: str, ip: str, now: int) -> int | None:
-        """Count a failed login; returns the lock's wait in seconds if this failure locked the username."""
-        try:
-            key = _user_key(username)
-            self.store.incr("global:" + str(now // 60), now, 120)
-            self.store.incr(f"ip:{ip}:{now // self.limits.ip_window}", now, 2 * self.limits.ip_window)
-            failures = self.store.incr(key, now, self.limits.window)
-            if failures < self.limits.max_failures:
-                return None
-            lockouts = self.store.add_lockout(key, now)
-            permanent = 0 < self.limits.permanent_after <= lockouts
-            wait = min(self.limits.wait_increment * lockouts, self.limits.max_wait)
-            self.store.lock(key, PERMANENT if permanent else now + wait, now)
-            return PERMANENT if permanent else wait
+            self.store.incr(key, now, ttl)
         except StoreError as exc:
             self._store_failed(exc, "failure")
-            return None
 
-    def success(self, username: str, now: int) -> None:
-        """A correct password resets the username's failure count (not its lockout history)."""
-        if getattr(self._seen, "user_failures", None) == 0:
-            return  # nothing to reset: no round trip on the common path
+    def _locked(self, attempt_ip: str, now: int, retry_after: int | None) -> Verdict:
+        # Attempts on a locked name count against the IP too, so a flood turns into cheap 429s.
+        self._count(self._ip_key(attempt_ip, now), now, 2 * self.limits.ip_window)
+        return Verdict("locked", retry_after)
+
+    def reserve(self, username: str, ip: str, now: int) -> Attempt:
+        """Before any password work: refuse if a ceiling is reached or the username is locked, else count
+        this attempt against the username now (a correct password undoes it, see :meth:`success`).
+
+        One store round trip reads the IP and global counters and reserves the attempt, atomically:
+        of any number of parallel attempts, at most ``BRUTE_FORCE_MAX_FAILURES`` get a place within the
+        limit; the others are answered as locked.
+        """
+        key = user_key(username)
+        cached = self.denied(ip, now)
+        if cached is not None:
+            return Attempt(key, ip, now, cached)
+        local_lock = self.fallback.locked_until(key, now)
+        if local_lock is not None:
+            return Attempt(key, ip, now, self._locked(ip, now, local_lock - now))
+        minute, ip_key = now // 60, self._ip_key(ip, now)
         try:
-            self.store.reset_failures(_user_key(username), now)
+            state = self.store.reserve(Ceilings(f"global:{minute}", self.limits.global_max_failures, ip_key,
+                                                self.limits.ip_max_failures, key, self.limits.window), now)
+        except StoreError as exc:
+            self._store_failed(exc, "reserve")
+            failures = self.fallback.reserve(key, now)
+            if failures > self.limits.max_failures:
+                return Attempt(key, ip, now, self._locked(ip, now, self.limits.wait_increment), local=True)
+            return Attempt(key, ip, now, None, failures, local=True)
+        if state.global_failures >= self.limits.global_max_failures:
+            verdict = self._remember("global", (minute + 1) * 60, Verdict("global", 60 - now % 60))
+            return Attempt(key, ip, now, verdict)
+        if state.ip_failures >= self.limits.ip_max_failures:
+            retry = self.limits.ip_window - now % self.limits.ip_window
+            return Attempt(key, ip, now, self._remember("ip:" + ip, now + retry, Verdict("ip", retry)))
+        if state.locked_until is not None:
+            retry = None if state.locked_until >= PERMANENT else state.locked_until - now
+            return Attempt(key, ip, now, self._locked(ip, now, retry))
+        if state.user_failures > self.limits.max_failures:
+            # As many attempts as the limit allows are already counted (in flight, or their lock not yet
+            # written): answered as locked, and counted, so the count cannot lapse into a fresh start.
+            return Attempt(key, ip, now, self._locked(ip, now, self.limits.wait_increment))
+        return Attempt(key, ip, now, None, state.user_failures)
+
+    def failure(self, attempt: Attempt) -> int | None:
+        """Count a failed login (the username's count already holds it); the lock's wait in seconds if
+        this failure locked the username. Each counter on its own: one failing never stops the others."""
+        now = attempt.now
+        self._count(f"global:{now // 60}", now, 120)
+        self._count(self._ip_key(attempt.ip, now), now, 2 * self.limits.ip_window)
+        if attempt.user_failures < self.limits.max_failures:
+            return None
+        if attempt.local:
+            return self.fallback.lock(attempt.user_key, now)
+        try:
+            lockouts = self.store.add_lockout(attempt.user_key, now)
+            permanent = 0 < self.limits.permanent_after <= lockouts
+            wait = min(self.limits.wait_increment * lockouts, self.limits.max_wait)
+            self.store.lock(attempt.user_key, PERMANENT if permanent else now + wait, now)
+            return PERMANENT if permanent else wait
+        except StoreError as exc:
+            self._store_failed(exc, "lock")
+            return self.fallback.lock(attempt.user_key, now)
+
+    def success(self, attempt: Attempt) -> None:
+        """A correct password resets the username's failure count, its own reservation included (not its
+        lockout history): one store round trip."""
+        if attempt.local:
+            self.fallback.reset(attempt.user_key)
+            return
+        try:
+            self.store.reset_failures(attempt.user_key, attempt.now)
         except StoreError as exc:
             self._store_failed(exc, "success")
 
     def unlock(self, username: str, now: int) -> None:
         """Operator action: clear failures, lock and lockout history. Store errors propagate here."""
-        self.store.clear(_user_key(username), now)
+        key = user_key(username)
+        self.fallback.clear(key)  # this process's only (the CLI's): a server's fallback lock lapses by itself
+        self.store.clear(key, now)
 
 
 TOKEN_PATH = "/oauth/token"

@@ -1,4 +1,8 @@
-"""User administration: the domain functions behind ``authserver users ...``."""
+"""User administration: the domain functions behind ``authserver users ...``.
+
+Every function takes a username in any spelling and finds the user by its normal form
+(:mod:`authserver.usernames`): ``users disable ALICE`` disables ``alice``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from importlib import resources
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from authserver import clock
 from authserver.extensions import db
@@ -14,6 +19,8 @@ from authserver.models import User
 from authserver.oauth import sessions
 from authserver.passwords import current_passwords
 from authserver.ratelimit import current_throttle
+from authserver.usernames import MAX_LENGTH
+from authserver.usernames import normal_form
 
 MAX_PASSWORD_LENGTH = 1024  # argon2 hashes anything, but an unbounded input is a DoS lever
 
@@ -41,20 +48,29 @@ def check_password_policy(password: str) -> None:
 
 
 def create_user(username: str, password: str) -> User:
-    username = username.strip()
-    if not username or len(username) > 150:
-        raise UserError("username must be 1 to 150 characters")
+    """Create a user; refused if another user has the same normal form (``Alice`` when ``alice`` exists)."""
+    username, normal = username.strip(), normal_form(username)
+    if not normal or len(username) > MAX_LENGTH or len(normal) > MAX_LENGTH:
+        raise UserError(f"username must be 1 to {MAX_LENGTH} characters")
     check_password_policy(password)
-    if db.session.execute(select(User.id).where(User.username == username)).first():
-        raise UserError(f"user {username!r} already exists")
-    user = User(username=username, password_hash=current_passwords().hash(password), disabled=False)
+    taken = db.session.execute(select(User.username).where(User.normal_username == normal)).scalar_one_or_none()
+    if taken is not None:
+        raise UserError(f"user {username!r} already exists" if taken == username
+                        else f"username {username!r} is taken: it is the same username as {taken!r}")
+    user = User(username=username, normal_username=normal, password_hash=current_passwords().hash(password),
+                disabled=False)
     db.session.add(user)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # created in parallel under another spelling
+        db.session.rollback()
+        raise UserError(f"user {username!r} already exists") from None
     return user
 
 
 def get_user(username: str) -> User:
-    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    user = db.session.execute(
+        select(User).where(User.normal_username == normal_form(username))).scalar_one_or_none()
     if user is None:
         raise UserError(f"no user {username!r}")
     return user

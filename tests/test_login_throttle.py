@@ -210,34 +210,45 @@ def store_failures() -> int:
     return telemetry.counters().get("authserver_throttle_store_failed_total", 0)
 
 
-def assert_fails_open(login, user, events) -> None:
+def assert_usernames_still_lock(clock, login, user, events) -> None:
+    """The store fails: the IP and global ceilings fail open, but the username is counted and locked in
+    this process, with the same limits (3 failures, 60 s), and other usernames are unaffected."""
     before = store_failures()
-    for _ in range(5):  # beyond BRUTE_FORCE_MAX_FAILURES: nothing can be counted, nothing locks
-        assert_invalid_grant(login(user))
-    ok = login(user, PASSWORD)
-    assert ok.status_code == 200, ok.data
+    wrong_body = fail(login, user, 3)
+    locked = login(user, PASSWORD)
+    assert_invalid_grant(locked)
+    assert locked.data == wrong_body
+    assert locked.headers["Retry-After"] == "60"
     assert store_failures() > before
     assert any(r.getMessage() == "throttle.store_failed" for r in events)
+    other = unique("bob")
+    fail(login, other, 1)
+    assert "Retry-After" not in login(other).headers, "another username is not locked"
+    # Past the lock and the window: where only the store's lock write failed, its count (at the limit,
+    # without a lock) refuses the username until the window lapses.
+    clock.advance(900)
+    ok = login(user, PASSWORD)
+    assert ok.status_code == 200, ok.data
 
 
 @pytest.mark.parametrize("store", ["redis-down"])
-def test_unreachable_redis_fails_open(login, user, events):
-    assert_fails_open(login, user, events)
+def test_unreachable_redis_still_locks_usernames_per_process(clock, login, user, events):
+    assert_usernames_still_lock(clock, login, user, events)
 
 
 @pytest.mark.parametrize("store", ["database"])
-def test_failing_database_store_fails_open(monkeypatch, login, user, events):
+def test_failing_database_store_writes_still_lock_usernames_per_process(monkeypatch, clock, login, user, events):
     def broken(self, statement):
         raise StoreError("OperationalError")
 
     monkeypatch.setattr(DatabaseStore, "_run", broken)
-    assert_fails_open(login, user, events)
+    assert_usernames_still_lock(clock, login, user, events)
 
 
 @pytest.mark.parametrize("store", ["database"])
-def test_database_store_without_its_table_fails_open(app, login, user, events):
-    """A real failure at the database (every statement of the store errors, the precompiled check
-    included), not a patched method: logins still work and the failure is counted."""
+def test_database_store_without_its_table_still_locks_usernames_per_process(app, clock, login, user, events):
+    """A real failure at the database (every statement of the store errors, the precompiled reservation
+    included), not a patched method: logins still work, usernames still lock, the failure is counted."""
     from sqlalchemy import text
 
     from authserver.extensions import db
@@ -246,10 +257,47 @@ def test_database_store_without_its_table_fails_open(app, login, user, events):
         with db.engine.begin() as conn:
             conn.execute(text("ALTER TABLE throttle_entries RENAME TO throttle_entries_away"))
         try:
-            assert_fails_open(login, user, events)
+            assert_usernames_still_lock(clock, login, user, events)
         finally:
             with db.engine.begin() as conn:
                 conn.execute(text("ALTER TABLE throttle_entries_away RENAME TO throttle_entries"))
+
+
+def test_a_failing_ip_counter_does_not_stop_the_username_from_locking(app, monkeypatch, login, user):
+    """Each counter is written on its own: an error on the IP counter (which fails open) never skips the
+    username's count."""
+    store = app.extensions["authserver.throttle"].store
+    original = type(store).incr
+
+    def ip_counter_broken(self, key, now, ttl):
+        if key.startswith("ip:"):
+            raise StoreError("value too long")
+        return original(self, key, now, ttl)
+
+    monkeypatch.setattr(type(store), "incr", ip_counter_broken)
+    wrong_body = fail(login, user, 3)
+    locked = login(user, PASSWORD)
+    assert_invalid_grant(locked)
+    assert locked.data == wrong_body
+
+
+@pytest.mark.parametrize("limits", [{"BRUTE_FORCE_MAX_FAILURES": 5, "TRUSTED_PROXY_HOPS": 1}])
+def test_a_300_character_forwarded_address_does_not_stop_the_lockout(login, user, events):
+    """Issue 12: on PostgreSQL an X-Forwarded-For of 300 characters overflowed the key column on every
+    attempt, so 8 wrong passwords never locked the account. Every key is bounded now."""
+    forwarded = {**login.reg.basic, "X-Forwarded-For": "1" * 300}
+
+    def via_proxy(password=WRONG):
+        return login.client.post("/oauth/token", headers=forwarded,
+                                 data={"grant_type": "password", "username": user, "password": password},
+                                 environ_overrides={"REMOTE_ADDR": login.ip})
+
+    for _ in range(8):
+        assert_invalid_grant(via_proxy())
+    after = via_proxy(PASSWORD)
+    assert_invalid_grant(after)
+    assert "Retry-After" in after.headers
+    assert not any(r.getMessage() == "throttle.store_failed" for r in events)
 
 
 def test_audit_events_carry_username_ip_and_client_never_the_password(login, user, events):

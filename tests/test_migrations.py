@@ -111,3 +111,65 @@ def test_migrated_schema_accepts_and_cascades_rows(fresh_app):
         assert [u.username for u in users.list_users()] == ["migrated"]
         clients.delete_client("m")
         assert db.session.get(Client, "m") is None
+
+
+BEFORE_NORMAL_FORM = "f91d69db6090"
+
+
+def _insert_users(app: Flask, *names: str) -> None:
+    from sqlalchemy import text
+
+    with app.app_context(), db.engine.begin() as conn:
+        for i, name in enumerate(names):
+            conn.execute(text("INSERT INTO users (id, username, password_hash, disabled, created_at, updated_at) "
+                              "VALUES (:id, :name, 'x', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                         {"id": f"id-{i}", "name": name})
+
+
+def _usernames(app: Flask) -> list[tuple[str, str]]:
+    from sqlalchemy import text
+
+    with app.app_context(), db.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT id, username FROM users ORDER BY id"))]
+
+
+def test_upgrade_gives_existing_users_their_normal_form_and_keeps_the_name_as_created(fresh_app):
+    from authserver import users
+
+    with fresh_app.app_context():
+        upgrade(revision=BEFORE_NORMAL_FORM)
+    _insert_users(fresh_app, "Carol", "dave")
+    with fresh_app.app_context():
+        upgrade()
+        assert users.get_user("CAROL").username == "Carol"
+        assert users.get_user("Dave").id == "id-1"
+        with pytest.raises(users.UserError, match="same username as 'Carol'"):
+            users.create_user("carol", "long enough password")
+    assert _schema_diff(fresh_app) == []
+
+
+def test_upgrade_refuses_usernames_that_would_collide_and_changes_nothing(fresh_app):
+    """``Bob`` and ``bob`` were two accounts: neither is merged, renamed or dropped; the upgrade stops,
+    naming both, and runs once the operator has renamed one."""
+    from sqlalchemy import text
+
+    with fresh_app.app_context():
+        upgrade(revision=BEFORE_NORMAL_FORM)
+    _insert_users(fresh_app, "Bob", "bob", "erin")
+    with fresh_app.app_context(), pytest.raises(SystemExit) as exited:  # Flask-Migrate logs it, then exits 1
+        upgrade()
+    refusal = str(exited.value.__context__)
+    assert "would become one username" in refusal
+    assert "'Bob' (id id-0)" in refusal and "'bob' (id id-1)" in refusal
+    assert "erin" not in refusal
+    assert _head_revision(fresh_app) == BEFORE_NORMAL_FORM
+    assert _usernames(fresh_app) == [("id-0", "Bob"), ("id-1", "bob"), ("id-2", "erin")]
+    with fresh_app.app_context(), db.engine.connect() as conn:
+        assert "normal_username" not in {c["name"] for c in inspect(conn).get_columns("users")}
+
+    with fresh_app.app_context(), db.engine.begin() as conn:
+        conn.execute(text("UPDATE users SET username = 'bob-2' WHERE id = 'id-1'"))
+    with fresh_app.app_context():
+        upgrade()
+    assert _head_revision(fresh_app) != BEFORE_NORMAL_FORM
+    assert _usernames(fresh_app) == [("id-0", "Bob"), ("id-1", "bob-2"), ("id-2", "erin")]

@@ -21,12 +21,17 @@ def _utcnow() -> datetime:
 
 
 class User(db.Model):
-    """A user who logs in with the password grant. ``id`` is the token's ``sub``."""
+    """A user who logs in with the password grant. ``id`` is the token's ``sub``.
+
+    ``username`` is the name as created (for display); ``normal_username`` is its normal form
+    (:func:`authserver.usernames.normal_form`), what every lookup compares, unique.
+    """
 
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     username: Mapped[str] = mapped_column(String(150), unique=True)
+    normal_username: Mapped[str] = mapped_column(String(150), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     #: "Log out everywhere": access tokens issued before this Unix time are inactive.

@@ -98,7 +98,9 @@ class PasswordGrant(_Grant, grants.ResourceOwnerPasswordCredentialsGrant):
         started = time.perf_counter()
         throttle, ip, now = current_throttle(), flask_request.remote_addr or "unknown", clock.now()
         audit = {"client_id": client.client_id, "username": username[:150], "ip": ip}
-        verdict = throttle.check(username, ip, now)  # before any argon2 work
+        # Before any argon2 work: refused, or this attempt counted against the username from now on.
+        attempt = throttle.reserve(username, ip, now)
+        verdict = attempt.verdict
         if verdict is not None:
             emit("login.throttled", reason=verdict.reason, **audit)
             if verdict.reason != "locked":
@@ -109,17 +111,17 @@ class PasswordGrant(_Grant, grants.ResourceOwnerPasswordCredentialsGrant):
         user = self.authenticate_user(username, password)
         if user is None:
             emit("login.failed", **audit)
-            wait = throttle.failure(username, ip, now)
+            wait = throttle.failure(attempt)
             throttle.record_failed_login(time.perf_counter() - started)
             if wait is not None:
                 emit("user.locked", wait_seconds=wait, **audit)
             # RFC 6749 §5.2: bad resource-owner credentials are invalid_grant (Authlib says invalid_request).
             raise InvalidGrantError("bad username or password, or disabled user")
-        throttle.success(username, now)
+        throttle.success(attempt)
         self.request.user = user
 
     def authenticate_user(self, username: str, password: str) -> User | None:
-        user = storage.get_user_by_username(username) if len(username) <= 150 else None
+        user = storage.get_user_by_username(username)  # by its normal form; None if that is over 150 characters
         # One argon2 verify whatever the case, so timing does not tell unknown from wrong or disabled.
         passwords = current_passwords()
         ok = passwords.verify(user.password_hash if user else None, password)

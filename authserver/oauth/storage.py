@@ -27,6 +27,8 @@ from authserver import autocommit
 from authserver.extensions import db
 from authserver.models import RefreshToken
 from authserver.models import User
+from authserver.usernames import MAX_LENGTH
+from authserver.usernames import normal_form
 
 _rt = RefreshToken.__table__
 _users = User.__table__
@@ -55,11 +57,15 @@ class Login:
 
 
 _LOGIN = select(_users.c.id, _users.c.password_hash, _users.c.disabled).where(
-    _users.c.username == bindparam("p_username", type_=String))
+    _users.c.normal_username == bindparam("p_username", type_=String))
 
 
 def get_user_by_username(username: str) -> Login | None:
-    params = {"p_username": username}
+    """The user whose username has the same normal form as ``username`` (:mod:`authserver.usernames`)."""
+    normal = normal_form(username)
+    if len(normal) > MAX_LENGTH:
+        return None
+    params = {"p_username": normal}
     if autocommit.engine() is not None:
         row = autocommit.fetchone(_LOGIN, params)
     else:
