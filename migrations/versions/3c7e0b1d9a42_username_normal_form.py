@@ -9,11 +9,18 @@ Existing usernames are never merged, renamed or dropped: if two rows have the sa
 changing anything and names the rows; the operator renames (or deletes) one of each pair, e.g.
 ``UPDATE users SET username = 'alice-2' WHERE id = '…'``, and runs the upgrade again.
 """
+import unicodedata
+
 from alembic import op
 import sqlalchemy as sa
 
-from authserver.usernames import MAX_LENGTH
-from authserver.usernames import normal_form
+# A migration is frozen: the rule as it was when this revision was written (authserver.usernames),
+# so a later change of the rule needs a revision of its own and cannot rewrite this one.
+MAX_LENGTH = 150
+
+
+def normal_form(username: str) -> str:
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold()).strip()
 
 
 # revision identifiers, used by Alembic.
