@@ -79,14 +79,14 @@ def answers(url: str) -> bool:
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60, *, path: str = "/healthz",
-               workers: int | None = None, probe: Callable[[], bool] | None = None) -> bool:
-    """Poll until the server answers (``probe()``, default ``GET url+path`` 2xx) and, if ``workers`` is
+               workers: int | None = None, probe: Callable[[str], bool] | None = None) -> bool:
+    """Poll until the server answers (``probe(url)``, default ``GET url+path`` 2xx) and, if ``workers`` is
     given, that many workers run; False if the process exits or ``seconds`` pass first."""
-    check = probe or (lambda: answers(url + path))
+    check = probe or (lambda base: answers(base + path))
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and process.poll() is None:
         with contextlib.suppress(OSError, http.client.HTTPException):  # requests' errors are OSErrors too
-            if check() and (workers is None or len(worker_pids(process.pid)) == workers):
+            if check(url) and (workers is None or len(worker_pids(process.pid)) == workers):
                 return True
         time.sleep(0.2)
     return False
@@ -94,7 +94,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60, 
 
 def start_gunicorn(app_spec: str, env: Mapping[str, str], port: int | None = None, workers: int = 2, *,
                    cwd: Path = ROOT, args: Sequence[str] = (), log_path: Path | None = None,
-                   path: str = "/healthz", probe: Callable[[], bool] | None = None, wait_for_workers: bool = False,
+                   path: str = "/healthz", probe: Callable[[str], bool] | None = None, wait_for_workers: bool = False,
                    seconds: float = 60, own_session: bool = False) -> LiveServer:
     """Run ``app_spec`` under gunicorn on 127.0.0.1:``port`` (a free one by default) from ``cwd`` and wait
     until it is ready (see :func:`wait_ready`); RuntimeError with the log's tail if it is not."""
