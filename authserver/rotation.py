@@ -72,6 +72,12 @@ def removal_due_at(record: KeyRecord, policy: Policy) -> int | None:
     return None if record.retired_at is None else record.retired_at + policy.retire_keep
 
 
+def revoke_propagation_bound(policy: Policy) -> int:
+    """Seconds after :func:`revoke` until no verifier that honours the JWKS max-age accepts the key's
+    tokens: every server process reloads keys, then every cached JWKS that still lists the key expires."""
+    return policy.jwks_max_age + policy.reload_interval
+
+
 def generation_due_at(records: list[KeyRecord], policy: Policy) -> int | None:
     """When the schedule wants the next key published, so it can sign at the end of the period."""
     active = [r for r in records if r.state == "active"]

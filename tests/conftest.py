@@ -3,6 +3,8 @@
 Every fixture that touches the database is parametrised over the backends in
 ``AUTHSERVER_TEST_BACKENDS`` (default ``sqlite,postgresql``). Each run gets fresh databases,
 built by the real migrations. PostgreSQL is mandatory: an unreachable server fails the run.
+Databases, servers and ports come from ``authserver.testing``, the harness shared with bench/; the
+names below (``start_server``, ``_free_port``, ``_base_config``, ...) stay for the tests that import them.
 """
 
 from __future__ import annotations
@@ -10,31 +12,34 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import socket
 import subprocess
-import sys
-import tempfile
-import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
 from authserver import create_app
 from authserver.clock import FrozenClock
-from authserver.keystore import ensure_development_key
+from authserver.testing import apps
+from authserver.testing import databases
+from authserver.testing import servers
+from authserver.testing.databases import Database
+from authserver.testing.ports import free_port
+from authserver.testing.servers import LiveServer
+from authserver.testing.servers import start_gunicorn
+from authserver.testing.servers import start_server
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("AUTHSERVER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+__all__ = ["Database", "LiveServer", "start_gunicorn", "start_server"]  # imported by test modules
+
+ROOT = servers.ROOT
+PG_ADMIN_URL = databases.PG_ADMIN_URL
 BACKENDS = [b.strip() for b in os.environ.get("AUTHSERVER_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
-PEPPER = "test-pepper-" + "x" * 32
-ISSUER = "https://auth.test"
+PEPPER = apps.PEPPER
+ISSUER = apps.ISSUER
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,76 +51,41 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _pg_url(dbname: str) -> str:
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    return f"{base}/{dbname}"
+    return databases.pg_url(dbname)
+
+
+def _postgresql_required(exc: databases.DatabaseUnavailableError) -> None:
+    pytest.fail(f"PostgreSQL is required for the test suite and {str(exc).removeprefix('PostgreSQL ')}", pytrace=False)
 
 
 def _pg_admin(sql: str) -> None:
-    import psycopg
-
     try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is required for the test suite and is unreachable at {PG_ADMIN_URL}: {exc}",
-                    pytrace=False)
-
-
-@dataclass
-class Database:
-    backend: str
-    url: str
+        databases.pg_admin(sql)
+    except databases.DatabaseUnavailableError as exc:
+        _postgresql_required(exc)
 
 
 def _migrate(url: str, keys_dir: Path) -> None:
-    from flask_migrate import upgrade
-
-    app = create_app(_base_config(url, keys_dir, MIGRATIONS=True))
-    with app.app_context():
-        upgrade()
-        from authserver.extensions import db
-
-        db.engine.dispose()
+    databases.migrate(url, keys_dir)
 
 
 @pytest.fixture(scope="session")
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("keys")
-    ensure_development_key(path, int(time.time()))
-    return path
+    return apps.development_keys(tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
              keys_dir: Path) -> Iterator[Database]:
-    backend = request.param
-    if backend == "sqlite":
-        url = "sqlite:///" + str(tmp_path_factory.mktemp("sqlite") / "test.db")
-        _migrate(url, keys_dir)
-        yield Database(backend, url)
-        return
-    name = f"authserver_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    _pg_admin(f'CREATE DATABASE "{name}"')
     try:
-        url = _pg_url(name)
-        _migrate(url, keys_dir)
-        yield Database(backend, url)
-    finally:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with databases.fresh_database(request.param, tmp_path_factory.mktemp(request.param), keys_dir) as fresh:
+            yield fresh
+    except databases.DatabaseUnavailableError as exc:
+        _postgresql_required(exc)
 
 
 def _base_config(url: str, keys_dir: Path, **extra: Any) -> dict[str, Any]:
-    return {
-        "ENV": "development",
-        "ISSUER": ISSUER,
-        "DATABASE_URL": url,
-        "KEYS_DIR": str(keys_dir),
-        "SECRET_PEPPER": PEPPER,
-        # Cheap argon2 for speed; the timing-equality measurement lives in bench/ with real parameters.
-        "ARGON2_TIME_COST": 1,
-        "ARGON2_MEMORY_KIB": 1024,
-        **extra,
-    }
+    return apps.app_config(url, keys_dir, **extra)
 
 
 def _empty_tables(app: Flask) -> None:
@@ -241,69 +211,12 @@ def events():
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class LiveServer:
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-
-def start_server(database: Database, keys_dir: Path, workers: int = 2, **env_extra: str) -> LiveServer:
-    """Run the server under gunicorn, as production does, and wait until it answers."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "AUTHSERVER_ENV": "development", "AUTHSERVER_ISSUER": url,
-           "AUTHSERVER_DATABASE_URL": database.url, "AUTHSERVER_KEYS_DIR": str(keys_dir),
-           "AUTHSERVER_SECRET_PEPPER": PEPPER, "AUTHSERVER_ARGON2_TIME_COST": "1",
-           "AUTHSERVER_ARGON2_MEMORY_KIB": "1024",
-           # Tests change clients from this process; the server must not serve a cached copy for 5 s.
-           "AUTHSERVER_CLIENT_CACHE_SECONDS": "0", **env_extra}
-    return start_gunicorn("authserver:create_app()", env, port, workers)
+    return free_port()
 
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> bool:
     """Poll ``url/healthz`` until it answers 200, the process exits, or time runs out."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if requests.get(f"{url}/healthz", timeout=5).ok:
-                return True
-        except requests.RequestException:
-            time.sleep(0.2)
-    return False
-
-
-def start_gunicorn(app_spec: str, env: dict[str, str], port: int, workers: int = 2) -> LiveServer:
-    """Run a WSGI app under gunicorn from the repository root and wait until ``/healthz`` answers."""
-    # The log goes to a file: a pipe nobody reads would fill up and block the workers.
-    fd, name = tempfile.mkstemp(prefix="authserver-live-", suffix=".log")
-    os.close(fd)
-    log_path = Path(name)
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", app_spec],
-            env=env, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path)
-    if wait_healthy(server.url, process):
-        return server
-    server.stop()
-    raise RuntimeError(f"{app_spec} did not start: {server.log()}")
+    return servers.wait_ready(url, process, seconds)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Signing-key rotation under load, end to end (bench/rotation/rotation_under_load.py).
+"""Signing-key rotation under load, end to end (the ``bench.rotation`` package, bench/rotation/).
 
 gunicorn with 3 workers, short timings (JWKS max-age 3 s, keys reload 1 s, access tokens 5 s),
 client_credentials tokens issued continuously, each verified at once and again 2 s before it expires
@@ -18,28 +18,19 @@ a key up to ~1 s before it had been published for the full publish delay. A fail
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 import time
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 from conftest import Database
 
+from bench.rotation.report import problems
+from bench.rotation.report import render
+from bench.rotation.run import run
+from bench.rotation.settings import PROPAGATION_SLACK
+from bench.rotation.settings import Options
+
 pytestmark = pytest.mark.live
-
-SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "rotation" / "rotation_under_load.py"
-
-
-def _load_harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rotation_under_load", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_three_rotations_under_load_fail_no_valid_token_and_revoke_propagates_in_time(database: Database) -> None:
@@ -48,11 +39,10 @@ def test_three_rotations_under_load_fail_no_valid_token_and_revoke_propagates_in
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is required for the jose verifier (install Node.js 20+ with npm)", pytrace=False)
-    rul = _load_harness()
     started = time.monotonic()
-    result = rul.run(rul.Options(database_url=database.url, rotations=3, duration=0, rate=30.0))
+    result = run(Options(database_url=database.url, rotations=3, duration=0, rate=30.0))
     elapsed = time.monotonic() - started
-    print(rul.render(result))
+    print(render(result))
     print(f"wall time {elapsed:.1f} s")
 
     timeline = "\n".join(f"  {e['at']:.3f} {e['event']} {e['kid'][:12]}" for e in result["events"])
@@ -86,9 +76,9 @@ def test_three_rotations_under_load_fail_no_valid_token_and_revoke_propagates_in
     for name in ("pyjwt", "jose"):
         took = revoke["propagation_s"][name]
         assert took is not None, f"{name} still accepts the revoked key's token {revoke['probes']} probes later"
-        assert took <= bound + rul.PROPAGATION_SLACK, f"{name}: revoke took {took:.2f} s, documented bound {bound} s"
+        assert took <= bound + PROPAGATION_SLACK, f"{name}: revoke took {took:.2f} s, documented bound {bound} s"
         assert revoke["accepted_after_rejection"][name] == 0
         assert revoke["other_probe_errors"][name] == []
         # The replacement key signs before the caches have it (documented); strict caches catch up in time.
-        assert result["verifiers"][name]["replacement_window_s"] <= bound + rul.PROPAGATION_SLACK
-    assert rul.problems(result, 3) == []
+        assert result["verifiers"][name]["replacement_window_s"] <= bound + PROPAGATION_SLACK
+    assert problems(result, 3) == []

@@ -35,17 +35,15 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-from conftest import Database  # noqa: E402
-from conftest import _base_config  # noqa: E402
-from conftest import _migrate  # noqa: E402
-from conftest import _pg_admin  # noqa: E402
-from conftest import _pg_url  # noqa: E402
-from conftest import start_server  # noqa: E402
-
-from authserver import create_app  # noqa: E402
-from authserver.keystore import ensure_development_key  # noqa: E402
+from authserver import create_app
+from authserver.testing.apps import app_config
+from authserver.testing.apps import development_keys
+from authserver.testing.databases import Database
+from authserver.testing.databases import create_pg_database
+from authserver.testing.databases import drop_pg_database
+from authserver.testing.databases import migrate
+from authserver.testing.databases import pg_url
+from authserver.testing.servers import start_server
 
 ARGON2 = {"ARGON2_TIME_COST": 2, "ARGON2_MEMORY_KIB": 19456, "ARGON2_PARALLELISM": 1}
 PASSWORD = "correct horse battery staple"
@@ -114,7 +112,7 @@ def provision(url: str, keys: Path, clients_n: int) -> list[tuple[str, str]]:
     from authserver import users
     from authserver.extensions import db
 
-    app = create_app(_base_config(url, keys, **ARGON2))
+    app = create_app(app_config(url, keys, **ARGON2))
     out = []
     with app.app_context():
         users.create_user("alice", PASSWORD)
@@ -139,16 +137,13 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=3)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="abuse-load-"))
-    keys = tmp / "keys"
-    keys.mkdir()
-    ensure_development_key(keys, int(time.time()))
-    dbname = f"authserver_abuse_{int(time.time())}_{uuid.uuid4().hex[:6]}"
-    _pg_admin(f'CREATE DATABASE "{dbname}"')
-    url = _pg_url(dbname)
+    keys = development_keys(tmp / "keys")
+    dbname = create_pg_database("authserver_abuse")
+    url = pg_url(dbname)
     server = None
     stop = threading.Event()
     try:
-        _migrate(url, keys)
+        migrate(url, keys)
         registered = provision(url, keys, args.clients)
         env = {f"AUTHSERVER_{k}": str(v) for k, v in ARGON2.items()}
         server = start_server(Database("postgresql", url), keys, workers=args.workers,
@@ -188,7 +183,7 @@ def main() -> int:
         stop.set()
         if server is not None:
             server.stop()
-        _pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        drop_pg_database(dbname)
 
 
 def report(args, phases, samples) -> int:

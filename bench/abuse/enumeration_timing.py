@@ -24,17 +24,15 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-from conftest import Database  # noqa: E402
-from conftest import _base_config  # noqa: E402
-from conftest import _migrate  # noqa: E402
-from conftest import _pg_admin  # noqa: E402
-from conftest import _pg_url  # noqa: E402
-from conftest import start_server  # noqa: E402
-
-from authserver import create_app  # noqa: E402
-from authserver.keystore import ensure_development_key  # noqa: E402
+from authserver import create_app
+from authserver.testing.apps import app_config
+from authserver.testing.apps import development_keys
+from authserver.testing.databases import Database
+from authserver.testing.databases import create_pg_database
+from authserver.testing.databases import drop_pg_database
+from authserver.testing.databases import migrate
+from authserver.testing.databases import pg_url
+from authserver.testing.servers import start_server
 
 ARGON2 = {"ARGON2_TIME_COST": 2, "ARGON2_MEMORY_KIB": 19456, "ARGON2_PARALLELISM": 1}
 MAX_FAILURES = 3
@@ -49,7 +47,7 @@ def provision(url: str, keys: Path, per_case: int, tag: str) -> str:
     from authserver import users
     from authserver.extensions import db
 
-    app = create_app(_base_config(url, keys, **ARGON2))
+    app = create_app(app_config(url, keys, **ARGON2))
     with app.app_context():
         for i in range(per_case):
             users.create_user(f"wrong-{tag}-{i}", PASSWORD)
@@ -71,16 +69,13 @@ def main() -> int:
     parser.add_argument("--redis", metavar="URL", help="count failures in Redis (default: in the database)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="abuse-enum-"))
-    keys = tmp / "keys"
-    keys.mkdir()
-    ensure_development_key(keys, int(time.time()))
+    keys = development_keys(tmp / "keys")
     dbname = None
     if args.sqlite:
         url = f"sqlite:///{tmp / 'bench.db'}"
     else:
-        dbname = f"authserver_abuse_{int(time.time())}_{uuid.uuid4().hex[:6]}"
-        _pg_admin(f'CREATE DATABASE "{dbname}"')
-        url = _pg_url(dbname)
+        dbname = create_pg_database("authserver_abuse")
+        url = pg_url(dbname)
     tag = uuid.uuid4().hex[:8]  # usernames unique per run: a shared Redis never mixes runs
     total = args.rounds + args.warmup
     env = {f"AUTHSERVER_{k}": str(v) for k, v in ARGON2.items()}
@@ -91,7 +86,7 @@ def main() -> int:
         env["AUTHSERVER_REDIS_URL"] = args.redis
     server = None
     try:
-        _migrate(url, keys)
+        migrate(url, keys)
         per_case = -(-total // (MAX_FAILURES - 1))
         print(f"provisioning {2 * per_case + 1} users with argon2id m=19456 KiB t=2 p=1 ...", flush=True)
         secret = provision(url, keys, per_case, tag)
@@ -146,7 +141,7 @@ def main() -> int:
             if keys:
                 conn.delete(*keys)
         if dbname:
-            _pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            drop_pg_database(dbname)
 
 
 def load_average() -> str:

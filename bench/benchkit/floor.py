@@ -12,9 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +22,10 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from authserver.testing.servers import LiveServer
+from authserver.testing.servers import start_gunicorn
 from benchkit.scenarios import Invocation
 from benchkit.scenarios import refresh_pool
-from benchkit.server import _free_port
 from benchkit.wrkrun import measure
 from benchkit.wrkrun import warm_up
 
@@ -52,12 +51,13 @@ def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, wa
     env = {"FLOOR_DATABASE_URL": url, "FLOOR_KEY_PEM": str(key_file), "FLOOR_CLIENT_ID": client_id,
            "FLOOR_CLIENT_DIGEST": floor_app.digest(secret).hex()}
     basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    with _served(repo, run_dir, ["-w", str(WORKERS), "floor_app:create_app()"], env, LABEL) as (proc, base_url):
-        def rejects_a_bad_token() -> bool:  # the handler's own 400: the app is loaded
-            return requests.post(base_url + "/oauth/token", data={"refresh_token": "x"},
-                                 headers={"Authorization": basic}, timeout=2).status_code == 400
 
-        _wait_ready(proc, WORKERS, rejects_a_bad_token)
+    def rejects_a_bad_token(base_url: str) -> bool:  # the handler's own 400: the app is loaded
+        return requests.post(base_url + "/oauth/token", data={"refresh_token": "x"},
+                             headers={"Authorization": basic}, timeout=2).status_code == 400
+
+    with _served(run_dir, "floor_app:create_app()", WORKERS, env, LABEL, rejects_a_bad_token) as server:
+        base_url = server.url
         script = FLOOR_DIR.parent / "scenarios" / "refresh.lua"
         per_phase = refresh_pool(connections)
         common = {"script": script, "base_url": base_url, "connections": connections, "threads": 1}
@@ -65,49 +65,42 @@ def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, wa
             warm_up(invocation=_invocation(run_dir, f"{LABEL}-warmup", tokens[per_phase:], basic), seconds=warmup,
                     work=run_dir, label=f"{LABEL}-warmup", **common)
         return measure(scenario=LABEL, invocation=_invocation(run_dir, LABEL, tokens[:per_phase], basic),
-                       seconds=duration, workers=WORKERS, master_pid=proc.pid, worker_pids=_children(proc.pid),
-                       database=database, work=run_dir, **common).as_dict()
+                       seconds=duration, workers=WORKERS, master_pid=server.process.pid,
+                       worker_pids=server.worker_pids(), database=database, work=run_dir, **common).as_dict()
 
 
 def measure_static(*, repo: Path, run_dir: Path, database: str, duration: int, warmup: int, connections: int,
                    workers: int, body_bytes: int) -> dict:
     """``static_app.py`` (fixed bytes, nothing else) under ``workers`` sync workers, with the jwks script."""
     env = {"STATIC_BYTES": str(body_bytes)}
-    with _served(repo, run_dir, ["-w", str(workers), "static_app:app"], env, "static") as (proc, base_url):
-        _wait_ready(proc, workers, lambda: requests.get(base_url, timeout=2).status_code == 200)
+
+    def answers(base_url: str) -> bool:
+        return requests.get(base_url, timeout=2).status_code == 200
+
+    with _served(run_dir, "static_app:app", workers, env, "static", answers) as server:
+        base_url = server.url
         common = {"script": FLOOR_DIR.parent / "scenarios" / "jwks.lua", "base_url": base_url,
                   "connections": connections, "threads": 1}
         invocation = Invocation("/", {})
         if warmup > 0:
             warm_up(invocation=invocation, seconds=warmup, work=run_dir, label="static-warmup", **common)
         return measure(scenario="static", invocation=invocation, seconds=duration, workers=workers,
-                       master_pid=proc.pid, worker_pids=_children(proc.pid), database=database, work=run_dir,
+                       master_pid=server.process.pid, worker_pids=server.worker_pids(), database=database, work=run_dir,
                        **common).as_dict()
 
 
-def _children(pid: int) -> list[int]:
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
 @contextmanager
-def _served(repo: Path, run_dir: Path, args: list[str], env: dict[str, str],
-            label: str) -> Iterator[tuple[subprocess.Popen, str]]:
-    """gunicorn on a free port, run from bench/floor, stopped on the way out."""
-    port = _free_port()
-    log = open(run_dir / f"gunicorn-{label}.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([str(repo / ".venv" / "bin" / "gunicorn"), "-b", f"127.0.0.1:{port}",
-                             "--chdir", str(FLOOR_DIR), *args],
-                            env={**_base_env(), **env}, stdout=log, stderr=log, start_new_session=True)
-    log.close()
+def _served(run_dir: Path, app_spec: str, workers: int, env: dict[str, str], label: str,
+            answers: Callable[[str], bool]) -> Iterator[LiveServer]:
+    """gunicorn on a free port, run from bench/floor, ready once ``answers(url)`` and every worker runs (30 s
+    at most), stopped on the way out."""
+    server = start_gunicorn(app_spec, {**_base_env(), **env}, workers=workers, cwd=FLOOR_DIR,
+                            log_path=run_dir / f"gunicorn-{label}.log", probe=answers, wait_for_workers=True,
+                            seconds=30, own_session=True)
     try:
-        yield proc, f"http://127.0.0.1:{port}"
+        yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop(timeout=20)
 
 
 def _base_env() -> dict[str, str]:
@@ -119,17 +112,3 @@ def _invocation(run_dir: Path, label: str, tokens: list[str], basic: str) -> Inv
     tokens_file.write_text("\n".join(tokens) + "\n")
     return Invocation("/oauth/token", {"BENCH_BASIC_AUTH": basic, "BENCH_TOKENS_FILE": str(tokens_file)})
 
-
-def _wait_ready(proc: subprocess.Popen, workers: int, answers: Callable[[], bool]) -> None:
-    """Until ``answers()`` and all ``workers`` are up (30 s at most)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {proc.returncode}; see its log in the work directory")
-        try:
-            if answers() and len(_children(proc.pid)) == workers:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("bench/floor app not ready after 30 s")

@@ -24,11 +24,8 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +33,8 @@ from urllib.parse import quote_plus
 
 import requests
 
-from benchkit import procstat
+from authserver.testing.servers import LiveServer
+from authserver.testing.servers import start_gunicorn
 
 ISSUER = "https://auth.bench.invalid"
 
@@ -76,7 +74,7 @@ class Deployment:
             if os.environ.get(f"AUTHSERVER_{name}"):
                 self.env[f"AUTHSERVER_{name}"] = os.environ[f"AUTHSERVER_{name}"]
         self.notes: list[str] = []
-        self.gunicorn: subprocess.Popen | None = None
+        self.server: LiveServer | None = None
         self.workers = 0
         self.base_url = ""
 
@@ -127,41 +125,25 @@ class Deployment:
         return json.loads(self.cli(*args))
 
     def start(self, workers: int) -> None:
-        port = _free_port()
-        self.base_url = f"http://127.0.0.1:{port}"
+        """gunicorn with ``workers`` sync workers, ready once ``/readyz`` answers and every worker runs."""
         self.workers = workers
-        log = open(self.run_dir / f"gunicorn-w{workers}.log", "ab")  # noqa: SIM115 (lives as long as the server)
-        self.gunicorn = subprocess.Popen(
-            [str(self.bin / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-             "--pid", str(self.run_dir / "gunicorn.pid"), "authserver:create_app()"],
-            env=self.env, cwd=self.repo, stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.gunicorn.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.gunicorn.returncode}; see {log.name}")
-            try:
-                if (requests.get(self.base_url + "/readyz", timeout=2).status_code == 200
-                        and len(self.worker_pids()) == workers):
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"gunicorn not ready after 60 s; see {log.name}")
+        self.server = start_gunicorn("authserver:create_app()", self.env, workers=workers, cwd=self.repo,
+                                     args=["--pid", str(self.run_dir / "gunicorn.pid")], path="/readyz",
+                                     log_path=self.run_dir / f"gunicorn-w{workers}.log", wait_for_workers=True,
+                                     own_session=True)
+        self.base_url = self.server.url
+
+    @property
+    def gunicorn(self) -> subprocess.Popen[bytes] | None:
+        return self.server.process if self.server else None
 
     def worker_pids(self) -> list[int]:
-        return procstat.children(self.gunicorn.pid) if self.gunicorn else []
+        return self.server.worker_pids() if self.server else []
 
     def stop(self) -> None:
-        proc, self.gunicorn = self.gunicorn, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()  # graceful: the master stops its workers
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # its own session: the group is the master and its workers
-            proc.wait()
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop(timeout=20)  # graceful: the master stops its workers; then the whole group is killed
 
     def metadata(self) -> dict:
         response = requests.get(self.base_url + "/.well-known/oauth-authorization-server", timeout=10)
@@ -189,8 +171,3 @@ class Deployment:
         with ThreadPoolExecutor(max_workers=max(2, 2 * self.workers)) as pool:
             return list(pool.map(one, range(count)))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

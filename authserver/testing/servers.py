@@ -1,0 +1,124 @@
+"""WSGI apps under gunicorn, as production runs them: one launcher, one readiness loop, one handle.
+
+The log goes to a file, never a pipe (a pipe nobody reads fills up and blocks the workers); the
+handle reads its tail for error messages. With ``own_session`` the server gets its own process
+group, so a stop that times out can kill the master and its workers together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from authserver.testing.apps import server_env
+from authserver.testing.databases import Database
+from authserver.testing.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The direct children of process ``pid`` (a gunicorn master's workers)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:  # kernels without CONFIG_PROC_CHILDREN: scan the parent pids
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    children.append(int(stat.parent.name))
+        return sorted(children)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    own_session: bool = False
+
+    def log(self) -> str:
+        """The last 4,000 characters of the server's output."""
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def worker_pids(self) -> list[int]:
+        return worker_pids(self.process.pid)
+
+    def stop(self, timeout: float = 10) -> None:
+        """Graceful stop (the master stops its workers), then a kill if it has not exited in ``timeout``."""
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            if self.own_session:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+            else:
+                self.process.kill()
+            self.process.wait(5)
+
+
+def answers(url: str) -> bool:
+    """``GET url`` answers 2xx."""
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (http://127.0.0.1 only)
+        return 200 <= response.status < 300
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60, *, path: str = "/healthz",
+               workers: int | None = None, probe: Callable[[str], bool] | None = None) -> bool:
+    """Poll until the server answers (``probe(url)``, default ``GET url+path`` 2xx) and, if ``workers`` is
+    given, that many workers run; False if the process exits or ``seconds`` pass first."""
+    check = probe or (lambda base: answers(base + path))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError, http.client.HTTPException):  # requests' errors are OSErrors too
+            if check(url) and (workers is None or len(worker_pids(process.pid)) == workers):
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def start_gunicorn(app_spec: str, env: Mapping[str, str], port: int | None = None, workers: int = 2, *,
+                   cwd: Path = ROOT, args: Sequence[str] = (), log_path: Path | None = None,
+                   path: str = "/healthz", probe: Callable[[str], bool] | None = None, wait_for_workers: bool = False,
+                   seconds: float = 60, own_session: bool = False) -> LiveServer:
+    """Run ``app_spec`` under gunicorn on 127.0.0.1:``port`` (a free one by default) from ``cwd`` and wait
+    until it is ready (see :func:`wait_ready`); RuntimeError with the log's tail if it is not."""
+    port = port or free_port()
+    if log_path is None:
+        fd, name = tempfile.mkstemp(prefix="authserver-live-", suffix=".log")
+        os.close(fd)
+        log_path = Path(name)
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", *args, app_spec],
+            env=dict(env), cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=own_session)
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, own_session)
+    if wait_ready(server.url, process, seconds, path=path, probe=probe,
+                  workers=workers if wait_for_workers else None):
+        return server
+    server.stop()
+    raise RuntimeError(f"{app_spec} did not start: {server.log()}")
+
+
+def start_server(database: Database, keys_dir: Path, workers: int = 2, **env_extra: str) -> LiveServer:
+    """authserver under gunicorn with the test settings (:mod:`authserver.testing.apps`) on ``database``."""
+    port = free_port()
+    env = {**os.environ, **server_env(database.url, keys_dir, f"http://127.0.0.1:{port}"),
+           # Tests change clients from this process; the server must not serve a cached copy for 5 s.
+           "AUTHSERVER_CLIENT_CACHE_SECONDS": "0", **env_extra}
+    return start_gunicorn("authserver:create_app()", env, port, workers)
