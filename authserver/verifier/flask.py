@@ -16,6 +16,7 @@ import flask
 
 from authserver.verifier.bearer import bearer_token
 from authserver.verifier.bearer import error_response
+from authserver.verifier.bearer import unexpected_error
 from authserver.verifier.errors import TokenError
 from authserver.verifier.verify import Verifier
 
@@ -60,6 +61,8 @@ def require_token(scope: str | Iterable[str] | Callable[..., Any] | None = None,
                 claims = active.verify(token, scopes)
             except TokenError as exc:
                 return refusal(exc, active.realm)
+            except Exception as exc:  # a bug, still refused: see bearer.unexpected_error
+                return refusal(unexpected_error(exc), active.realm)
             flask.g.token_claims = claims
             return view(*args, **kwargs)
 

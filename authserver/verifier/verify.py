@@ -1,18 +1,20 @@
 """Verifying RFC 9068 access tokens offline against the issuer's published keys.
 
 Order matters (RFC 8725): the size is bounded before anything is parsed; only compact JWS is
-accepted (three base64url segments: no JWE, no JSON serialisation); the header must name an allowed
-algorithm, ``typ`` ``at+jwt``, a ``kid`` and nothing we would have to follow or understand (``jku``,
-``jwk``, ``x5u``, ``x5c``, ``crit``); the signature is checked before the payload is even decoded.
+accepted (three base64url segments: no JWE, no JSON serialisation); header and payload are parsed as
+strict, bounded JSON (:mod:`strict_json`: UTF-8, nesting depth, no duplicate names, finite numbers);
+the header must name an allowed algorithm, ``typ`` ``at+jwt``, a ``kid`` (each a string) and nothing
+we would have to follow or understand (``jku``, ``jwk``, ``x5u``, ``x5c``, ``crit``); the signature
+is checked before the payload is even decoded. Whatever the input, the only exception is
+:class:`TokenError`.
 
 A header already seen with the current key set is looked up in a small per-snapshot cache, so the
-hot path is: one dict look-up, one signature check, one ``json.loads``, a few compares.
+hot path is: one dict look-up, one signature check, one JSON parse, a few compares.
 """
 
 from __future__ import annotations
 
 import binascii
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from authserver.verifier import fetch
+from authserver.verifier import strict_json
 from authserver.verifier.claims import check_claims
 from authserver.verifier.claims import require_scopes
 from authserver.verifier.errors import InvalidTokenError
@@ -39,6 +42,8 @@ TYPES = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §4; media type 
 #: Header parameters that would make us fetch or trust a key the token brings along, or that we do
 #: not understand (RFC 7515 §4.1.11: unknown crit MUST be rejected, and we implement no extension).
 REFUSED_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
+#: Header parameters we read: each, when present, must be a string (RFC 7515 §4.1, RFC 7519 §5).
+STRING_HEADERS = ("alg", "typ", "kid", "cty")
 HEADER_CACHE_SIZE = 64
 
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
@@ -127,9 +132,9 @@ class Verifier:
         if not valid:
             raise InvalidTokenError("bad signature")
         try:
-            claims = json.loads(b64url_decode(raw[head + 1:tail]))
-        except ValueError:
-            raise InvalidTokenError("payload is not base64url JSON") from None
+            claims = strict_json.loads(b64url_decode(raw[head + 1:tail]))
+        except ValueError as exc:
+            raise InvalidTokenError(f"payload is not base64url UTF-8 JSON: {str(exc)[:80]}") from None
         check_claims(claims, issuer=self.issuer, audiences=self.audiences, now=now, leeway=leeway)
         if self.introspection is not None:
             self.introspection.check(token, claims, now)
@@ -137,11 +142,14 @@ class Verifier:
 
     def _check_header(self, segment: bytes, snap: KeySnapshot, now: float) -> tuple[VerificationKey, str]:
         try:
-            header = json.loads(b64url_decode(segment))
-        except ValueError:
-            raise InvalidTokenError("header is not base64url JSON") from None
+            header = strict_json.loads(b64url_decode(segment))
+        except ValueError as exc:
+            raise InvalidTokenError(f"header is not base64url UTF-8 JSON: {str(exc)[:80]}") from None
         if type(header) is not dict:
             raise InvalidTokenError("header is not a JSON object")
+        wrong = [name for name in STRING_HEADERS if name in header and type(header[name]) is not str]
+        if wrong:
+            raise InvalidTokenError(f"{', '.join(wrong)} is not a string")
         alg = header.get("alg")
         if alg not in snap.algorithms:  # pinned: never none, never HMAC, only what the issuer signs with
             raise InvalidTokenError(f"alg {str(alg)[:20]!r} not allowed")
