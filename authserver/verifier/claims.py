@@ -11,6 +11,7 @@ from typing import Any
 
 from authserver.verifier.errors import InsufficientScopeError
 from authserver.verifier.errors import InvalidTokenError
+from authserver.verifier.errors import UserTokenRequiredError
 
 REQUIRED_STRINGS = ("sub", "client_id", "jti")
 #: 9999-12-31T23:59:59Z: any later (or negative) "time" is not one; it would also overflow datetime and float.
@@ -75,3 +76,21 @@ def require_scopes(claims: dict[str, Any], required: tuple[str, ...] | list[str]
     if not granted.issuperset(required):
         raise InsufficientScopeError(f"missing scope(s) {' '.join(s for s in required if s not in granted)}",
                                      scopes=tuple(required))
+
+
+def is_user_token(claims: dict[str, Any]) -> bool:
+    """Whether the token was issued to a client on behalf of a user (password or refresh grant).
+
+    Our server marks both ways, and both must agree: a user's token carries ``sid`` (its login
+    session; ``check_claims`` made sure it is a non-empty string) and a ``sub`` (the user's id)
+    other than ``client_id``; a client_credentials token has ``sub`` = ``client_id`` (RFC 9068 §2.2)
+    and no ``sid``. Any doubt says "not a user", so a confusion can only refuse, never admit.
+    """
+    sid, sub = claims.get("sid"), claims.get("sub")
+    return type(sid) is str and bool(sid) and type(sub) is str and sub != claims.get("client_id")
+
+
+def require_user_token(claims: dict[str, Any]) -> None:
+    """:class:`UserTokenRequiredError` (403 ``insufficient_scope``) unless :func:`is_user_token`."""
+    if not is_user_token(claims):
+        raise UserTokenRequiredError("not a user's token (sub is the client_id, or no sid)")

@@ -25,6 +25,7 @@ from authserver.verifier import fetch
 from authserver.verifier import strict_json
 from authserver.verifier.claims import check_claims
 from authserver.verifier.claims import require_scopes
+from authserver.verifier.claims import require_user_token
 from authserver.verifier.errors import InvalidTokenError
 from authserver.verifier.errors import TokenError
 from authserver.verifier.introspection import Introspection
@@ -91,16 +92,22 @@ class Verifier:
         self.keys.snapshot(self.clock())
 
     def verify(self, token: str, required_scopes: str | tuple[str, ...] | list[str] = (), *,
-               leeway: float | None = None) -> dict[str, Any]:
+               leeway: float | None = None, require_user: bool = False) -> dict[str, Any]:
         """The token's claims if it is a valid access token for us with ``required_scopes``.
 
-        Raises :class:`InvalidTokenError` (401), :class:`InsufficientScopeError` (403) or
-        :class:`VerifierUnavailableError` (503); each carries its ``WWW-Authenticate`` value.
+        ``require_user``: the token must have been issued on behalf of a user, not to a client for
+        itself (client_credentials); see :func:`~authserver.verifier.claims.is_user_token`.
+
+        Raises :class:`InvalidTokenError` (401), :class:`InsufficientScopeError` (403; its subclass
+        :class:`UserTokenRequiredError` for ``require_user``) or :class:`VerifierUnavailableError`
+        (503); each carries its ``WWW-Authenticate`` value.
         """
         if isinstance(required_scopes, str):  # "read write" means both, not the letters
             required_scopes = tuple(required_scopes.split())
         try:
             claims = self._verify(token, self.leeway if leeway is None else leeway)
+            if require_user:
+                require_user_token(claims)
             require_scopes(claims, required_scopes)
         except TokenError as exc:
             exc.realm = self.realm
@@ -177,7 +184,8 @@ _registry_lock = threading.Lock()
 
 def verify_access_token(token: str, *, issuer: str, audience: str | Iterable[str],
                         required_scopes: tuple[str, ...] | list[str] = (), leeway: float = DEFAULT_LEEWAY,
-                        algorithms: Iterable[str] | None = None, jwks_uri: str | None = None) -> dict[str, Any]:
+                        algorithms: Iterable[str] | None = None, jwks_uri: str | None = None,
+                        require_user: bool = False) -> dict[str, Any]:
     """Verify ``token`` with a process-wide :class:`Verifier` per (issuer, audience, algorithms, jwks_uri).
 
     The verifier, and so its key cache, is shared by every call with the same settings.
@@ -191,4 +199,4 @@ def verify_access_token(token: str, *, issuer: str, audience: str | Iterable[str
             verifier = _registry.get(key)
             if verifier is None:
                 verifier = _registry[key] = Verifier(issuer, audiences, algorithms=algs, jwks_uri=jwks_uri)
-    return verifier.verify(token, required_scopes, leeway=leeway)
+    return verifier.verify(token, required_scopes, leeway=leeway, require_user=require_user)
