@@ -138,3 +138,33 @@ def test_real_server_token_verifies_offline_and_its_revocation_is_seen_online(li
         online.verify(token)
     assert offline.verify(token)["sub"] == user_id  # offline mode cannot see revocations before exp
     assert online.introspection is not None and online.introspection.requests == 2
+
+
+def test_example_service_serves_user_tokens_and_refuses_client_credentials_tokens(live_server, make_user,
+                                                                                  make_client):
+    """Real tokens from the server, the example service under gunicorn, plain HTTP between them."""
+    make_user("alice")
+    app = make_client("app")
+    service = make_client("batch", grants=("client_credentials",), scopes="read write", first_party=False)
+    user = requests.post(f"{live_server.url}/oauth/token", headers=app.basic, timeout=10, data={
+        "grant_type": "password", "username": "alice", "password": "correct horse battery", "scope": "read"})
+    machine = requests.post(f"{live_server.url}/oauth/token", headers=service.basic, timeout=10,
+                            data={"grant_type": "client_credentials", "scope": "read write"})
+    assert user.status_code == 200 and machine.status_code == 200, (user.text, machine.text)
+    resource = start_resource_service(live_server.url)
+    try:
+        def get(path: str, token: str) -> requests.Response:
+            return requests.get(f"{resource.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+        served = get("/user/data", user.json()["access_token"])
+        refused = get("/user/data", machine.json()["access_token"])
+        refused_admin = get("/user/admin", machine.json()["access_token"])
+    finally:
+        resource.stop()
+    assert served.status_code == 200 and served.json()["client_id"] == "app"
+    for reply in (refused, refused_admin):
+        assert reply.status_code == 403, reply.text
+        assert reply.headers["WWW-Authenticate"] == (
+            'Bearer realm="resource-service", error="insufficient_scope", '
+            'error_description="the resource requires a token issued to a user"')
+        assert reply.json()["error"] == "insufficient_scope"

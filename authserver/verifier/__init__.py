@@ -16,12 +16,14 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
+from authserver.verifier.claims import is_user_token
 from authserver.verifier.claims import scopes_of
 from authserver.verifier.errors import InsufficientScopeError
 from authserver.verifier.errors import InvalidRequestError
 from authserver.verifier.errors import InvalidTokenError
 from authserver.verifier.errors import MissingTokenError
 from authserver.verifier.errors import TokenError
+from authserver.verifier.errors import UserTokenRequiredError
 from authserver.verifier.errors import VerifierUnavailableError
 from authserver.verifier.introspection import Introspection
 from authserver.verifier.jwks import CachePolicy
@@ -30,11 +32,11 @@ from authserver.verifier.verify import verify_access_token
 
 
 def require_token(scope: str | Iterable[str] | Callable[..., Any] | None = None, *,
-                  verifier: Verifier | None = None) -> Any:
+                  verifier: Verifier | None = None, require_user: bool = False) -> Any:
     """Flask view decorator; see :func:`authserver.verifier.flask.require_token` (imports Flask on use)."""
     from authserver.verifier.flask import require_token as flask_require_token
 
-    return flask_require_token(scope, verifier=verifier)
+    return flask_require_token(scope, verifier=verifier, require_user=require_user)
 
 
 __all__ = [
@@ -45,8 +47,10 @@ __all__ = [
     "InvalidTokenError",
     "MissingTokenError",
     "TokenError",
+    "UserTokenRequiredError",
     "Verifier",
     "VerifierUnavailableError",
+    "is_user_token",
     "require_token",
     "scopes_of",
     "verify_access_token",

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
+import traceback
 from http import HTTPStatus
 
 from authserver.verifier.errors import InvalidRequestError
+from authserver.verifier.errors import InvalidTokenError
 from authserver.verifier.errors import MissingTokenError
 from authserver.verifier.errors import TokenError
+
+log = logging.getLogger("authserver.verifier")
 
 #: Seconds a client should wait after a 503 (keys or introspection unavailable).
 RETRY_AFTER = "5"
@@ -44,3 +49,18 @@ def error_response(exc: TokenError, realm: str | None = None) -> tuple[int, list
 
 def status_line(status: int) -> str:
     return f"{status} {HTTPStatus(status).phrase}"
+
+
+def unexpected_error(exc: Exception) -> InvalidTokenError:
+    """The adapters' defensive net: verification raised something other than :class:`TokenError`.
+
+    The verifier raises only ``TokenError`` for any input (tests/test_verifier_hostile_input.py
+    fuzzes it), so this is a bug; the request is still refused, as ``invalid_token`` 401, never a
+    5xx that an unauthenticated caller could provoke at will. Logged at ERROR with the exception's
+    type and where it was raised, but not its message nor a traceback, which may quote the token.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno} in {frames[-1].name}" if frames else "?"
+    log.error("bug: verifying a bearer token raised %s at %s; refused as invalid_token", type(exc).__name__, where,
+              extra={"event": "verifier.unexpected_error"})
+    return InvalidTokenError(f"unexpected {type(exc).__name__} at {where}")

@@ -1,7 +1,8 @@
 """Claim checks for RFC 9068 access tokens (§2.2, §4): few, strict, and cheap.
 
 Required: ``iss`` (exactly the issuer), ``aud`` (one of ours), ``exp``, ``iat``, ``sub``,
-``client_id`` and ``jti``. Times are NumericDates (RFC 7519 §2) compared with a small leeway.
+``client_id`` and ``jti``. Times are NumericDates (RFC 7519 §2) compared with a small leeway. Every
+member we read has its type checked: a claim of the wrong type refuses the token.
 """
 
 from __future__ import annotations
@@ -10,29 +11,36 @@ from typing import Any
 
 from authserver.verifier.errors import InsufficientScopeError
 from authserver.verifier.errors import InvalidTokenError
+from authserver.verifier.errors import UserTokenRequiredError
 
 REQUIRED_STRINGS = ("sub", "client_id", "jti")
+#: 9999-12-31T23:59:59Z: any later (or negative) "time" is not one; it would also overflow datetime and float.
+MAX_NUMERIC_DATE = 253402300799
 
 
 def _number(claims: dict[str, Any], name: str) -> float:
     value = claims.get(name)
-    if type(value) is int or type(value) is float:  # not bool, not str
+    # not bool, not str; finite and within the calendar (JSON numbers may be 10**4000, or 1e999 = inf)
+    if (type(value) is int or type(value) is float) and 0 <= value <= MAX_NUMERIC_DATE:
         return value
-    raise InvalidTokenError(f"claim {name} missing or not a number")
+    raise InvalidTokenError(f"claim {name} missing or not a NumericDate")
 
 
 def check_claims(claims: Any, *, issuer: str, audiences: frozenset[str], now: float, leeway: float) -> dict[str, Any]:
     """``claims`` if they make a valid access token for us at ``now``; else :class:`InvalidTokenError`."""
     if type(claims) is not dict:
         raise InvalidTokenError("payload is not a JSON object")
-    if claims.get("iss") != issuer:
+    iss = claims.get("iss")
+    if type(iss) is not str or iss != issuer:
         raise InvalidTokenError("wrong or missing iss")
     aud = claims.get("aud")
     if type(aud) is str:
         if aud not in audiences:
             raise InvalidTokenError("wrong aud")
     elif type(aud) is list and aud:
-        if not any(type(a) is str and a in audiences for a in aud):
+        if not all(type(a) is str for a in aud):
+            raise InvalidTokenError("aud is not a list of strings")
+        if not any(a in audiences for a in aud):
             raise InvalidTokenError("wrong aud")
     else:
         raise InvalidTokenError("missing or empty aud")
@@ -47,9 +55,10 @@ def check_claims(claims: Any, *, issuer: str, audiences: frozenset[str], now: fl
         value = claims.get(name)
         if type(value) is not str or not value:
             raise InvalidTokenError(f"claim {name} missing or empty")
-    scope = claims.get("scope", "")
-    if type(scope) is not str:
-        raise InvalidTokenError("scope is not a string")
+    if type(claims.get("scope", "")) is not str:
+        raise InvalidTokenError("claim scope is not a string")
+    if "sid" in claims and (type(claims["sid"]) is not str or not claims["sid"]):  # the login session
+        raise InvalidTokenError("claim sid is not a non-empty string")
     return claims
 
 
@@ -67,3 +76,21 @@ def require_scopes(claims: dict[str, Any], required: tuple[str, ...] | list[str]
     if not granted.issuperset(required):
         raise InsufficientScopeError(f"missing scope(s) {' '.join(s for s in required if s not in granted)}",
                                      scopes=tuple(required))
+
+
+def is_user_token(claims: dict[str, Any]) -> bool:
+    """Whether the token was issued to a client on behalf of a user (password or refresh grant).
+
+    Our server marks both ways, and both must agree: a user's token carries ``sid`` (its login
+    session; ``check_claims`` made sure it is a non-empty string) and a ``sub`` (the user's id)
+    other than ``client_id``; a client_credentials token has ``sub`` = ``client_id`` (RFC 9068 §2.2)
+    and no ``sid``. Any doubt says "not a user", so a confusion can only refuse, never admit.
+    """
+    sid, sub = claims.get("sid"), claims.get("sub")
+    return type(sid) is str and bool(sid) and type(sub) is str and sub != claims.get("client_id")
+
+
+def require_user_token(claims: dict[str, Any]) -> None:
+    """:class:`UserTokenRequiredError` (403 ``insufficient_scope``) unless :func:`is_user_token`."""
+    if not is_user_token(claims):
+        raise UserTokenRequiredError("not a user's token (sub is the client_id, or no sid)")

@@ -81,6 +81,17 @@ class InsufficientScopeError(TokenError):
         return params
 
 
+class UserTokenRequiredError(InsufficientScopeError):
+    """A valid token issued to a client for itself (client_credentials) where a user's token is needed.
+
+    RFC 6750 §3.1 ``insufficient_scope`` (403): the token is valid, but it carries less than the
+    resource requires (no user); ``invalid_token`` (401) would send the client for another token of
+    the same kind, in a loop. No ``scope`` attribute: no scope would help.
+    """
+
+    description = "the resource requires a token issued to a user"
+
+
 class VerifierUnavailableError(TokenError):
     """The issuer's keys (or its introspection endpoint) cannot be had: not the token's fault.
 

@@ -16,6 +16,7 @@ import flask
 
 from authserver.verifier.bearer import bearer_token
 from authserver.verifier.bearer import error_response
+from authserver.verifier.bearer import unexpected_error
 from authserver.verifier.errors import TokenError
 from authserver.verifier.verify import Verifier
 
@@ -42,13 +43,16 @@ def refusal(exc: TokenError, realm: str | None = None) -> flask.Response:
 
 
 def require_token(scope: str | Iterable[str] | Callable[..., Any] | None = None, *,
-                  verifier: Verifier | None = None) -> Any:
+                  verifier: Verifier | None = None, require_user: bool = False) -> Any:
     """Decorate a view so it runs only for a valid bearer token holding every scope in ``scope``.
 
     ``scope`` is a space-separated string or a list; ``@require_token`` without arguments works too.
+    ``require_user=True``: only a token issued on behalf of a user, never a client's own
+    (client_credentials) token, which is refused ``403 insufficient_scope``. Use it on every route
+    that serves a user's data.
     """
     if callable(scope):
-        return require_token(verifier=verifier)(scope)
+        return require_token(verifier=verifier, require_user=require_user)(scope)
     scopes = tuple(scope.split()) if isinstance(scope, str) else tuple(scope or ())
 
     def decorator(view: F) -> F:
@@ -57,9 +61,11 @@ def require_token(scope: str | Iterable[str] | Callable[..., Any] | None = None,
             active = verifier or current_verifier()
             try:
                 token = bearer_token(flask.request.headers.get("Authorization"))
-                claims = active.verify(token, scopes)
+                claims = active.verify(token, scopes, require_user=require_user)
             except TokenError as exc:
                 return refusal(exc, active.realm)
+            except Exception as exc:  # a bug, still refused: see bearer.unexpected_error
+                return refusal(unexpected_error(exc), active.realm)
             flask.g.token_claims = claims
             return view(*args, **kwargs)
 

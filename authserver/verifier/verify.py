@@ -1,18 +1,20 @@
 """Verifying RFC 9068 access tokens offline against the issuer's published keys.
 
 Order matters (RFC 8725): the size is bounded before anything is parsed; only compact JWS is
-accepted (three base64url segments: no JWE, no JSON serialisation); the header must name an allowed
-algorithm, ``typ`` ``at+jwt``, a ``kid`` and nothing we would have to follow or understand (``jku``,
-``jwk``, ``x5u``, ``x5c``, ``crit``); the signature is checked before the payload is even decoded.
+accepted (three base64url segments: no JWE, no JSON serialisation); header and payload are parsed as
+strict, bounded JSON (:mod:`strict_json`: UTF-8, nesting depth, no duplicate names, finite numbers);
+the header must name an allowed algorithm, ``typ`` ``at+jwt``, a ``kid`` (each a string) and nothing
+we would have to follow or understand (``jku``, ``jwk``, ``x5u``, ``x5c``, ``crit``); the signature
+is checked before the payload is even decoded. Whatever the input, the only exception is
+:class:`TokenError`.
 
 A header already seen with the current key set is looked up in a small per-snapshot cache, so the
-hot path is: one dict look-up, one signature check, one ``json.loads``, a few compares.
+hot path is: one dict look-up, one signature check, one JSON parse, a few compares.
 """
 
 from __future__ import annotations
 
 import binascii
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -20,8 +22,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from authserver.verifier import fetch
+from authserver.verifier import strict_json
 from authserver.verifier.claims import check_claims
 from authserver.verifier.claims import require_scopes
+from authserver.verifier.claims import require_user_token
 from authserver.verifier.errors import InvalidTokenError
 from authserver.verifier.errors import TokenError
 from authserver.verifier.introspection import Introspection
@@ -39,6 +43,8 @@ TYPES = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §4; media type 
 #: Header parameters that would make us fetch or trust a key the token brings along, or that we do
 #: not understand (RFC 7515 §4.1.11: unknown crit MUST be rejected, and we implement no extension).
 REFUSED_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
+#: Header parameters we read: each, when present, must be a string (RFC 7515 §4.1, RFC 7519 §5).
+STRING_HEADERS = ("alg", "typ", "kid", "cty")
 HEADER_CACHE_SIZE = 64
 
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
@@ -86,16 +92,22 @@ class Verifier:
         self.keys.snapshot(self.clock())
 
     def verify(self, token: str, required_scopes: str | tuple[str, ...] | list[str] = (), *,
-               leeway: float | None = None) -> dict[str, Any]:
+               leeway: float | None = None, require_user: bool = False) -> dict[str, Any]:
         """The token's claims if it is a valid access token for us with ``required_scopes``.
 
-        Raises :class:`InvalidTokenError` (401), :class:`InsufficientScopeError` (403) or
-        :class:`VerifierUnavailableError` (503); each carries its ``WWW-Authenticate`` value.
+        ``require_user``: the token must have been issued on behalf of a user, not to a client for
+        itself (client_credentials); see :func:`~authserver.verifier.claims.is_user_token`.
+
+        Raises :class:`InvalidTokenError` (401), :class:`InsufficientScopeError` (403; its subclass
+        :class:`UserTokenRequiredError` for ``require_user``) or :class:`VerifierUnavailableError`
+        (503); each carries its ``WWW-Authenticate`` value.
         """
         if isinstance(required_scopes, str):  # "read write" means both, not the letters
             required_scopes = tuple(required_scopes.split())
         try:
             claims = self._verify(token, self.leeway if leeway is None else leeway)
+            if require_user:
+                require_user_token(claims)
             require_scopes(claims, required_scopes)
         except TokenError as exc:
             exc.realm = self.realm
@@ -127,9 +139,9 @@ class Verifier:
         if not valid:
             raise InvalidTokenError("bad signature")
         try:
-            claims = json.loads(b64url_decode(raw[head + 1:tail]))
-        except ValueError:
-            raise InvalidTokenError("payload is not base64url JSON") from None
+            claims = strict_json.loads(b64url_decode(raw[head + 1:tail]))
+        except ValueError as exc:
+            raise InvalidTokenError(f"payload is not base64url UTF-8 JSON: {str(exc)[:80]}") from None
         check_claims(claims, issuer=self.issuer, audiences=self.audiences, now=now, leeway=leeway)
         if self.introspection is not None:
             self.introspection.check(token, claims, now)
@@ -137,11 +149,14 @@ class Verifier:
 
     def _check_header(self, segment: bytes, snap: KeySnapshot, now: float) -> tuple[VerificationKey, str]:
         try:
-            header = json.loads(b64url_decode(segment))
-        except ValueError:
-            raise InvalidTokenError("header is not base64url JSON") from None
+            header = strict_json.loads(b64url_decode(segment))
+        except ValueError as exc:
+            raise InvalidTokenError(f"header is not base64url UTF-8 JSON: {str(exc)[:80]}") from None
         if type(header) is not dict:
             raise InvalidTokenError("header is not a JSON object")
+        wrong = [name for name in STRING_HEADERS if name in header and type(header[name]) is not str]
+        if wrong:
+            raise InvalidTokenError(f"{', '.join(wrong)} is not a string")
         alg = header.get("alg")
         if alg not in snap.algorithms:  # pinned: never none, never HMAC, only what the issuer signs with
             raise InvalidTokenError(f"alg {str(alg)[:20]!r} not allowed")
@@ -169,7 +184,8 @@ _registry_lock = threading.Lock()
 
 def verify_access_token(token: str, *, issuer: str, audience: str | Iterable[str],
                         required_scopes: tuple[str, ...] | list[str] = (), leeway: float = DEFAULT_LEEWAY,
-                        algorithms: Iterable[str] | None = None, jwks_uri: str | None = None) -> dict[str, Any]:
+                        algorithms: Iterable[str] | None = None, jwks_uri: str | None = None,
+                        require_user: bool = False) -> dict[str, Any]:
     """Verify ``token`` with a process-wide :class:`Verifier` per (issuer, audience, algorithms, jwks_uri).
 
     The verifier, and so its key cache, is shared by every call with the same settings.
@@ -183,4 +199,4 @@ def verify_access_token(token: str, *, issuer: str, audience: str | Iterable[str
             verifier = _registry.get(key)
             if verifier is None:
                 verifier = _registry[key] = Verifier(issuer, audiences, algorithms=algs, jwks_uri=jwks_uri)
-    return verifier.verify(token, required_scopes, leeway=leeway)
+    return verifier.verify(token, required_scopes, leeway=leeway, require_user=require_user)

@@ -52,14 +52,15 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
     def healthz() -> Any:
         return jsonify(status="ok")
 
+    # User routes serve a user's data: a client's own (client_credentials) token is refused, 403.
     @app.get("/user/data")
-    @require_token
+    @require_token(require_user=True)
     def user_data() -> Any:
         claims = g.token_claims
         return jsonify(sub=claims["sub"], scope=scopes_of(claims), client_id=claims["client_id"])
 
     @app.get("/user/admin")
-    @require_token(scope="admin")
+    @require_token(scope="admin", require_user=True)
     def user_admin() -> Any:
         return jsonify(sub=g.token_claims["sub"], admin=True)
 
