@@ -182,7 +182,7 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
         requested = self.requested_scope
         if requested is None:
             return granted
-        if not set(requested) <= set(granted.split()):
+        if not storage.scope_covers(granted, requested):
             raise InvalidScopeError("requested scope exceeds the refresh token's scope")
         return " ".join(requested)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger
+from sqlalchemy import ColumnElement
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import bindparam
@@ -94,10 +96,18 @@ def start_family(*, token_hash: str, client_id: str, user_id: str, scope: str, n
     return Grant(row[0], user_id, client_id, family_id, scope, now)
 
 
-def _scope_pattern(scope: str) -> str:
-    """A LIKE pattern matching ``scope`` as a whole word of a space-separated scope string."""
-    escaped = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"% {escaped} %"
+def scope_covers(granted: str, requested: Sequence[str]) -> bool:
+    """The one scope rule: every requested scope is one of the granted ones, compared whole and exactly
+    (scope tokens are case-sensitive, RFC 6749 §3.3). :func:`_covers` is the same rule in SQL."""
+    return set(requested) <= set(granted.split())
+
+
+def _covers(index: int) -> ColumnElement[bool]:
+    """SQL of :func:`scope_covers` for requested scope number ``index`` (bound as ``" scope "``): the token's
+    space-padded scope contains it. ``replace()`` compares exactly on SQLite and PostgreSQL alike, where
+    SQLite's ``LIKE`` folds ASCII case (``READ`` matched ``read``) and treats ``%`` and ``_`` as wildcards."""
+    padded = literal(" ") + _rt.c.scope + literal(" ")
+    return func.replace(padded, bindparam(f"p_scope_{index}", type_=String), literal("")) != padded
 
 
 @functools.cache
@@ -108,8 +118,7 @@ def _rotation(dialect: str, scope_count: int) -> Any:
     enabled, and (RFC 6749 §6) its scope covers every requested scope; otherwise nothing changes.
     """
     active_user = select(_users.c.id).where(_users.c.id == _rt.c.user_id, _users.c.disabled.is_(False))
-    padded = literal(" ") + _rt.c.scope + literal(" ")
-    covers = [padded.like(bindparam(f"p_scope_{i}", type_=String), escape="\\") for i in range(scope_count)]
+    covers = [_covers(i) for i in range(scope_count)]
     now = bindparam("p_now", type_=BigInteger)
     consume = (update(_rt).where(_rt.c.token_hash == bindparam("p_token_hash", type_=String),
                                  _rt.c.client_id == bindparam("p_client_id", type_=String),
@@ -147,7 +156,7 @@ def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int
     params: dict[str, Any] = {"p_token_hash": token_hash, "p_client_id": client_id, "p_now": now,
                               "p_sealed": sealed, "p_new_hash": new_hash, "p_expires_at": now + ttl,
                               "p_max_lifetime": max_lifetime,
-                              **{f"p_scope_{i}": _scope_pattern(s) for i, s in enumerate(scopes)}}
+                              **{f"p_scope_{i}": f" {s} " for i, s in enumerate(scopes)}}
     if autocommit.engine() is not None:
         row = autocommit.fetchone(_rotation("postgresql", len(scopes)), params)
         if row is not None and sealed is not None:  # row[5]: the successor's parent, the token just consumed
