@@ -173,6 +173,27 @@ def test_revoke_all_rejects_client_credentials_token(world, make_client, client)
     assert_error(resp, 401, "invalid_token")
 
 
+@pytest.mark.parametrize("audience", ["https://other.example", "https://auth.test/", "https://auth.test.evil"])
+def test_revoke_all_refuses_a_token_for_another_audience(world, make_client, oauth, client, audience):
+    """A token minted for another resource server (here with scope read) cannot end the user's sessions:
+    only a token whose ``aud`` is this server (its issuer) can."""
+    other = make_client("other-api", scopes="read", audience=audience)
+    token = assert_tokens(oauth.password(other, scope="read"))["access_token"]
+    resp = revoke_all(client, token)
+    assert_error(resp, 401, "invalid_token")
+    assert resp.headers["WWW-Authenticate"] == 'Bearer realm="authserver", error="invalid_token"'
+    for reg, body in world["alice"]:  # nothing was revoked
+        assert_tokens(oauth.refresh(reg, body["refresh_token"]))
+    assert_bob_untouched(world, oauth, client)
+
+
+def test_revoke_all_accepts_a_token_whose_audience_is_this_server(world, make_client, oauth, client):
+    own = make_client("own-app", audience="https://auth.test")  # conftest.ISSUER
+    token = assert_tokens(oauth.password(own))["access_token"]
+    assert revoke_all(client, token).status_code == 200
+    assert_all_sessions_ended(world, oauth, client)
+
+
 # ---------------------------------------------------------------- disabling a user
 
 

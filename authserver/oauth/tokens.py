@@ -51,6 +51,12 @@ def sign_access_token(*, client: ClientInfo, sub: str, scope: str, sid: str | No
     return token, ttl
 
 
+def audience_includes(claims: dict[str, Any], audience: str) -> bool:
+    """True if the token's ``aud`` (a string or a list, RFC 7519 §4.1.3) names ``audience`` exactly."""
+    aud = claims.get("aud")
+    return aud == audience if isinstance(aud, str) else isinstance(aud, list) and audience in aud
+
+
 def token_response(access_token: str, expires_in: int, scope: str, refresh_token: str | None) -> str:
     """The RFC 6749 §5.1 success body, encoded once."""
     body: dict[str, Any] = {"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in,
