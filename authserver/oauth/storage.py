@@ -22,6 +22,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -144,13 +145,15 @@ _GRANT_COLUMNS = (_rt.c.id, _rt.c.user_id, _rt.c.family_id, _rt.c.scope, _rt.c.a
 
 
 def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int, max_lifetime: int,
-           sealed: bytes | None, required_scopes: list[str] | None = None) -> Grant | None:
+           sealed: bytes | None, grace_seconds: int = 0, required_scopes: list[str] | None = None) -> Grant | None:
     """Consume a refresh token and store its successor, atomically; the successor's grant, or ``None``.
 
     ``None`` means the token could not be consumed (unknown, used, revoked, expired, another
     client's, its user disabled, or a requested scope it does not cover) and nothing changed.
     The successor expires ``ttl`` after now, never after the family's absolute end
     (``auth_time + max_lifetime``). PostgreSQL: one statement, in autocommit, one round trip.
+    With a grace window (``sealed`` given), one more erases the sealed successors no replay can claim
+    any more: the consumed token's parent's, and some whose ``grace_seconds`` have passed.
     """
     scopes = required_scopes or []
     params: dict[str, Any] = {"p_token_hash": token_hash, "p_client_id": client_id, "p_now": now,
@@ -160,7 +163,7 @@ def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int
     if autocommit.engine() is not None:
         row = autocommit.fetchone(_rotation("postgresql", len(scopes)), params)
         if row is not None and sealed is not None:  # row[5]: the successor's parent, the token just consumed
-            autocommit.fetchone(_erase_parent_sealed(), {"p_consumed_id": row[5]})
+            autocommit.fetchone(_erase_sealed(), {"p_consumed_id": row[5], "p_cutoff": now - grace_seconds})
     else:
         with db.engine.begin() as conn:
             old = conn.execute(_rotation(db.engine.dialect.name, len(scopes)), params).one_or_none()
@@ -171,18 +174,35 @@ def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int
                 user_id=old.user_id, scope=old.scope, auth_time=old.auth_time, issued_at=now,
                 expires_at=min(now + ttl, old.auth_time + max_lifetime)).returning(*_GRANT_COLUMNS)).one()
             if sealed is not None:
-                conn.execute(_erase_parent_sealed(), {"p_consumed_id": old.id})
+                conn.execute(_erase_sealed(), {"p_consumed_id": old.id, "p_cutoff": now - grace_seconds})
     if row is None:
         return None
     token_id, user_id, family_id, scope, auth_time, parent_id = row
     return Grant(token_id, user_id, client_id, family_id, scope, auth_time, parent_id)
 
 
+#: At most this many sealed successors whose window has passed are erased by one rotation (bounded work).
+SWEEP_BATCH = 20
+
+
 @functools.cache
-def _erase_parent_sealed() -> Any:
-    """The consumed token's parent may keep a sealed copy of it (grace window): now that it is used, erase it."""
-    parent = select(_rt.c.parent_id).where(_rt.c.id == bindparam("p_consumed_id")).scalar_subquery()
-    return update(_rt).where(_rt.c.id == parent, _rt.c.successor_sealed.is_not(None)).values(successor_sealed=None)
+def _erase_sealed() -> Any:
+    """Erase the sealed successors no grace replay can claim any more: the one on the consumed token's parent
+    (its successor, the token just consumed, is used now) and, lazily, up to ``SWEEP_BATCH`` anywhere whose
+    window has passed (``used_at < p_cutoff``; the partial index ``ix_refresh_tokens_sealed_used_at`` finds them).
+
+    Rows another transaction holds are skipped, never waited for (``SKIP LOCKED``; SQLite serialises its
+    writers anyway): that transaction is revoking them, or sweeping them itself.
+    """
+    inner = _rt.alias("candidate")
+    parent = select(inner.c.parent_id).where(inner.c.id == bindparam("p_consumed_id", type_=BigInteger))
+    expired = (select(inner.c.id).where(inner.c.successor_sealed.is_not(None),
+                                        inner.c.used_at < bindparam("p_cutoff", type_=BigInteger))
+               .order_by(inner.c.used_at).limit(SWEEP_BATCH))
+    locked = (select(_rt.c.id).where(or_(_rt.c.id == parent.scalar_subquery(), _rt.c.id.in_(expired)),
+                                     _rt.c.successor_sealed.is_not(None))
+              .with_for_update(skip_locked=True))
+    return update(_rt).where(_rt.c.id.in_(locked.scalar_subquery())).values(successor_sealed=None)
 
 
 @dataclass(frozen=True)
