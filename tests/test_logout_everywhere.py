@@ -21,7 +21,8 @@ def world(make_user, make_client, oauth):
     """alice logged in twice on one client and once on another; bob once."""
     alice_id = make_user()
     make_user("bob")
-    web, mobile = make_client("web"), make_client("mobile")
+    # Both may introspect: a refresh token is only introspectable by its holder.
+    web, mobile = make_client("web", introspect=True), make_client("mobile", introspect=True)
     first = assert_tokens(oauth.password(web))
     rotated = assert_tokens(oauth.refresh(web, first["refresh_token"]))
     alice = [(web, rotated), (web, assert_tokens(oauth.password(web))), (mobile, assert_tokens(oauth.password(mobile)))]
@@ -35,7 +36,7 @@ def assert_all_sessions_ended(world, oauth, client) -> None:
     assert introspect(client, rs, world["rotated_access"]) == INACTIVE
     for reg, body in world["alice"]:
         assert introspect(client, rs, body["access_token"]) == INACTIVE
-        assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+        assert introspect(client, reg, body["refresh_token"]) == INACTIVE
         assert_error(oauth.refresh(reg, body["refresh_token"]), 400, "invalid_grant")
 
 
@@ -63,9 +64,9 @@ def assert_new_login_works(world, oauth, client, clock) -> None:
 
 
 def test_sanity_all_sessions_are_active_before(world, client):
-    for _, body in world["alice"]:
+    for reg, body in world["alice"]:
         assert introspect(client, world["rs"], body["access_token"])["active"] is True
-        assert introspect(client, world["rs"], body["refresh_token"])["active"] is True
+        assert introspect(client, reg, body["refresh_token"])["active"] is True
 
 
 # ---------------------------------------------------------------- CLI

@@ -12,7 +12,6 @@ from lifecycle_helpers import assert_tokens
 from lifecycle_helpers import capture_events
 from lifecycle_helpers import cli_json
 from lifecycle_helpers import introspect
-from lifecycle_helpers import make_rs
 from lifecycle_helpers import refresh_rows
 from lifecycle_helpers import row_of
 
@@ -35,7 +34,7 @@ def events():
 @pytest.fixture
 def reg(make_user, make_client):
     make_user()
-    return make_client()
+    return make_client(introspect=True)  # a refresh token is introspectable by its holder only
 
 
 def login_and_rotate(oauth, reg):
@@ -54,12 +53,11 @@ def test_replay_within_window_returns_identical_successor_and_fresh_access_token
     assert len(events.named("refresh_token.replayed")) == 1
 
 
-def test_successor_keeps_working_after_grace_replays(reg, oauth, make_client, client):
-    rs = make_rs(make_client)
+def test_successor_keeps_working_after_grace_replays(reg, oauth, client):
     first, second = login_and_rotate(oauth, reg)
     for _ in range(2):  # a client retrying twice gets the same answer twice
         assert assert_tokens(oauth.refresh(reg, first["refresh_token"]))["refresh_token"] == second["refresh_token"]
-    assert introspect(client, rs, second["refresh_token"])["active"] is True
+    assert introspect(client, reg, second["refresh_token"])["active"] is True
     third = assert_tokens(oauth.refresh(reg, second["refresh_token"]))
     assert_tokens(oauth.refresh(reg, third["refresh_token"]))
 
@@ -99,12 +97,11 @@ def test_replay_within_window_after_revocation_is_invalid_grant(reg, oauth, clie
 
 
 @pytest.mark.parametrize("config_overrides", [{}, {"REFRESH_GRACE_SECONDS": 0}], ids=["default", "zero"])
-def test_without_grace_an_immediate_replay_revokes_family(reg, oauth, make_client, client, events):
-    rs = make_rs(make_client)
+def test_without_grace_an_immediate_replay_revokes_family(reg, oauth, client, events):
     first, second = login_and_rotate(oauth, reg)
     assert_error(oauth.refresh(reg, first["refresh_token"]), 400, "invalid_grant")
     assert len(events.named("refresh_token.reused")) == 1
-    assert introspect(client, rs, second["refresh_token"]) == INACTIVE
+    assert introspect(client, reg, second["refresh_token"]) == INACTIVE
     assert_error(oauth.refresh(reg, second["refresh_token"]), 400, "invalid_grant")
 
 

@@ -30,13 +30,19 @@ def refresh_token_max_lifetime(client: ClientInfo) -> int:
     return client.refresh_token_max_lifetime or current_app.config["REFRESH_TOKEN_MAX_LIFETIME"]
 
 
+def audience(client: ClientInfo) -> str:
+    """The client's audience: the ``aud`` of its access tokens, and for a resource server (``--introspect``)
+    the audience whose access tokens it may introspect."""
+    return client.audience or current_app.config["DEFAULT_AUDIENCE"]
+
+
 def sign_access_token(*, client: ClientInfo, sub: str, scope: str, sid: str | None, now: int) -> tuple[str, int]:
     """Return ``(jwt, expires_in)`` for an RFC 9068 access token."""
     ttl = access_token_ttl(client)
     claims: dict[str, Any] = {
         "iss": current_app.config["ISSUER"],
         "sub": sub,
-        "aud": client.audience or current_app.config["DEFAULT_AUDIENCE"],
+        "aud": audience(client),
         "exp": now + ttl,
         "iat": now,
         "jti": secrets.token_urlsafe(16),
