@@ -160,3 +160,11 @@ def test_refresh_with_wrong_client_secret_does_not_consume_token(client, reg, oa
                       data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert_invalid_client(bad)
     assert oauth.refresh(reg, first["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
+@pytest.mark.parametrize("value", ["Basic é", "Basic YXBwOnNlY3JldA\xe9=", "Basic \xff\xfe", "basic ÿ:ÿ"])
+def test_basic_header_with_a_non_ascii_byte_is_401_invalid_client(client, reg, endpoint, value):
+    """``b64decode`` raises ``ValueError`` (not ``binascii.Error``) on non-ASCII input: once a 500."""
+    data = {**LOGIN, "token": "x"} if endpoint == "/oauth/token" else {"token": "x"}
+    assert_invalid_client(client.post(endpoint, data=data, headers={"Authorization": value}))

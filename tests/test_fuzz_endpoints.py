@@ -1,7 +1,9 @@
 """Property-based fuzzing of the token, revocation, introspection and logout endpoints (Hypothesis).
 
-Random methods, content types, bodies (known and random parameter names, unicode, binary, repeated
-and huge values), Authorization headers and query strings. Whatever arrives: no 5xx, every 4xx is a
+Random methods, bodies (known and random parameter names, unicode, binary, repeated and huge values),
+query strings and headers: ``Authorization`` (every scheme, with non-ASCII bytes, broken base64 and
+real credentials spliced with odd characters), ``Content-Type`` (known, random, with odd parameters)
+and ``Origin``. Whatever arrives: no 5xx, every 4xx is a
 JSON object with a string ``error``, every response carries ``Cache-Control: no-store``.
 
 ``AUTHSERVER_FUZZ_EXAMPLES`` sets the examples per endpoint and backend (default 300).
@@ -69,6 +71,41 @@ def header_text(max_size: int = 200) -> st.SearchStrategy[str]:
     return st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=max_size)
 
 
+def authorization_strategy(world: World) -> st.SearchStrategy[str | None]:
+    """Every shape an ``Authorization`` header can take, real credentials included."""
+    schemes = st.sampled_from(["Basic", "basic", "BASIC", "Bearer", "bearer", "Digest", "MAC", ""])
+    return st.one_of(
+        st.none(), st.sampled_from(world.basics), st.sampled_from(world.bearers),
+        st.builds(lambda b: "Basic " + base64.b64encode(b).decode(), st.binary(max_size=80)),
+        st.builds(basic, injected(st.sampled_from(["app", "rs", "mobile"])), st.sampled_from(world.values)),
+        st.builds(lambda t: "Bearer " + t, header_text()), header_text(),
+        st.builds(lambda s, t: f"{s} {t}", schemes, header_text()),
+        latin1_injected(st.sampled_from(world.basics + world.bearers)))
+
+
+def latin1_injected(values: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """A real header value with one byte a header can carry spliced in: non-ASCII, a control, padding."""
+    odd = st.one_of(st.characters(min_codepoint=0x80, max_codepoint=0xFF),
+                    st.sampled_from(["\x01", "\x7f", "\t", "=", "==", ":", "%", " ", "\\"]))
+    return st.builds(lambda v, c, i: v[: i % (len(v) + 1)] + c + v[i % (len(v) + 1):], values, odd, st.integers(0, 999))
+
+
+def content_type_strategy() -> st.SearchStrategy[str | None]:
+    return st.one_of(st.sampled_from(CONTENT_TYPES), header_text(80),
+                     st.builds(lambda t: f"{FORM}; {t}", header_text(60)),
+                     st.builds(lambda t: f"{FORM}; charset={t}", header_text(20)))
+
+
+def origin_strategy() -> st.SearchStrategy[str | None]:
+    return st.one_of(st.none(), st.sampled_from(["null", "https://app.example", "http://127.0.0.1:8000", "https://auth.test",
+                                                 "https://auth.test:443/", "file://", "*"]), header_text())
+
+
+def with_origin(draw, headers: dict[str, str]) -> dict[str, str]:
+    origin = draw(origin_strategy())
+    return headers if origin is None else {**headers, "Origin": origin}
+
+
 def value_strategy(world: World) -> st.SearchStrategy[str | bytes]:
     huge = st.builds(lambda c, n: c * n, st.sampled_from(["a", "é", "\x00", "%", "𝄞", " "]),
                      st.integers(3000, 40000))
@@ -92,8 +129,9 @@ def near_valid(draw, world: World, endpoint: str) -> dict:
     """A well-formed request for ``endpoint`` with a few parameters mutated, dropped or added."""
     refresh, access = world.values[-1], world.values[-2]
     if endpoint.endswith("revoke-all"):
-        return {"method": "POST", "data": b"", "content_type": None, "query_string": "",
-                "headers": {"Authorization": draw(st.sampled_from(world.bearers))}}
+        bearer = draw(st.one_of(st.sampled_from(world.bearers), latin1_injected(st.sampled_from(world.bearers))))
+        return {"method": "POST", "data": b"", "content_type": draw(st.one_of(st.none(), content_type_strategy())),
+                "query_string": "", "headers": with_origin(draw, {"Authorization": bearer})}
     templates = [{"grant_type": "password", "username": "alice", "password": PASSWORD, "scope": "read"},
                  {"grant_type": "refresh_token", "refresh_token": refresh}, {"grant_type": "client_credentials"}]
     if not endpoint.endswith("token"):
@@ -108,11 +146,13 @@ def near_valid(draw, world: World, endpoint: str) -> dict:
     client_id, secret = draw(st.sampled_from([("app", world.values[10]), ("rs", world.values[12]), ("mobile", "")]))
     client_id = draw(st.one_of(st.just(client_id), st.just(client_id), injected(st.just(client_id))))
     if draw(st.booleans()):
-        headers["Authorization"] = basic(client_id, secret)
+        headers["Authorization"] = draw(st.one_of(st.just(basic(client_id, secret)), st.just(basic(client_id, secret)),
+                                                  latin1_injected(st.just(basic(client_id, secret)))))
     else:
         pairs += [("client_id", client_id)] + ([("client_secret", secret)] if secret else [])
-    return {"method": "POST", "data": urlencode(pairs).encode(), "content_type": FORM, "query_string": "",
-            "headers": headers}
+    content_type = draw(st.one_of(st.just(FORM), st.just(FORM), content_type_strategy()))
+    return {"method": "POST", "data": urlencode(pairs).encode(), "content_type": content_type, "query_string": "",
+            "headers": with_origin(draw, headers)}
 
 
 @st.composite
@@ -121,7 +161,7 @@ def requests(draw, world: World, endpoint: str) -> dict:
         return draw(near_valid(world, endpoint))
     method = draw(st.sampled_from(["POST"] * 8 + ["GET", "PUT", "DELETE", "PATCH"]))
     pairs = draw(st.lists(st.tuples(name_strategy(), value_strategy(world)), max_size=10))
-    content_type = draw(st.sampled_from(CONTENT_TYPES))
+    content_type = draw(content_type_strategy())
     as_text = [(k, v.decode("latin-1") if isinstance(v, bytes) else v) for k, v in pairs]
     encoding = draw(st.sampled_from(["form", "json", "multipart", "raw"]))
     if encoding == "form":
@@ -134,12 +174,8 @@ def requests(draw, world: World, endpoint: str) -> dict:
             content_type += f"; boundary={boundary}"
     else:
         body = draw(st.binary(max_size=300))
-    auth = draw(st.one_of(
-        st.none(), st.sampled_from(world.basics), st.sampled_from(world.bearers),
-        st.builds(lambda b: "Basic " + base64.b64encode(b).decode(), st.binary(max_size=80)),
-        st.builds(basic, injected(st.sampled_from(["app", "rs", "mobile"])), st.sampled_from(world.values)),
-        st.builds(lambda t: "Bearer " + t, header_text()), header_text()))
-    headers = {"Authorization": auth} if auth is not None else {}
+    auth = draw(authorization_strategy(world))
+    headers = with_origin(draw, {"Authorization": auth} if auth is not None else {})
     query = draw(st.one_of(st.just(""), st.builds(urlencode, st.lists(st.tuples(name_strategy(), st.text(max_size=30)),
                                                                         max_size=4))))
     return {"method": method, "data": body, "headers": headers, "content_type": content_type, "query_string": query}

@@ -4,8 +4,9 @@
 * oauth4webapi (Node): RFC 8414 discovery, then ``revocationRequest`` / ``processRevocationResponse``
   and ``introspectionRequest`` / ``processIntrospectionResponse`` (tests/interop/revoke_introspect.mjs).
 
-The revoking client is a first-party app (password + refresh_token); the introspecting client is a
-resource server created with ``introspect=True``. Node and npm are required: without them the
+The revoking client is a first-party app (password + refresh_token), created with ``introspect=True``
+so that it may introspect its own refresh tokens (only their holder may); the introspecting client for
+access tokens is a resource server created with ``introspect=True``. Node and npm are required: without them the
 oauth4webapi test fails, it does not skip. ``npm ci`` runs when tests/interop/node_modules is
 missing or does not match package-lock.json.
 """
@@ -83,7 +84,7 @@ def accounts(make_user, make_client) -> Accounts:
     suffix = uuid.uuid4().hex[:10]
     username = f"revoker-{suffix}"
     user_id = make_user(username, PASSWORD)
-    app = make_client(f"revoking-app-{suffix}")
+    app = make_client(f"revoking-app-{suffix}", introspect=True)
     rs = make_client(f"resource-server-{suffix}", grants=("client_credentials",), first_party=False,
                      introspect=True)
     assert app.secret and rs.secret
@@ -164,8 +165,13 @@ def test_authlib_revokes_refresh_token_and_its_family(server, accounts):
     tokens = login(server, accounts)
     revoke_url, introspect_url = f"{server.url}/oauth/revoke", f"{server.url}/oauth/introspect"
     with _authlib(accounts.app_id, accounts.app_secret) as app, _authlib(accounts.rs_id, accounts.rs_secret) as rs:
-        before = rs.introspect_token(introspect_url, token=tokens.refresh, token_type_hint="refresh_token",
+        # A refresh token is introspectable by its holder only: the resource server learns nothing.
+        hidden = rs.introspect_token(introspect_url, token=tokens.refresh, token_type_hint="refresh_token",
                                      timeout=TIMEOUT)
+        assert hidden.status_code == 200, hidden.text
+        assert json_of(hidden) == {"active": False}
+        before = app.introspect_token(introspect_url, token=tokens.refresh, token_type_hint="refresh_token",
+                                      timeout=TIMEOUT)
         assert before.status_code == 200, before.text
         assert_active(json_of(before), server, accounts, "refresh_token")
 
@@ -173,8 +179,8 @@ def test_authlib_revokes_refresh_token_and_its_family(server, accounts):
                                    timeout=TIMEOUT)
         assert revoked.status_code == 200, revoked.text
 
-        after = rs.introspect_token(introspect_url, token=tokens.refresh, token_type_hint="refresh_token",
-                                    timeout=TIMEOUT)
+        after = app.introspect_token(introspect_url, token=tokens.refresh, token_type_hint="refresh_token",
+                                     timeout=TIMEOUT)
         assert after.status_code == 200, after.text
         assert json_of(after) == {"active": False}
         # RFC 7009 §2.1: access tokens of the same grant SHOULD go too; this server revokes the family.
@@ -244,11 +250,14 @@ def test_oauth4webapi_discovers_revokes_and_introspects(node, server, accounts):
     first, second = login(server, accounts), login(server, accounts)
     plan = [
         {"label": "access before", "op": "introspect", "token": first.access, "hint": "access_token"},
-        {"label": "refresh before", "op": "introspect", "token": second.refresh, "hint": "refresh_token"},
+        {"label": "refresh hidden", "op": "introspect", "token": second.refresh, "hint": "refresh_token"},
+        {"label": "refresh before", "op": "introspect", "token": second.refresh, "hint": "refresh_token",
+         "by": "client"},
         {"label": "revoke access", "op": "revoke", "token": first.access, "hint": "access_token"},
         {"label": "access after", "op": "introspect", "token": first.access, "hint": "access_token"},
         {"label": "revoke refresh", "op": "revoke", "token": second.refresh, "hint": "refresh_token"},
-        {"label": "refresh after", "op": "introspect", "token": second.refresh, "hint": "refresh_token"},
+        {"label": "refresh after", "op": "introspect", "token": second.refresh, "hint": "refresh_token",
+         "by": "client"},
         {"label": "family access after", "op": "introspect", "token": second.access},
         {"label": "revoke unknown", "op": "revoke", "token": "not-a-token-" + uuid.uuid4().hex},
     ]
@@ -266,6 +275,7 @@ def test_oauth4webapi_discovers_revokes_and_introspects(node, server, accounts):
     assert not failed, f"oauth4webapi rejected: {failed}\n--- server log ---\n{server.log_tail()}"
 
     assert_active(steps["access before"]["result"], server, accounts, "Bearer")
+    assert steps["refresh hidden"]["result"] == {"active": False}
     assert_active(steps["refresh before"]["result"], server, accounts, "refresh_token")
     for label in ("revoke access", "revoke refresh", "revoke unknown"):
         assert steps[label]["status"] == 200 and steps[label]["result"] is None, steps[label]

@@ -1,6 +1,7 @@
 """Token introspection, POST /oauth/introspect (RFC 7662): only confidential clients registered with
-``introspect=True`` may ask; active tokens carry their claims; an inactive token, whatever the
-reason, is answered with exactly {"active": false} (RFC 7662 §2.2).
+``introspect=True`` may ask, and each learns only about its own tokens (§4): access tokens whose
+``aud`` is its audience, refresh tokens it holds. Active tokens carry their claims; an inactive
+token, whatever the reason, is answered with exactly {"active": false} (RFC 7662 §2.2).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ ACCESS_TOKEN_TTL = 600  # default ACCESS_TOKEN_TTL (authserver/config.py)
 @pytest.fixture
 def setup(make_user, make_client, oauth):
     user_id = make_user()
-    reg = make_client()
+    reg = make_client(introspect=True)  # holds the refresh tokens, so it may introspect them
     return user_id, reg, make_rs(make_client), assert_tokens(oauth.password(reg))
 
 
@@ -44,9 +45,10 @@ def test_unauthenticated_introspection_is_401(setup, client):
     assert resp.headers["WWW-Authenticate"].startswith("Basic")
 
 
-def test_normal_client_may_not_introspect(setup, client):
-    _, reg, _, body = setup
-    resp = client.post("/oauth/introspect", data={"token": body["access_token"]}, headers=reg.basic)
+def test_normal_client_may_not_introspect(setup, make_client, client):
+    _, _, _, body = setup
+    plain = make_client("plain")
+    resp = client.post("/oauth/introspect", data={"token": body["access_token"]}, headers=plain.basic)
     assert_error(resp, 401, "invalid_client")
     assert "active" not in resp.json
 
@@ -94,9 +96,9 @@ def test_active_access_token_with_hint_and_wrong_hint(setup, client):
 
 
 def test_active_refresh_token(setup, client):
-    user_id, reg, rs, body = setup
+    user_id, reg, _, body = setup
     for hint in ({}, {"token_type_hint": "refresh_token"}, {"token_type_hint": "access_token"}):
-        info = introspect(client, rs, body["refresh_token"], **hint)
+        info = introspect(client, reg, body["refresh_token"], **hint)
         assert info["active"] is True
         assert info["sub"] == user_id and info["client_id"] == reg.client_id
         assert body["refresh_token"] not in str(info)
@@ -138,33 +140,33 @@ def test_revoked_family_makes_access_and_refresh_tokens_inactive(setup, client):
     _, reg, rs, body = setup
     assert revoke(client, reg, body["refresh_token"]).status_code == 200
     assert introspect(client, rs, body["access_token"]) == INACTIVE
-    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+    assert introspect(client, reg, body["refresh_token"]) == INACTIVE
 
 
 @pytest.mark.parametrize("end_sessions", [users.disable_user, users.revoke_sessions],
                          ids=["disabled user", "logged out everywhere"])
 def test_tokens_of_a_user_whose_sessions_ended_are_inactive(setup, client, app, end_sessions):
-    _, _, rs, body = setup
+    _, reg, rs, body = setup
     with app.app_context():
         end_sessions("alice")
     assert introspect(client, rs, body["access_token"]) == INACTIVE
-    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+    assert introspect(client, reg, body["refresh_token"]) == INACTIVE
 
 
 def test_used_refresh_token_is_inactive(setup, client, oauth):
-    _, reg, rs, body = setup
+    _, reg, _, body = setup
     after = assert_tokens(oauth.refresh(reg, body["refresh_token"]))
-    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
-    assert introspect(client, rs, after["refresh_token"])["active"] is True
+    assert introspect(client, reg, body["refresh_token"]) == INACTIVE
+    assert introspect(client, reg, after["refresh_token"])["active"] is True
 
 
 def test_expired_refresh_token_is_inactive(make_user, make_client, oauth, client, clock):
     make_user()
-    reg = make_client(refresh_token_ttl=60)
-    rs = make_rs(make_client)
+    reg = make_client(refresh_token_ttl=60, introspect=True)
     body = assert_tokens(oauth.password(reg))
+    assert introspect(client, reg, body["refresh_token"])["active"] is True
     clock.advance(61)
-    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+    assert introspect(client, reg, body["refresh_token"]) == INACTIVE
 
 
 def test_token_of_deleted_client_is_inactive(setup, client, app):
@@ -185,3 +187,38 @@ def test_client_credentials_token_is_active_until_revoked(setup, make_client, cl
     assert info["active"] is True and info["sub"] == info["client_id"] == "svc"
     assert revoke(client, service, token).status_code == 200
     assert introspect(client, rs, token) == INACTIVE
+
+
+# ---------------------------------------------------------------- each resource server learns only about its own tokens
+
+
+def test_access_token_for_another_audience_is_inactive(setup, make_client, oauth, client):
+    """RFC 7662 §4: a resource server is told nothing about tokens meant for another resource server."""
+    _, _, rs, body = setup
+    api = make_client("api-app", scopes="read", audience="https://other.example")
+    other = assert_tokens(oauth.password(api, scope="read"))
+    assert introspect(client, rs, other["access_token"]) == INACTIVE  # rs serves the default audience
+    assert introspect(client, rs, body["access_token"])["active"] is True
+
+
+def test_resource_server_with_an_audience_sees_only_that_audiences_access_tokens(setup, make_client, oauth, client):
+    _, _, _, body = setup
+    api = make_client("api-app", scopes="read", audience="https://api.example")
+    api_rs = make_client("api-rs", grants=("client_credentials",), first_party=False, introspect=True,
+                         audience="https://api.example")
+    token = assert_tokens(oauth.password(api, scope="read"))["access_token"]
+    info = introspect(client, api_rs, token)
+    assert info["active"] is True and info["aud"] == "https://api.example" and info["client_id"] == "api-app"
+    assert introspect(client, api_rs, body["access_token"]) == INACTIVE  # the default audience is not its own
+
+
+def test_another_clients_refresh_token_is_inactive_and_stays_usable(setup, make_client, oauth, client):
+    """No one but its holder learns whether a refresh token is live: not a resource server, not another
+    introspecting client; and asking trips nothing, the holder's next refresh works."""
+    _, reg, rs, body = setup
+    other = make_client("other", introspect=True)
+    for asking in (rs, other):
+        for hint in ({}, {"token_type_hint": "refresh_token"}):
+            assert introspect(client, asking, body["refresh_token"], **hint) == INACTIVE
+    assert introspect(client, reg, body["refresh_token"])["active"] is True
+    assert_tokens(oauth.refresh(reg, body["refresh_token"]))

@@ -21,7 +21,8 @@ def world(make_user, make_client, oauth):
     """alice logged in twice on one client and once on another; bob once."""
     alice_id = make_user()
     make_user("bob")
-    web, mobile = make_client("web"), make_client("mobile")
+    # Both may introspect: a refresh token is only introspectable by its holder.
+    web, mobile = make_client("web", introspect=True), make_client("mobile", introspect=True)
     first = assert_tokens(oauth.password(web))
     rotated = assert_tokens(oauth.refresh(web, first["refresh_token"]))
     alice = [(web, rotated), (web, assert_tokens(oauth.password(web))), (mobile, assert_tokens(oauth.password(mobile)))]
@@ -35,7 +36,7 @@ def assert_all_sessions_ended(world, oauth, client) -> None:
     assert introspect(client, rs, world["rotated_access"]) == INACTIVE
     for reg, body in world["alice"]:
         assert introspect(client, rs, body["access_token"]) == INACTIVE
-        assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+        assert introspect(client, reg, body["refresh_token"]) == INACTIVE
         assert_error(oauth.refresh(reg, body["refresh_token"]), 400, "invalid_grant")
 
 
@@ -63,9 +64,9 @@ def assert_new_login_works(world, oauth, client, clock) -> None:
 
 
 def test_sanity_all_sessions_are_active_before(world, client):
-    for _, body in world["alice"]:
+    for reg, body in world["alice"]:
         assert introspect(client, world["rs"], body["access_token"])["active"] is True
-        assert introspect(client, world["rs"], body["refresh_token"])["active"] is True
+        assert introspect(client, reg, body["refresh_token"])["active"] is True
 
 
 # ---------------------------------------------------------------- CLI
@@ -171,6 +172,27 @@ def test_revoke_all_rejects_client_credentials_token(world, make_client, client)
     token = client.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=svc.basic).json
     resp = revoke_all(client, token["access_token"])
     assert_error(resp, 401, "invalid_token")
+
+
+@pytest.mark.parametrize("audience", ["https://other.example", "https://auth.test/", "https://auth.test.evil"])
+def test_revoke_all_refuses_a_token_for_another_audience(world, make_client, oauth, client, audience):
+    """A token minted for another resource server (here with scope read) cannot end the user's sessions:
+    only a token whose ``aud`` is this server (its issuer) can."""
+    other = make_client("other-api", scopes="read", audience=audience)
+    token = assert_tokens(oauth.password(other, scope="read"))["access_token"]
+    resp = revoke_all(client, token)
+    assert_error(resp, 401, "invalid_token")
+    assert resp.headers["WWW-Authenticate"] == 'Bearer realm="authserver", error="invalid_token"'
+    for reg, body in world["alice"]:  # nothing was revoked
+        assert_tokens(oauth.refresh(reg, body["refresh_token"]))
+    assert_bob_untouched(world, oauth, client)
+
+
+def test_revoke_all_accepts_a_token_whose_audience_is_this_server(world, make_client, oauth, client):
+    own = make_client("own-app", audience="https://auth.test")  # conftest.ISSUER
+    token = assert_tokens(oauth.password(own))["access_token"]
+    assert revoke_all(client, token).status_code == 200
+    assert_all_sessions_ended(world, oauth, client)
 
 
 # ---------------------------------------------------------------- disabling a user

@@ -37,7 +37,7 @@ def config_overrides():
 @pytest.fixture
 def setup(make_user, make_client):
     make_user()
-    return make_client("short", refresh_token_ttl=TTL), make_client("long"), make_rs(make_client)
+    return make_client("short", refresh_token_ttl=TTL), make_client("long", introspect=True), make_rs(make_client)
 
 
 def jtis(app) -> set[str]:
@@ -63,7 +63,7 @@ def test_cli_purge_deletes_expired_rows_and_live_family_keeps_working(setup, oau
     assert len(refresh_rows(app)) == 1
     for body in expired:
         assert_error(oauth.refresh(short, body["refresh_token"]), 400, "invalid_grant")
-    assert introspect(client, rs, live["refresh_token"])["active"] is True
+    assert introspect(client, long, live["refresh_token"])["active"] is True
     after = assert_tokens(oauth.refresh(long, live["refresh_token"]))
     assert introspect(client, rs, after["access_token"])["active"] is True
 

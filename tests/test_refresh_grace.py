@@ -12,9 +12,10 @@ from lifecycle_helpers import assert_tokens
 from lifecycle_helpers import capture_events
 from lifecycle_helpers import cli_json
 from lifecycle_helpers import introspect
-from lifecycle_helpers import make_rs
 from lifecycle_helpers import refresh_rows
 from lifecycle_helpers import row_of
+
+from authserver.oauth import grace
 
 GRACE = 30
 
@@ -33,7 +34,7 @@ def events():
 @pytest.fixture
 def reg(make_user, make_client):
     make_user()
-    return make_client()
+    return make_client(introspect=True)  # a refresh token is introspectable by its holder only
 
 
 def login_and_rotate(oauth, reg):
@@ -52,12 +53,11 @@ def test_replay_within_window_returns_identical_successor_and_fresh_access_token
     assert len(events.named("refresh_token.replayed")) == 1
 
 
-def test_successor_keeps_working_after_grace_replays(reg, oauth, make_client, client):
-    rs = make_rs(make_client)
+def test_successor_keeps_working_after_grace_replays(reg, oauth, client):
     first, second = login_and_rotate(oauth, reg)
     for _ in range(2):  # a client retrying twice gets the same answer twice
         assert assert_tokens(oauth.refresh(reg, first["refresh_token"]))["refresh_token"] == second["refresh_token"]
-    assert introspect(client, rs, second["refresh_token"])["active"] is True
+    assert introspect(client, reg, second["refresh_token"])["active"] is True
     third = assert_tokens(oauth.refresh(reg, second["refresh_token"]))
     assert_tokens(oauth.refresh(reg, third["refresh_token"]))
 
@@ -97,12 +97,11 @@ def test_replay_within_window_after_revocation_is_invalid_grant(reg, oauth, clie
 
 
 @pytest.mark.parametrize("config_overrides", [{}, {"REFRESH_GRACE_SECONDS": 0}], ids=["default", "zero"])
-def test_without_grace_an_immediate_replay_revokes_family(reg, oauth, make_client, client, events):
-    rs = make_rs(make_client)
+def test_without_grace_an_immediate_replay_revokes_family(reg, oauth, client, events):
     first, second = login_and_rotate(oauth, reg)
     assert_error(oauth.refresh(reg, first["refresh_token"]), 400, "invalid_grant")
     assert len(events.named("refresh_token.reused")) == 1
-    assert introspect(client, rs, second["refresh_token"]) == INACTIVE
+    assert introspect(client, reg, second["refresh_token"]) == INACTIVE
     assert_error(oauth.refresh(reg, second["refresh_token"]), 400, "invalid_grant")
 
 
@@ -137,6 +136,20 @@ def test_database_never_holds_the_successor_in_the_clear(reg, oauth, app):
     assert_not_in_database(app, first["refresh_token"], second["refresh_token"])
 
 
+def test_database_and_pepper_without_the_parent_token_cannot_open_the_sealed_successor(reg, oauth, app):
+    """A dump of refresh_tokens plus the pepper is not enough: the sealing key comes from the parent token,
+    which the database never holds (only its digest). Tried with the real unseal and everything stored."""
+    first, second = login_and_rotate(oauth, reg)
+    rows = refresh_rows(app)
+    sealed = row_of(app, first["refresh_token"])["successor_sealed"]
+    stored = {bytes(v).hex() if isinstance(v, bytes | memoryview) else str(v)
+              for row in rows for v in row.values() if v is not None}
+    with app.app_context():  # the app's config carries the pepper
+        stored.add(app.config["SECRET_PEPPER"])
+        assert {value for value in stored if grace.unseal(sealed, value) is not None} == set()
+        assert grace.unseal(sealed, first["refresh_token"]) == second["refresh_token"]  # the parent token does open it
+
+
 def test_sealed_successor_is_erased_once_the_successor_is_rotated(reg, oauth, app):
     first, second = login_and_rotate(oauth, reg)
     third = assert_tokens(oauth.refresh(reg, second["refresh_token"]))
@@ -156,6 +169,23 @@ def test_purge_erases_sealed_successors_once_the_window_has_passed(reg, oauth, a
     result = cli_json(app, "tokens", "purge")
     assert result["sealed_erased"] == 1
     assert all(r["successor_sealed"] is None for r in refresh_rows(app))
+    assert row_of(app, second["refresh_token"])["used_at"] is None  # the live successor itself is untouched
+    assert_tokens(oauth.refresh(reg, second["refresh_token"]))
+
+
+def test_a_sealed_successor_is_erased_by_the_next_refresh_after_its_window(reg, oauth, app, clock, make_user):
+    """Lazily, without waiting for purge: any refresh on the server once the window has passed erases it."""
+    make_user("bob")
+    first, second = login_and_rotate(oauth, reg)
+    bob = assert_tokens(oauth.password(reg, username="bob"))
+    clock.advance(GRACE)  # the window's last second: another family's refresh leaves it alone
+    bob = assert_tokens(oauth.refresh(reg, bob["refresh_token"]))
+    assert row_of(app, first["refresh_token"])["successor_sealed"] is not None
+    assert assert_tokens(oauth.refresh(reg, first["refresh_token"]))["refresh_token"] == second["refresh_token"]
+
+    clock.advance(1)
+    assert_tokens(oauth.refresh(reg, bob["refresh_token"]))
+    assert row_of(app, first["refresh_token"])["successor_sealed"] is None
     assert row_of(app, second["refresh_token"])["used_at"] is None  # the live successor itself is untouched
     assert_tokens(oauth.refresh(reg, second["refresh_token"]))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from token_asserts import assert_error
 from token_asserts import claims
 
@@ -75,6 +76,16 @@ def test_widened_scope_is_invalid_scope_and_presented_token_stays_usable(make_us
     assert_error(oauth.refresh(reg, first["refresh_token"], scope="read write"), 400, "invalid_scope")
     body = assert_tokens(oauth.refresh(reg, first["refresh_token"]))
     assert body["scope"] == "read"
+
+
+@pytest.mark.parametrize("scope", ["READ", "Read", "read WRITE", "rea_", "re%", "%", "read\\", "ead", "read write x"])
+def test_refresh_scope_must_match_a_granted_scope_exactly(make_user, make_client, oauth, scope):
+    """Scopes are case-sensitive (RFC 6749 §3.3) and compared whole, on every database: SQLite's LIKE
+    once let ``READ`` through a ``read write`` token and put ``READ`` in the access token."""
+    reg, first = login(make_user, make_client, oauth, scopes="read write")
+    assert_error(oauth.refresh(reg, first["refresh_token"], scope=scope), 400, "invalid_scope")
+    body = assert_tokens(oauth.refresh(reg, first["refresh_token"]))  # nothing was consumed
+    assert set(body["scope"].split()) == set(claims(body["access_token"])["scope"].split()) == {"read", "write"}
 
 
 def test_missing_refresh_token_is_invalid_request(client, make_user, make_client, oauth):

@@ -12,7 +12,6 @@ from lifecycle_helpers import assert_error
 from lifecycle_helpers import assert_tokens
 from lifecycle_helpers import capture_events
 from lifecycle_helpers import introspect
-from lifecycle_helpers import make_rs
 from lifecycle_helpers import refresh_rows
 
 
@@ -64,12 +63,11 @@ def test_rotation_renews_the_idle_lifetime(make_user, make_client, oauth, clock,
 
 def test_expired_refresh_token_introspects_inactive(make_user, make_client, oauth, clock, client):
     make_user()
-    reg = make_client(refresh_token_ttl=60)
-    rs = make_rs(make_client)
+    reg = make_client(refresh_token_ttl=60, introspect=True)
     body = assert_tokens(oauth.password(reg))
-    assert introspect(client, rs, body["refresh_token"])["active"] is True
+    assert introspect(client, reg, body["refresh_token"])["active"] is True
     clock.advance(61)
-    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+    assert introspect(client, reg, body["refresh_token"]) == INACTIVE
 
 
 @pytest.mark.parametrize("config_overrides", [{"REFRESH_TOKEN_TTL": 60}])
@@ -113,7 +111,7 @@ def refresh_every_50s_until_failure(oauth, reg, clock, body) -> int:
 
 def test_absolute_lifetime_ends_family_despite_rotation(make_user, make_client, oauth, clock, events, app):
     make_user()
-    reg = make_client(refresh_token_ttl=60, refresh_token_max_lifetime=100)
+    reg = make_client(refresh_token_ttl=60, refresh_token_max_lifetime=100, introspect=True)
     body = assert_tokens(oauth.password(reg))
     # At 50 s the refresh works; at 100 s the token is only 50 s old (< idle ttl 60) but the family is over.
     assert refresh_every_50s_until_failure(oauth, reg, clock, body) == 100
@@ -123,23 +121,22 @@ def test_absolute_lifetime_ends_family_despite_rotation(make_user, make_client, 
 
 def test_rotated_token_never_outlives_the_family(make_user, make_client, oauth, clock, client):
     make_user()
-    reg = make_client(refresh_token_ttl=60, refresh_token_max_lifetime=100)
-    rs = make_rs(make_client)
+    reg = make_client(refresh_token_ttl=60, refresh_token_max_lifetime=100, introspect=True)
     login_at = clock.now()
     body = assert_tokens(oauth.password(reg))
-    assert introspect(client, rs, body["refresh_token"])["exp"] == login_at + 60
+    assert introspect(client, reg, body["refresh_token"])["exp"] == login_at + 60
     clock.advance(50)
     body = assert_tokens(oauth.refresh(reg, body["refresh_token"]))
-    info = introspect(client, rs, body["refresh_token"])
+    info = introspect(client, reg, body["refresh_token"])
     assert info["active"] is True
     assert info["exp"] == login_at + 100  # not now + 60
     clock.advance(50)
-    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+    assert introspect(client, reg, body["refresh_token"]) == INACTIVE
 
 
 def test_new_login_after_absolute_expiry_starts_a_new_family(make_user, make_client, oauth, clock):
     make_user()
-    reg = make_client(refresh_token_ttl=60, refresh_token_max_lifetime=100)
+    reg = make_client(refresh_token_ttl=60, refresh_token_max_lifetime=100, introspect=True)
     body = assert_tokens(oauth.password(reg))
     assert refresh_every_50s_until_failure(oauth, reg, clock, body) == 100
     fresh = assert_tokens(oauth.password(reg))

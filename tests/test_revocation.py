@@ -20,7 +20,7 @@ from authserver.extensions import db
 @pytest.fixture
 def setup(make_user, make_client):
     make_user()
-    return make_client(), make_rs(make_client)
+    return make_client(introspect=True), make_rs(make_client)
 
 
 def assert_revoked_200(resp) -> None:
@@ -32,17 +32,17 @@ def assert_revoked_200(resp) -> None:
 def assert_family_dead(oauth, client, reg, rs, *bodies) -> None:
     for body in bodies:
         assert_error(oauth.refresh(reg, body["refresh_token"]), 400, "invalid_grant")
-        assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+        assert introspect(client, reg, body["refresh_token"]) == INACTIVE
         assert introspect(client, rs, body["access_token"]) == INACTIVE
 
 
 def test_revocation_without_client_authentication_is_invalid_client(setup, oauth, client):
-    reg, rs = setup
+    reg, _ = setup
     body = assert_tokens(oauth.password(reg))
     resp = client.post("/oauth/revoke", data={"token": body["refresh_token"]})
     assert_error(resp, 401, "invalid_client")
     assert resp.headers["WWW-Authenticate"].startswith("Basic")
-    assert introspect(client, rs, body["refresh_token"])["active"] is True
+    assert introspect(client, reg, body["refresh_token"])["active"] is True
 
 
 def test_revocation_with_wrong_secret_is_invalid_client(setup, oauth, client):
@@ -75,7 +75,7 @@ def test_revoking_access_token_leaves_its_refresh_family_working(setup, oauth, c
     body = assert_tokens(oauth.password(reg))
     assert_revoked_200(revoke(client, reg, body["access_token"], token_type_hint="access_token"))
     assert introspect(client, rs, body["access_token"]) == INACTIVE
-    assert introspect(client, rs, body["refresh_token"])["active"] is True
+    assert introspect(client, reg, body["refresh_token"])["active"] is True
     after = assert_tokens(oauth.refresh(reg, body["refresh_token"]))
     assert introspect(client, rs, after["access_token"])["active"] is True
 
@@ -118,19 +118,21 @@ def test_another_clients_token_answers_200_and_keeps_working(setup, make_client,
     assert_revoked_200(revoke(client, other, body["refresh_token"]))
     assert_revoked_200(revoke(client, other, body["access_token"]))
     assert introspect(client, rs, body["access_token"])["active"] is True
-    assert introspect(client, rs, body["refresh_token"])["active"] is True
+    assert introspect(client, reg, body["refresh_token"])["active"] is True
     assert_tokens(oauth.refresh(reg, body["refresh_token"]))
 
 
 def test_public_client_revokes_its_own_token_with_client_id_only(make_user, make_client, oauth, client):
     make_user()
     public = make_client("spa", public=True)
-    rs = make_rs(make_client)
     resp = client.post("/oauth/token", data={"grant_type": "password", "username": "alice",
                                              "password": "correct horse battery", "client_id": "spa"})
     body = assert_tokens(resp)
     assert_revoked_200(client.post("/oauth/revoke", data={"token": body["refresh_token"], "client_id": "spa"}))
-    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+    # A public client cannot introspect: the revoked token is proven dead at the token endpoint.
+    refresh = client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"],
+                                                "client_id": "spa"})
+    assert refresh.status_code == 400 and refresh.json["error"] == "invalid_grant", refresh.data
     assert public.secret is None
 
 
@@ -151,7 +153,7 @@ def test_revocation_response_is_no_store_json(setup, oauth, client):
 
 
 def test_database_failure_during_revocation_is_500_not_200(setup, oauth, client, monkeypatch):
-    reg, rs = setup
+    reg, _ = setup
     body = assert_tokens(oauth.password(reg))
 
     def broken(*_args, **_kwargs):
@@ -164,9 +166,9 @@ def test_database_failure_during_revocation_is_500_not_200(setup, oauth, client,
     assert resp.json["error"] == "server_error"
     monkeypatch.undo()
     # Nothing was revoked: the client learns the truth and may retry.
-    assert introspect(client, rs, body["refresh_token"])["active"] is True
+    assert introspect(client, reg, body["refresh_token"])["active"] is True
     assert_revoked_200(revoke(client, reg, body["refresh_token"]))
-    assert introspect(client, rs, body["refresh_token"]) == INACTIVE
+    assert introspect(client, reg, body["refresh_token"]) == INACTIVE
 
 
 def test_database_failure_at_commit_is_500_not_200(setup, oauth, client, monkeypatch):

@@ -49,12 +49,14 @@ def group() -> None:
 @click.option("--scope", default="", help='Allowed scopes, space-separated, e.g. "read write".')
 @click.option("--public", is_flag=True, help="Public client: no secret (auth method none).")
 @click.option("--first-party", is_flag=True, help="Our own app: may use the password grant.")
-@click.option("--audience", default=None, help="aud of its access tokens (default AUTHSERVER_DEFAULT_AUDIENCE).")
+@click.option("--audience", default=None, help="aud of its access tokens (default AUTHSERVER_DEFAULT_AUDIENCE); "
+              "with --introspect, the audience whose access tokens it may introspect.")
 @click.option("--client-id", default=None, help="Choose the client_id (default: random).")
 @click.option("--access-token-ttl", type=int, default=None, help="Seconds; overrides the server default.")
 @click.option("--refresh-token-ttl", type=int, default=None, help="Seconds; overrides the server default.")
 @click.option("--refresh-token-max-lifetime", type=int, default=None, help="Seconds from login; overrides the default.")
-@click.option("--introspect", is_flag=True, help="A resource server allowed to call the introspection endpoint.")
+@click.option("--introspect", is_flag=True, help="A resource server allowed to call the introspection endpoint, "
+              "for access tokens of its --audience and refresh tokens issued to it.")
 @json_option
 def create(name: str, grants: tuple[str, ...], scope: str, public: bool, first_party: bool, audience: str | None,
            client_id: str | None, access_token_ttl: int | None, refresh_token_ttl: int | None,

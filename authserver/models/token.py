@@ -8,6 +8,7 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -18,7 +19,12 @@ class RefreshToken(db.Model):
     """One refresh token. Times are Unix seconds (JWT NumericDate), identical on every database."""
 
     __tablename__ = "refresh_tokens"
-    __table_args__ = (Index("ix_refresh_tokens_family_id", "family_id"),)
+    __table_args__ = (
+        Index("ix_refresh_tokens_family_id", "family_id"),
+        # The few rows still holding a sealed successor, by use: the lazy erasure once their window passed.
+        Index("ix_refresh_tokens_sealed_used_at", "used_at", postgresql_where=text("successor_sealed IS NOT NULL"),
+              sqlite_where=text("successor_sealed IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     #: SHA-256 of the token, hex. The token itself is never stored (RFC 9700 §4.14, RFC 6749 §10.4).
@@ -35,7 +41,8 @@ class RefreshToken(db.Model):
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
-    #: Grace window only: the successor token, AES-GCM-sealed, erased when the window has passed.
+    #: Grace window only: the successor token, AES-GCM-sealed under a key derived from the parent token (this
+    #: row's token, never stored) and the pepper; erased once the window has passed.
     successor_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 

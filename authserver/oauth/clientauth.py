@@ -9,7 +9,6 @@ and one constant-time comparison. Using two methods in one request is ``invalid_
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
@@ -34,7 +33,7 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and a non-ASCII character in the header
         raise InvalidClientError("malformed Basic credentials") from None
     if "\x00" in decoded:
         raise InvalidClientError("NUL in Basic credentials")

@@ -21,6 +21,7 @@ from authserver.models import User
 from authserver.oauth import sessions
 from authserver.oauth import storage
 from authserver.oauth import tokens
+from authserver.oauth.clientcache import ClientInfo
 from authserver.oauth.clientcache import get_client
 from authserver.telemetry import emit
 
@@ -80,7 +81,8 @@ class RevocationEndpoint(_RevocationEndpoint):
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
-    """RFC 7662 for resource servers (clients created with ``--introspect``)."""
+    """RFC 7662 for resource servers (clients created with ``--introspect``), each told only about its own
+    tokens (§4): access tokens of its audience, refresh tokens it holds. Anything else reads inactive."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
@@ -90,7 +92,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             raise InvalidClientError(f"client {client.client_id} may not introspect")
         now = clock.now()
         found = find_token(_token_param(request), request.form.get("token_type_hint"), now)
-        return 200, introspect(found, now), JSON_HEADERS
+        return 200, introspect(found, now, client), JSON_HEADERS
 
 
 def _revoke(found: FoundToken, client_id: str, now: int) -> None:
@@ -118,22 +120,29 @@ def access_token_is_active(claims: dict[str, Any]) -> bool:
     return sid is None or _user_active(claims["sub"], claims["iat"])
 
 
-def introspect(found: FoundToken | None, now: int) -> dict[str, Any]:
-    """The RFC 7662 §2.2 answer; anything inactive is exactly ``{"active": false}``."""
+def introspect(found: FoundToken | None, now: int, asking: ClientInfo) -> dict[str, Any]:
+    """The RFC 7662 §2.2 answer for the resource server ``asking``; anything inactive is exactly ``{"active": false}``.
+
+    RFC 7662 §4: what a resource server learns is limited to tokens meant for it. An access token is
+    active only if its ``aud`` is the asking client's audience (``--audience``, else
+    ``AUTHSERVER_DEFAULT_AUDIENCE``); a refresh token only for the client that holds it, so no one can
+    probe another client's refresh tokens (which, presented at the token endpoint, would trip reuse
+    detection). Anything else, valid or not, answers exactly like an unknown token.
+    """
     inactive: dict[str, Any] = {"active": False}
     if found is None:
         return inactive
     issuer = current_app.config["ISSUER"]
     if found.claims is not None:
         claims = found.claims
-        if not access_token_is_active(claims):
+        if not tokens.audience_includes(claims, tokens.audience(asking)) or not access_token_is_active(claims):
             return inactive
         keys = ("sub", "client_id", "scope", "exp", "iat", "iss", "aud", "jti")
         return {"active": True, "token_type": "Bearer", **{k: claims[k] for k in keys if k in claims}}
     state = found.refresh
     assert state is not None
-    if (state.used_at is not None or state.revoked_at is not None or state.expires_at <= now
-            or not _user_active(state.user_id, state.issued_at)):
+    if (state.client_id != asking.client_id or state.used_at is not None or state.revoked_at is not None
+            or state.expires_at <= now or not _user_active(state.user_id, state.issued_at)):
         return inactive
     return {"active": True, "token_type": "refresh_token", "sub": state.user_id, "client_id": state.client_id,
             "scope": state.scope, "exp": state.expires_at, "iat": state.issued_at, "iss": issuer}

@@ -1,9 +1,12 @@
 """Sealing a successor refresh token for the single-successor grace window.
 
 Within the window, a replay of the immediately preceding token gets the *same* successor back
-instead of a second branch. The successor is kept only as AES-256-GCM ciphertext under a key
-derived from the server pepper (HKDF-SHA-256), bound to the parent token's digest as associated
-data, and erased when the window has passed. The database alone never yields a usable token.
+instead of a second branch. The successor is kept only as AES-256-GCM ciphertext on the parent's
+row, under a key derived (HKDF-SHA-256) from the parent token itself together with the server
+pepper, and bound to the parent's digest as associated data. The database stores only the parent's
+SHA-256 digest, never the parent: a dump of the database, even with the pepper, cannot open a sealed
+successor. Only the holder of the parent token can, which is exactly who the grace replay serves.
+The ciphertext is erased once the window has passed (see :mod:`authserver.oauth.storage`).
 """
 
 from __future__ import annotations
@@ -16,25 +19,28 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
-_INFO = b"authserver refresh-token grace window v1"
+from authserver.digests import token_digest
+
+_INFO = b"authserver refresh-token grace window v2: key from the parent token and the pepper"
 
 
-def _aead() -> AESGCM:
-    cached = current_app.extensions.get("authserver.grace_aead")
-    if cached is None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
-            current_app.config["SECRET_PEPPER"].encode())
-        cached = current_app.extensions["authserver.grace_aead"] = AESGCM(key)
-    return cached
+def _aead(parent_token: str) -> AESGCM:
+    """The sealing key of one parent: HKDF with the pepper as salt and the parent token as key material."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=current_app.config["SECRET_PEPPER"].encode(),
+               info=_INFO).derive(parent_token.encode("utf-8", "surrogatepass"))
+    return AESGCM(key)
 
 
-def seal(successor: str, parent_digest: str) -> bytes:
+def seal(successor: str, parent_token: str) -> bytes:
+    """The successor, sealed for whoever presents ``parent_token`` again."""
     nonce = os.urandom(12)
-    return nonce + _aead().encrypt(nonce, successor.encode(), parent_digest.encode())
+    return nonce + _aead(parent_token).encrypt(nonce, successor.encode(), token_digest(parent_token).encode())
 
 
-def unseal(sealed: bytes, parent_digest: str) -> str | None:
+def unseal(sealed: bytes, parent_token: str) -> str | None:
+    """The successor sealed under ``parent_token``, or ``None`` if that is not the token it was sealed for."""
+    sealed = bytes(sealed)  # PostgreSQL hands back a memoryview
     try:
-        return _aead().decrypt(sealed[:12], sealed[12:], parent_digest.encode()).decode()
+        return _aead(parent_token).decrypt(sealed[:12], sealed[12:], token_digest(parent_token).encode()).decode()
     except (InvalidTag, ValueError):
         return None

@@ -163,7 +163,8 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
 
     def create_token_response(self) -> tuple[int, str, list[tuple[str, str]]]:
         client = self.request.client
-        digest = token_digest(self.request.form["refresh_token"])
+        presented = self.request.form["refresh_token"]
+        digest = token_digest(presented)
         now = clock.now()
         grace_seconds = current_app.config["REFRESH_GRACE_SECONDS"]
         successor = new_token()
@@ -171,10 +172,11 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
         grant = storage.rotate(token_hash=digest, client_id=client.client_id, new_hash=token_digest(successor),
                                now=now, ttl=tokens.refresh_token_ttl(client),
                                max_lifetime=tokens.refresh_token_max_lifetime(client),
-                               sealed=grace.seal(successor, digest) if grace_seconds else None,
+                               sealed=grace.seal(successor, presented) if grace_seconds else None,
+                               grace_seconds=grace_seconds,
                                required_scopes=self.requested_scope)
         if grant is None:
-            return self._replayed(client, digest, now, grace_seconds)
+            return self._replayed(client, presented, now, grace_seconds)
         scope = " ".join(self.requested_scope) if self.requested_scope else grant.scope
         emit("refresh_token.rotated", client_id=client.client_id, user_id=grant.user_id, family_id=grant.family_id)
         return self._respond(client, grant.user_id, grant.family_id, scope, successor, now)
@@ -184,7 +186,7 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
         requested = self.requested_scope
         if requested is None:
             return granted
-        if not set(requested) <= set(granted.split()):
+        if not storage.scope_covers(granted, requested):
             raise InvalidScopeError("requested scope exceeds the refresh token's scope")
         return " ".join(requested)
 
@@ -193,10 +195,10 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
         access, expires_in = tokens.sign_access_token(client=client, sub=user_id, scope=scope, sid=family_id, now=now)
         return 200, tokens.token_response(access, expires_in, scope, refresh), JSON_HEADERS
 
-    def _replayed(self, client: ClientInfo, digest: str, now: int,
+    def _replayed(self, client: ClientInfo, presented: str, now: int,
                   grace_seconds: int) -> tuple[int, str, list[tuple[str, str]]]:
         """The token could not be consumed: a grace replay, reuse, or simply invalid."""
-        state = storage.lookup(digest)
+        state = storage.lookup(token_digest(presented))
         unused = state is not None and state.used_at is None and state.revoked_at is None
         if unused and state.client_id == client.client_id and state.expires_at > now:
             # Valid but not consumed: a requested scope it does not cover. The token stays usable.
@@ -208,7 +210,7 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
         if (grace_seconds and state.revoked_at is None and state.used_at is not None
                 and state.client_id == client.client_id and now - state.used_at <= grace_seconds
                 and state.successor_sealed is not None and storage.successor_is_live(state.id, now)):
-            successor = grace.unseal(state.successor_sealed, digest)
+            successor = grace.unseal(state.successor_sealed, presented)  # only the parent token opens it
             if successor is not None:
                 scope = self._narrowed_scope(state.scope)
                 emit("refresh_token.replayed", client_id=client.client_id, user_id=state.user_id,

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger
+from sqlalchemy import ColumnElement
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -100,10 +103,18 @@ def start_family(*, token_hash: str, client_id: str, user_id: str, scope: str, n
     return Grant(row[0], user_id, client_id, family_id, scope, now)
 
 
-def _scope_pattern(scope: str) -> str:
-    """A LIKE pattern matching ``scope`` as a whole word of a space-separated scope string."""
-    escaped = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"% {escaped} %"
+def scope_covers(granted: str, requested: Sequence[str]) -> bool:
+    """The one scope rule: every requested scope is one of the granted ones, compared whole and exactly
+    (scope tokens are case-sensitive, RFC 6749 §3.3). :func:`_covers` is the same rule in SQL."""
+    return set(requested) <= set(granted.split())
+
+
+def _covers(index: int) -> ColumnElement[bool]:
+    """SQL of :func:`scope_covers` for requested scope number ``index`` (bound as ``" scope "``): the token's
+    space-padded scope contains it. ``replace()`` compares exactly on SQLite and PostgreSQL alike, where
+    SQLite's ``LIKE`` folds ASCII case (``READ`` matched ``read``) and treats ``%`` and ``_`` as wildcards."""
+    padded = literal(" ") + _rt.c.scope + literal(" ")
+    return func.replace(padded, bindparam(f"p_scope_{index}", type_=String), literal("")) != padded
 
 
 @functools.cache
@@ -114,8 +125,7 @@ def _rotation(dialect: str, scope_count: int) -> Any:
     enabled, and (RFC 6749 §6) its scope covers every requested scope; otherwise nothing changes.
     """
     active_user = select(_users.c.id).where(_users.c.id == _rt.c.user_id, _users.c.disabled.is_(False))
-    padded = literal(" ") + _rt.c.scope + literal(" ")
-    covers = [padded.like(bindparam(f"p_scope_{i}", type_=String), escape="\\") for i in range(scope_count)]
+    covers = [_covers(i) for i in range(scope_count)]
     now = bindparam("p_now", type_=BigInteger)
     consume = (update(_rt).where(_rt.c.token_hash == bindparam("p_token_hash", type_=String),
                                  _rt.c.client_id == bindparam("p_client_id", type_=String),
@@ -141,23 +151,25 @@ _GRANT_COLUMNS = (_rt.c.id, _rt.c.user_id, _rt.c.family_id, _rt.c.scope, _rt.c.a
 
 
 def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int, max_lifetime: int,
-           sealed: bytes | None, required_scopes: list[str] | None = None) -> Grant | None:
+           sealed: bytes | None, grace_seconds: int = 0, required_scopes: list[str] | None = None) -> Grant | None:
     """Consume a refresh token and store its successor, atomically; the successor's grant, or ``None``.
 
     ``None`` means the token could not be consumed (unknown, used, revoked, expired, another
     client's, its user disabled, or a requested scope it does not cover) and nothing changed.
     The successor expires ``ttl`` after now, never after the family's absolute end
     (``auth_time + max_lifetime``). PostgreSQL: one statement, in autocommit, one round trip.
+    With a grace window (``sealed`` given), one more erases the sealed successors no replay can claim
+    any more: the consumed token's parent's, and some whose ``grace_seconds`` have passed.
     """
     scopes = required_scopes or []
     params: dict[str, Any] = {"p_token_hash": token_hash, "p_client_id": client_id, "p_now": now,
                               "p_sealed": sealed, "p_new_hash": new_hash, "p_expires_at": now + ttl,
                               "p_max_lifetime": max_lifetime,
-                              **{f"p_scope_{i}": _scope_pattern(s) for i, s in enumerate(scopes)}}
+                              **{f"p_scope_{i}": f" {s} " for i, s in enumerate(scopes)}}
     if autocommit.engine() is not None:
         row = autocommit.fetchone(_rotation("postgresql", len(scopes)), params)
         if row is not None and sealed is not None:  # row[5]: the successor's parent, the token just consumed
-            autocommit.fetchone(_erase_parent_sealed(), {"p_consumed_id": row[5]})
+            autocommit.fetchone(_erase_sealed(), {"p_consumed_id": row[5], "p_cutoff": now - grace_seconds})
     else:
         with db.engine.begin() as conn:
             old = conn.execute(_rotation(db.engine.dialect.name, len(scopes)), params).one_or_none()
@@ -168,18 +180,35 @@ def rotate(*, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int
                 user_id=old.user_id, scope=old.scope, auth_time=old.auth_time, issued_at=now,
                 expires_at=min(now + ttl, old.auth_time + max_lifetime)).returning(*_GRANT_COLUMNS)).one()
             if sealed is not None:
-                conn.execute(_erase_parent_sealed(), {"p_consumed_id": old.id})
+                conn.execute(_erase_sealed(), {"p_consumed_id": old.id, "p_cutoff": now - grace_seconds})
     if row is None:
         return None
     token_id, user_id, family_id, scope, auth_time, parent_id = row
     return Grant(token_id, user_id, client_id, family_id, scope, auth_time, parent_id)
 
 
+#: At most this many sealed successors whose window has passed are erased by one rotation (bounded work).
+SWEEP_BATCH = 20
+
+
 @functools.cache
-def _erase_parent_sealed() -> Any:
-    """The consumed token's parent may keep a sealed copy of it (grace window): now that it is used, erase it."""
-    parent = select(_rt.c.parent_id).where(_rt.c.id == bindparam("p_consumed_id")).scalar_subquery()
-    return update(_rt).where(_rt.c.id == parent, _rt.c.successor_sealed.is_not(None)).values(successor_sealed=None)
+def _erase_sealed() -> Any:
+    """Erase the sealed successors no grace replay can claim any more: the one on the consumed token's parent
+    (its successor, the token just consumed, is used now) and, lazily, up to ``SWEEP_BATCH`` anywhere whose
+    window has passed (``used_at < p_cutoff``; the partial index ``ix_refresh_tokens_sealed_used_at`` finds them).
+
+    Rows another transaction holds are skipped, never waited for (``SKIP LOCKED``; SQLite serialises its
+    writers anyway): that transaction is revoking them, or sweeping them itself.
+    """
+    inner = _rt.alias("candidate")
+    parent = select(inner.c.parent_id).where(inner.c.id == bindparam("p_consumed_id", type_=BigInteger))
+    expired = (select(inner.c.id).where(inner.c.successor_sealed.is_not(None),
+                                        inner.c.used_at < bindparam("p_cutoff", type_=BigInteger))
+               .order_by(inner.c.used_at).limit(SWEEP_BATCH))
+    locked = (select(_rt.c.id).where(or_(_rt.c.id == parent.scalar_subquery(), _rt.c.id.in_(expired)),
+                                     _rt.c.successor_sealed.is_not(None))
+              .with_for_update(skip_locked=True))
+    return update(_rt).where(_rt.c.id.in_(locked.scalar_subquery())).values(successor_sealed=None)
 
 
 @dataclass(frozen=True)

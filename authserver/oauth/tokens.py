@@ -30,13 +30,19 @@ def refresh_token_max_lifetime(client: ClientInfo) -> int:
     return client.refresh_token_max_lifetime or current_app.config["REFRESH_TOKEN_MAX_LIFETIME"]
 
 
+def audience(client: ClientInfo) -> str:
+    """The client's audience: the ``aud`` of its access tokens, and for a resource server (``--introspect``)
+    the audience whose access tokens it may introspect."""
+    return client.audience or current_app.config["DEFAULT_AUDIENCE"]
+
+
 def sign_access_token(*, client: ClientInfo, sub: str, scope: str, sid: str | None, now: int) -> tuple[str, int]:
     """Return ``(jwt, expires_in)`` for an RFC 9068 access token."""
     ttl = access_token_ttl(client)
     claims: dict[str, Any] = {
         "iss": current_app.config["ISSUER"],
         "sub": sub,
-        "aud": client.audience or current_app.config["DEFAULT_AUDIENCE"],
+        "aud": audience(client),
         "exp": now + ttl,
         "iat": now,
         "jti": secrets.token_urlsafe(16),
@@ -49,6 +55,12 @@ def sign_access_token(*, client: ClientInfo, sub: str, scope: str, sid: str | No
     token = jwt.encode(keystore.signing_header, claims, keystore.signing.key,
                        algorithms=[keystore.signing.record.alg])
     return token, ttl
+
+
+def audience_includes(claims: dict[str, Any], audience: str) -> bool:
+    """True if the token's ``aud`` (a string or a list, RFC 7519 §4.1.3) names ``audience`` exactly."""
+    aud = claims.get("aud")
+    return aud == audience if isinstance(aud, str) else isinstance(aud, list) and audience in aud
 
 
 def token_response(access_token: str, expires_in: int, scope: str, refresh_token: str | None) -> str:

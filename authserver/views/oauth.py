@@ -6,6 +6,7 @@ import json
 
 from flask import Blueprint
 from flask import Response
+from flask import current_app
 from flask import request
 
 from authserver import clock
@@ -81,13 +82,21 @@ def revoke_all_sessions() -> Response:
 
 
 def bearer_user() -> str:
-    """The ``sub`` of a valid, active user access token in ``Authorization: Bearer``, else 401 (RFC 6750 §3)."""
+    """The ``sub`` of a valid, active user access token in ``Authorization: Bearer``, else 401 (RFC 6750 §3).
+
+    The token must be meant for this server: its ``aud`` must be the issuer. A token issued for another
+    resource server (a client created with ``--audience https://api...``) is refused, whatever its scope.
+    """
     header = request.headers.get("Authorization")
     if not header:
         raise MissingTokenError("no bearer token")
     scheme, _, value = header.partition(" ")
     claims = tokens.decode_access_token(value.strip(), clock.now()) if scheme.lower() == "bearer" else None
-    if claims is None or "sid" not in claims or not access_token_is_active(claims):
-        raise InvalidTokenError("missing, invalid or inactive bearer token")
+    if claims is None or "sid" not in claims:
+        raise InvalidTokenError("missing or invalid bearer token, or not a user's")
+    if not tokens.audience_includes(claims, current_app.config["ISSUER"]):
+        raise InvalidTokenError("bearer token for another audience")
+    if not access_token_is_active(claims):
+        raise InvalidTokenError("inactive bearer token")
     return claims["sub"]
 

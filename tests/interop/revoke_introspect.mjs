@@ -6,7 +6,9 @@
 //   CLIENT_ID, CLIENT_SECRET        the client that revokes (client_secret_basic)
 //   RS_CLIENT_ID, RS_CLIENT_SECRET  the resource server that introspects (client_secret_basic)
 //   PLAN                            JSON list of steps: {"op": "revoke" | "introspect", "token": "...",
-//                                   "hint"?: "access_token" | "refresh_token", "label"?: "..."}
+//                                   "hint"?: "access_token" | "refresh_token", "label"?: "...",
+//                                   "by"?: "client" (introspect as the revoking client, which holds
+//                                   the refresh tokens: only their holder may introspect them)}
 // Output: {"oauth4webapi": version, "metadata": {...}, "steps": [{label, op, ok, result | error}]}.
 // Exit status: 0 when discovery worked and every step ran (a step may still report an error),
 // 2 on bad input or a failed discovery.
@@ -88,11 +90,12 @@ for (const [index, step] of plan.entries()) {
       const result = await oauth.processRevocationResponse(response);
       steps.push({ label, op: step.op, ok: true, status, result: result ?? null });
     } else if (step.op === 'introspect') {
-      const response = await oauth.introspectionRequest(as, resourceServer, resourceServerAuth, step.token,
+      const [asker, askerAuth] = step.by === 'client' ? [revoker, revokerAuth] : [resourceServer, resourceServerAuth];
+      const response = await oauth.introspectionRequest(as, asker, askerAuth, step.token,
         { ...options(), additionalParameters });
       const status = response.status;
       raw = await response.clone().text();
-      const result = await oauth.processIntrospectionResponse(as, resourceServer, response);
+      const result = await oauth.processIntrospectionResponse(as, asker, response);
       steps.push({ label, op: step.op, ok: true, status, result });
     } else {
       fail(`unknown op ${JSON.stringify(step.op)} in step ${label}`);
