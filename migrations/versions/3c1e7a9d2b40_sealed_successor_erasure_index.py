@@ -1,7 +1,7 @@
 """partial index of the rows holding a sealed successor, for their lazy erasure after the grace window
 
 Revision ID: 3c1e7a9d2b40
-Revises: f91d69db6090
+Revises: 3c7e0b1d9a42
 Create Date: 2026-12-02 10:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '3c1e7a9d2b40'
-down_revision = 'f91d69db6090'
+down_revision = '3c7e0b1d9a42'
 branch_labels = None
 depends_on = None
 
