@@ -208,16 +208,17 @@ def test_no_unencrypted_key_is_written_beside_an_encrypted_file_the_manifest_doe
 
 
 def test_a_change_that_would_leave_the_directory_unloadable_is_undone(database, encrypted_keys):
-    """Two active keys (a hand edit): revoking the retired key would write a manifest no server loads.
-    The command fails, the manifest is put back, and the retired key's file is not deleted."""
+    """Two active keys (a hand edit): revoking the next key would write a manifest no server loads.
+    The command fails, the manifest is put back, and the key's file is not deleted; activating the
+    next key (which retires every active one) repairs the directory."""
     records = read_manifest(encrypted_keys)
     for record in records:
-        if record.state == "next":
-            record.state = "active"
+        if record.state == "retired":
+            record.state, record.retired_at = "active", None
     write_manifest(encrypted_keys, records)
+    nxt = _states(encrypted_keys)["next"]
     before = snapshot(encrypted_keys)
-    retired = _states(encrypted_keys)["retired"]
-    result = authserver(database, encrypted_keys, PASS_A, "keys", "revoke", "--yes", "--", retired)
+    result = authserver(database, encrypted_keys, PASS_A, "keys", "revoke", "--yes", "--", nxt)
     assert result.exit_code == 1, result.output
     assert "would not load, so the change was undone" in result.stderr
     assert "exactly one active key is required, found 2" in result.stderr
@@ -226,6 +227,10 @@ def test_a_change_that_would_leave_the_directory_unloadable_is_undone(database, 
     result = authserver(database, encrypted_keys, PASS_A, "keys", "generate")
     assert result.exit_code == 1 and "undone" in result.stderr, result.output
     assert snapshot(encrypted_keys) == before, "the generated key file was removed again"
+
+    result = authserver(database, encrypted_keys, PASS_A, "keys", "activate", "--force", "--", nxt)
+    assert result.exit_code == 0, result.output
+    assert _states(encrypted_keys)["active"] == nxt and len(read_manifest(encrypted_keys)) == 3
 
 
 def test_server_whose_reload_fails_is_not_ready_and_says_so_until_a_reload_succeeds(app, client, encrypted_keys,
