@@ -51,6 +51,10 @@ class Keyring:
         self._lock = threading.Lock()
         self.current = self._load()
         self._next_check = time.monotonic() + policy.reload_interval
+        #: Why the last reload failed (the directory changed but does not load); None while healthy.
+        #: ``/readyz`` fails and the ``key_reload_healthy`` gauge is 0 until a reload succeeds.
+        self.reload_error: str | None = None
+        self._failed_signature: tuple[int, int, int] | None = None
 
     def _load(self) -> Loaded:
         signature = _signature(self.keys_dir)
@@ -64,16 +68,28 @@ class Keyring:
             return
         try:
             self._next_check = time.monotonic() + self.policy.reload_interval
-            if _signature(self.keys_dir) == self.current.signature:
+            signature = _signature(self.keys_dir)
+            if signature == self.current.signature:
+                self.reload_error = None  # the manifest is the one loaded again
                 return
             try:
                 self.current = self._load()
-            except KeystoreError as exc:  # keep serving with the keys we have; say so loudly
-                log.error("keys directory changed but cannot be loaded: %s", exc, extra={"event": "key.reload_failed"})
+            except KeystoreError as exc:  # keep serving with the keys we have; say so where operators look
+                self._reload_failed(signature, str(exc))
                 return
+            self.reload_error = None
             emit("key.reloaded", kid=self.current.keystore.signing.record.kid)
         finally:
             self._lock.release()
+
+    def _reload_failed(self, signature: tuple[int, int, int] | None, reason: str) -> None:
+        """Retried every interval; logged and counted once per failing manifest, not once per retry."""
+        first = self.reload_error is None or signature != self._failed_signature
+        self.reload_error, self._failed_signature = reason, signature
+        if first:
+            log.error("keys directory changed but cannot be loaded; serving the last good keys, /readyz fails "
+                      "until a reload succeeds: %s", reason)
+            emit("key.reload_failed", kid=self.current.keystore.signing.record.kid, reason=reason)
 
     def jwks_max_age(self, now: int) -> int:
         change = self.current.next_change_at
@@ -83,7 +99,8 @@ class Keyring:
         return max(floor, min(self.policy.jwks_max_age, change - now))
 
     def metrics(self, now: int) -> dict[str, int | None]:
-        return rotation.key_metrics([k.record for k in self.current.keystore.keys], self.policy, now)
+        gauges = rotation.key_metrics([k.record for k in self.current.keystore.keys], self.policy, now)
+        return {**gauges, "key_reload_healthy": int(self.reload_error is None)}
 
 
 def init_app(app: Flask) -> None:

@@ -107,28 +107,125 @@ def write_manifest(keys_dir: Path, records: list[KeyRecord]) -> None:
     _write_atomic(keys_dir / MANIFEST, body.encode(), mode=0o644)
 
 
-def add_key(keys_dir: Path, key: RSAKey | ECKey, alg: str, state: str, now: int,
-            passphrase: str | None = None) -> KeyRecord:
-    """Write ``key`` as PEM (PKCS#8, encrypted when a passphrase is given) and list it in the manifest.
+def is_encrypted(pem: bytes) -> bool:
+    """Whether a PEM private key is encrypted (PKCS#8 ``ENCRYPTED PRIVATE KEY`` or legacy ``Proc-Type``)."""
+    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in pem or b"Proc-Type: 4,ENCRYPTED" in pem
 
-    The caller holds :func:`locked`.
+
+def _encrypted_files(keys_dir: Path) -> list[Path]:
+    """Every encrypted PEM file in the directory, listed in the manifest or not."""
+    found = []
+    for path in sorted(keys_dir.glob("*.pem")):
+        with contextlib.suppress(OSError):
+            if is_encrypted(path.read_bytes()):
+                found.append(path)
+    return found
+
+
+class Change:
+    """The records of the keys directory while :func:`changing` holds its lock; every write goes through here."""
+
+    def __init__(self, keys_dir: Path, passphrase: str | None, records: list[KeyRecord]) -> None:
+        self.keys_dir = keys_dir
+        self.passphrase = passphrase
+        self.records = records
+        #: Files of removed keys, deleted only once the changed directory has been proven to load.
+        self.doomed: list[Path] = []
+
+    def add(self, key: RSAKey | ECKey, alg: str, state: str, now: int) -> KeyRecord:
+        """Write ``key`` as PEM (PKCS#8, encrypted with the passphrase) and list it in the manifest."""
+        record = KeyRecord(kid=key.thumbprint(), alg=alg, state=state, created_at=now,
+                           activated_at=now if state == "active" else None)
+        if any(r.kid == record.kid for r in self.records):
+            raise KeystoreError(f"key {record.kid} already exists")
+        if self.passphrase is None and _encrypted_files(self.keys_dir):
+            raise KeystoreError(f"{self.keys_dir} holds encrypted keys: refusing to write an unencrypted key "
+                                "beside them (missing passphrase: set AUTHSERVER_KEYS_PASSPHRASE)")
+        _write_atomic(self.keys_dir / record.filename, key.as_pem(private=True, password=self.passphrase))
+        self.records.append(record)
+        self.save()
+        return record
+
+    def save(self) -> None:
+        write_manifest(self.keys_dir, self.records)
+
+    def remove(self, kids: list[str]) -> None:
+        """Unpublish ``kids`` now; their files are deleted when the change is over."""
+        self.records = [r for r in self.records if r.kid not in kids]
+        self.save()
+        self.doomed += [self.keys_dir / f"{kid}.pem" for kid in kids]
+
+
+def _check_writable(keys_dir: Path, records: list[KeyRecord], passphrase: str | None,
+                    require_encryption: bool) -> None:
+    """Refuse before anything is written: the passphrase must open every listed key, and an
+    unencrypted key may never join encrypted ones (nor be written at all where encryption is required)."""
+    if passphrase is None and require_encryption:
+        raise KeystoreError("missing passphrase: production never writes an unencrypted key "
+                            "(set AUTHSERVER_KEYS_PASSPHRASE)")
+    for record in records:
+        _load_key(keys_dir, record, passphrase)
+    if passphrase is None:
+        encrypted = _encrypted_files(keys_dir)
+        if encrypted:
+            raise KeystoreError(f"missing passphrase: {encrypted[0]} is encrypted; refusing to write an unencrypted "
+                                "key beside encrypted ones (set AUTHSERVER_KEYS_PASSPHRASE)")
+
+
+def _restore(keys_dir: Path, manifest: bytes | None, names: set[str]) -> None:
+    """Put the manifest back as it was and delete key files written since."""
+    path = keys_dir / MANIFEST
+    current = path.read_bytes() if path.exists() else None
+    if current != manifest:
+        if manifest is None:
+            path.unlink()
+        else:
+            _write_atomic(path, manifest, mode=0o644)
+    for new in sorted(set(os.listdir(keys_dir)) - names):
+        if new.endswith(".pem") or new.startswith(".tmp-"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(keys_dir / new)
+
+
+@contextlib.contextmanager
+def changing(keys_dir: Path, passphrase: str | None, require_encryption: bool = False) -> Iterator[Change]:
+    """Change the keys directory all or nothing, under its lock.
+
+    Before anything is written, every listed key must load with ``passphrase``: a wrong or missing
+    one fails here and the directory is untouched. After the change the directory must load as a
+    server loads it (:meth:`Keystore.load`); if it does not, or the change raises, the manifest is
+    put back and new key files removed. Files of removed keys are deleted only after that check.
     """
-    record = KeyRecord(kid=key.thumbprint(), alg=alg, state=state, created_at=now,
-                       activated_at=now if state == "active" else None)
-    _write_atomic(keys_dir / record.filename, key.as_pem(private=True, password=passphrase))
-    records = read_manifest(keys_dir)
-    if any(r.kid == record.kid for r in records):
-        raise KeystoreError(f"key {record.kid} already exists")
-    write_manifest(keys_dir, [*records, record])
-    return record
+    passphrase = passphrase or None
+    with locked(keys_dir):
+        records = read_manifest(keys_dir)
+        _check_writable(keys_dir, records, passphrase, require_encryption)
+        path = keys_dir / MANIFEST
+        before = path.read_bytes() if path.exists() else None
+        names = set(os.listdir(keys_dir))
+        change = Change(keys_dir, passphrase, records)
+        try:
+            yield change
+            if (path.read_bytes() if path.exists() else None) != before:
+                try:
+                    Keystore.load(keys_dir, passphrase)
+                except KeystoreError as exc:
+                    raise KeystoreError(f"the changed keys directory would not load, so the change was undone: "
+                                        f"{exc}") from None
+        except BaseException:
+            _restore(keys_dir, before, names)
+            raise
+        for doomed in change.doomed:
+            with contextlib.suppress(FileNotFoundError):
+                doomed.unlink()
 
 
 def ensure_development_key(keys_dir: Path, now: int, passphrase: str | None = None) -> KeyRecord | None:
     """Create one active RS256 key if the directory has none; safe when many workers start at once."""
-    with locked(keys_dir):
-        if read_manifest(keys_dir):
+    with changing(keys_dir, passphrase) as change:
+        if change.records:
             return None
-        return add_key(keys_dir, generate_private_key("RS256"), "RS256", "active", now, passphrase)
+        return change.add(generate_private_key("RS256"), "RS256", "active", now)
 
 
 def _load_key(keys_dir: Path, record: KeyRecord, passphrase: str | None) -> LoadedKey:
@@ -140,10 +237,18 @@ def _load_key(keys_dir: Path, record: KeyRecord, passphrase: str | None) -> Load
     if record.alg not in ALGORITHMS:
         raise KeystoreError(f"key {record.kid}: unsupported alg {record.alg!r}")
     key_cls = ECKey if ALGORITHMS[record.alg] == "EC" else RSAKey
+    encrypted = is_encrypted(pem)
+    if encrypted and not passphrase:
+        raise KeystoreError(f"cannot load key file {path}: it is encrypted and no passphrase is given "
+                            "(missing passphrase: set AUTHSERVER_KEYS_PASSPHRASE)")
+    if not encrypted and passphrase:
+        raise KeystoreError(f"cannot load key file {path}: it is not encrypted but a passphrase is given "
+                            "(AUTHSERVER_KEYS_PASSPHRASE); a keys directory holds encrypted keys only, or in "
+                            "development unencrypted keys only")
     try:
-        key = key_cls.import_key(pem, parameters=None, password=passphrase)
+        key = key_cls.import_key(pem, parameters=None, password=passphrase or None)
     except Exception as exc:  # joserfc/cryptography raise several types for bad PEM or passphrase
-        reason = "wrong or missing passphrase, or not a PEM private key"
+        reason = "wrong passphrase (AUTHSERVER_KEYS_PASSPHRASE)" if encrypted else "not a PEM private key"
         raise KeystoreError(f"cannot load key file {path}: {reason} ({type(exc).__name__})") from None
     if not key.is_private:
         raise KeystoreError(f"key file {path} holds no private key")

@@ -5,7 +5,9 @@ in the JWKS for ``publish_delay`` = the JWKS cache lifetime plus the time every 
 needs to reload keys, so every cache that could hold an older set has expired. A retired key stays
 published for ``retire_keep`` = the longest access-token lifetime plus leeway plus reload time,
 so every token it signed expires first. Every operation holds the keys directory's file lock, so
-cron runs on several hosts at once are serialised, and each step is idempotent.
+cron runs on several hosts at once are serialised, and each step is idempotent. Every operation
+goes through :func:`authserver.keystore.changing`: it first proves the passphrase opens every
+existing key, and after writing proves the directory loads as a server loads it, else undoes the change.
 """
 
 from __future__ import annotations
@@ -17,13 +19,11 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
+from authserver.keystore import Change
 from authserver.keystore import KeyRecord
 from authserver.keystore import KeystoreError
-from authserver.keystore import add_key
+from authserver.keystore import changing
 from authserver.keystore import generate_private_key
-from authserver.keystore import locked
-from authserver.keystore import read_manifest
-from authserver.keystore import write_manifest
 
 LEEWAY_SECONDS = 60
 
@@ -37,6 +37,8 @@ class Policy:
     token_lifetime: int
     rotation_period: int = 0  # 0: no schedule
     passphrase: str | None = None
+    #: Production: never write an unencrypted key (the config already requires a passphrase there).
+    require_encryption: bool = False
     alg: str = "RS256"
     size: int = 2048
 
@@ -102,19 +104,31 @@ def _find(records: list[KeyRecord], kid: str) -> KeyRecord:
     raise KeystoreError(f"no key {kid!r}")
 
 
-def _generate(keys_dir: Path, policy: Policy, now: int, started: float, state: str = "next") -> KeyRecord:
+def _changing(keys_dir: Path, policy: Policy) -> contextlib.AbstractContextManager[Change]:
+    return changing(keys_dir, policy.passphrase, policy.require_encryption)
+
+
+def _generate(change: Change, policy: Policy, now: int, started: float, state: str = "next") -> KeyRecord:
     """Generate and list a key. It is stamped with the moment the manifest lists it: ``now`` plus the
-    time spent since ``started`` (lock wait, key generation), rounded up, so activation can never
-    come before the key has really been published for the publish delay."""
+    time spent since ``started`` (lock wait, checking the existing keys, key generation), rounded up,
+    so activation can never come before the key has really been published for the publish delay."""
     key = generate_private_key(policy.alg, policy.size)
     published = now + math.ceil(time.monotonic() - started)
-    return add_key(keys_dir, key, policy.alg, state, published, policy.passphrase)
+    return change.add(key, policy.alg, state, published)
 
 
 def generate(keys_dir: Path, policy: Policy, now: int) -> KeyRecord:
     started = time.monotonic()
-    with locked(keys_dir):
-        return _generate(keys_dir, policy, now, started)
+    with _changing(keys_dir, policy) as change:
+        return _generate(change, policy, now, started)
+
+
+def generate_first(keys_dir: Path, policy: Policy, now: int) -> KeyRecord:
+    """The first key of an empty directory, active at once."""
+    with _changing(keys_dir, policy) as change:
+        if change.records:
+            raise KeystoreError("--activate is only for the first key; use `keys activate` after the publish delay")
+        return change.add(generate_private_key(policy.alg, policy.size), policy.alg, "active", now)
 
 
 def _activate(records: list[KeyRecord], kid: str, policy: Policy, now: int, force: bool, actions: Actions) -> None:
@@ -135,48 +149,36 @@ def _activate(records: list[KeyRecord], kid: str, policy: Policy, now: int, forc
 
 def activate(keys_dir: Path, kid: str, policy: Policy, now: int, force: bool = False) -> Actions:
     actions = Actions()
-    with locked(keys_dir):
-        records = read_manifest(keys_dir)
-        _activate(records, kid, policy, now, force, actions)
-        write_manifest(keys_dir, records)
+    with _changing(keys_dir, policy) as change:
+        _activate(change.records, kid, policy, now, force, actions)
+        change.save()
     return actions
 
 
-def retire(keys_dir: Path, kid: str, now: int) -> Actions:
+def retire(keys_dir: Path, kid: str, policy: Policy, now: int) -> Actions:
     """Retire a next key that will not be used; the active key is retired by activating its successor."""
-    with locked(keys_dir):
-        records = read_manifest(keys_dir)
-        record = _find(records, kid)
+    with _changing(keys_dir, policy) as change:
+        record = _find(change.records, kid)
         if record.state == "active":
             raise KeystoreError(f"key {kid} is active: activate its successor instead (which retires it)")
         if record.state == "next":
             record.state, record.retired_at = "retired", now
-            write_manifest(keys_dir, records)
+            change.save()
             return Actions(retired=[kid])
         return Actions()
 
 
-def _remove(keys_dir: Path, records: list[KeyRecord], kids: list[str]) -> list[KeyRecord]:
-    remaining = [r for r in records if r.kid not in kids]
-    write_manifest(keys_dir, remaining)  # unpublish first, then delete the files
-    for kid in kids:
-        with contextlib.suppress(FileNotFoundError):
-            (keys_dir / f"{kid}.pem").unlink()
-    return remaining
-
-
-def _prune(keys_dir: Path, records: list[KeyRecord], policy: Policy, now: int, actions: Actions) -> list[KeyRecord]:
-    due = [r.kid for r in records if r.state == "retired" and (removal_due_at(r, policy) or now + 1) <= now]
-    if not due:
-        return records
-    actions.removed.extend(due)
-    return _remove(keys_dir, records, due)
+def _prune(change: Change, policy: Policy, now: int, actions: Actions) -> None:
+    due = [r.kid for r in change.records if r.state == "retired" and (removal_due_at(r, policy) or now + 1) <= now]
+    if due:
+        actions.removed.extend(due)
+        change.remove(due)
 
 
 def prune(keys_dir: Path, policy: Policy, now: int) -> Actions:
     actions = Actions()
-    with locked(keys_dir):
-        _prune(keys_dir, read_manifest(keys_dir), policy, now, actions)
+    with _changing(keys_dir, policy) as change:
+        _prune(change, policy, now, actions)
     return actions
 
 
@@ -188,21 +190,19 @@ def rotate(keys_dir: Path, policy: Policy, now: int, if_due: bool = False) -> Ac
     """
     actions = Actions()
     started = time.monotonic()
-    with locked(keys_dir):
-        records = read_manifest(keys_dir)
-        active = next((r for r in records if r.state == "active"), None)
-        pending = next((r for r in records if r.state == "next"), None)
-        due = generation_due_at(records, policy)
+    with _changing(keys_dir, policy) as change:
+        active = next((r for r in change.records if r.state == "active"), None)
+        pending = next((r for r in change.records if r.state == "next"), None)
+        due = generation_due_at(change.records, policy)
         if pending is None and (not if_due or (due is not None and due <= now)):
-            pending = _generate(keys_dir, policy, now, started)
+            pending = _generate(change, policy, now, started)
             actions.generated.append(pending.kid)
-            records = read_manifest(keys_dir)
         period_over = active is None or policy.rotation_period <= 0 or (
             (active.activated_at or active.created_at) + policy.rotation_period <= now)
         if pending is not None and activation_eligible_at(pending, policy) <= now and (not if_due or period_over):
-            _activate(records, pending.kid, policy, now, False, actions)
-            write_manifest(keys_dir, records)
-        _prune(keys_dir, records, policy, now, actions)
+            _activate(change.records, pending.kid, policy, now, False, actions)
+            change.save()
+        _prune(change, policy, now, actions)
     return actions
 
 
@@ -211,26 +211,24 @@ def revoke(keys_dir: Path, kid: str, policy: Policy, now: int) -> Actions:
     soon as caches refresh. If it was the active key, a next key is promoted at once, or a new one
     generated and activated at once (resource services may fail until their caches refresh)."""
     actions = Actions(removed=[kid])
-    with locked(keys_dir):
-        records = read_manifest(keys_dir)
-        record = _find(records, kid)
+    with _changing(keys_dir, policy) as change:
+        record = _find(change.records, kid)
         if record.state == "active":
-            pending = next((r for r in records if r.state == "next"), None)
+            pending = next((r for r in change.records if r.state == "next"), None)
             if pending is None:
-                pending = _generate(keys_dir, policy, now, time.monotonic())
+                pending = _generate(change, policy, now, time.monotonic())
                 actions.generated.append(pending.kid)
-                records = read_manifest(keys_dir)
-            target = _find(records, pending.kid)
-            target.state, target.activated_at = "active", now
-            actions.activated.append(target.kid)
-        _remove(keys_dir, records, [kid])
+            pending.state, pending.activated_at = "active", now
+            actions.activated.append(pending.kid)
+        change.remove([kid])  # unpublished first; the file is deleted once the directory is proven to load
     return actions
 
 
 def policy_from_config(config: dict) -> Policy:  # type: ignore[type-arg]
     return Policy(jwks_max_age=config["JWKS_MAX_AGE"], reload_interval=config["KEYS_RELOAD_INTERVAL"],
                   token_lifetime=config["ACCESS_TOKEN_MAX_TTL"], rotation_period=config["KEY_ROTATION_PERIOD"],
-                  passphrase=config.get("KEYS_PASSPHRASE") or None)
+                  passphrase=config.get("KEYS_PASSPHRASE") or None,
+                  require_encryption=config.get("ENV") == "production")
 
 
 def key_metrics(records: list[KeyRecord], policy: Policy, now: int) -> dict[str, int | None]:

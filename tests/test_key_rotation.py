@@ -110,7 +110,7 @@ def test_revoke_of_the_active_key_promotes_a_replacement_and_unpublishes_it(app,
 def test_retire_refuses_the_active_key(own_keys, clock):
     active = read_manifest(own_keys)[0].kid
     with pytest.raises(KeystoreError, match="activate its successor"):
-        rotation.retire(own_keys, active, clock.now())
+        rotation.retire(own_keys, active, POLICY, clock.now())
 
 
 def test_jwks_max_age_never_outlasts_the_next_scheduled_change(app, client, own_keys, clock):

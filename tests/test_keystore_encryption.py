@@ -31,11 +31,17 @@ def test_key_files_are_encrypted_pkcs8_with_mode_0600(tmp_path: Path):
     assert Keystore.load(tmp_path, PASS).signing.record.kid == record.kid
 
 
-@pytest.mark.parametrize("passphrase", [None, "wrong passphrase"])
-def test_wrong_or_missing_passphrase_fails_clearly(tmp_path: Path, passphrase):
+@pytest.mark.parametrize(("passphrase", "problem"), [(None, "missing passphrase"), ("wrong", "wrong passphrase")])
+def test_wrong_or_missing_passphrase_fails_clearly(tmp_path: Path, passphrase, problem):
     ensure_development_key(tmp_path, int(time.time()), PASS)
-    with pytest.raises(KeystoreError, match="wrong or missing passphrase"):
+    with pytest.raises(KeystoreError, match=problem):
         Keystore.load(tmp_path, passphrase)
+
+
+def test_a_passphrase_for_unencrypted_keys_fails_clearly(tmp_path: Path):
+    ensure_development_key(tmp_path, int(time.time()))
+    with pytest.raises(KeystoreError, match="not encrypted but a passphrase is given"):
+        Keystore.load(tmp_path, PASS)
 
 
 def test_production_refuses_to_start_without_a_keys_passphrase(tmp_path: Path):

@@ -1,7 +1,9 @@
 """``authserver keys list|generate|activate|retire|prune|rotate|revoke``: the signing-key lifecycle.
 
 Each command parses options, calls one function of :mod:`authserver.rotation` (which holds the keys
-directory's file lock), and prints the result; ``--json`` for scripts.
+directory's file lock), and prints the result; ``--json`` for scripts. A command that writes first
+proves AUTHSERVER_KEYS_PASSPHRASE opens every existing key and afterwards that the directory loads as
+a server loads it; otherwise it fails (exit 1) with the directory as it was.
 """
 
 from __future__ import annotations
@@ -69,15 +71,7 @@ def generate(alg: str, size: str, activate: bool, as_json: bool) -> None:
     """Add a new key in state next (published, not signing)."""
     keys_dir, policy = _context()
     policy = rotation.Policy(**{**asdict(policy), "alg": alg, "size": int(size)})
-    if activate:
-        with keystore.locked(keys_dir):
-            if _run(keystore.read_manifest, keys_dir):
-                raise click.ClickException("--activate is only for the first key; use `keys activate` after "
-                                           "the publish delay")
-            record = keystore.add_key(keys_dir, keystore.generate_private_key(alg, int(size)), alg, "active",
-                                      now(), policy.passphrase)
-    else:
-        record = _run(rotation.generate, keys_dir, policy, now())
+    record = _run(rotation.generate_first if activate else rotation.generate, keys_dir, policy, now())
     show(asdict(record), as_json, f"generated {record.alg} key {record.kid} ({record.state})")
 
 
@@ -96,8 +90,8 @@ def activate(kid: str, force: bool, as_json: bool) -> None:
 @json_option
 def retire(kid: str, as_json: bool) -> None:
     """Retire a next key that will not be used (the active key is retired by activating its successor)."""
-    keys_dir, _policy = _context()
-    _show_actions(_run(rotation.retire, keys_dir, kid, now()), as_json)
+    keys_dir, policy = _context()
+    _show_actions(_run(rotation.retire, keys_dir, kid, policy, now()), as_json)
 
 
 @group.command("prune")

@@ -25,7 +25,15 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """The database answers."""
+    """The database answers, and the keys directory loaded the last time it changed."""
+    keyring = current_app.extensions.get("authserver.keyring")
+    if keyring is not None and keyring.reload_error is not None:
+        # No path or key detail here: the key.reload_failed event and the log line say what to fix.
+        resp = jsonify(status="not_ready", reason="signing keys changed on disk but cannot be loaded; serving "
+                                                  "the last good keys (see the key.reload_failed event)")
+        resp.status_code = 503
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
     db.session.execute(text("SELECT 1"))
     return jsonify(status="ready")
 
