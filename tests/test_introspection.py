@@ -15,8 +15,8 @@ from lifecycle_helpers import introspect
 from lifecycle_helpers import make_rs
 from lifecycle_helpers import revoke
 
-from authserver import clients
-from authserver import users
+from authserver.admin import clients
+from authserver.admin import users
 
 ISSUER = "https://auth.test"  # conftest.ISSUER
 ACCESS_TOKEN_TTL = 600  # default ACCESS_TOKEN_TTL (authserver/config.py)

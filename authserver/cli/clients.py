@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from authserver import clients
+from authserver.admin import clients
 from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show

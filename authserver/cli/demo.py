@@ -21,8 +21,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from authserver import clients
-from authserver import users
+from authserver.admin import clients
+from authserver.admin import users
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.config import load_config

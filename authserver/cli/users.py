@@ -7,12 +7,12 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from authserver import users
+from authserver.admin import users
 from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.models import User
-from authserver.throttlestore import StoreError
+from authserver.store.throttle_counters import StoreError
 
 
 def _as_dict(user: User) -> dict[str, object]:

@@ -18,7 +18,7 @@ from authserver.errors import InvalidClientError
 from authserver.errors import InvalidRequestError
 from authserver.extensions import db
 from authserver.models import User
-from authserver.oauth import sessions
+from authserver.oauth import families
 from authserver.oauth import storage
 from authserver.oauth import tokens
 from authserver.oauth.clientcache import ClientInfo
@@ -75,7 +75,7 @@ class RevocationEndpoint(_RevocationEndpoint):
         # alone and answered the same way, so the endpoint is no oracle for other clients' tokens.
         if found is not None and found.client_id == client.client_id:
             # Committed here, retried on deadlock; any other database failure raises: a 5xx, never a false 200.
-            sessions.run_with_retry(lambda: _revoke(found, client.client_id, now))
+            families.run_with_retry(lambda: _revoke(found, client.client_id, now))
             emit("token.revoked", client_id=client.client_id, kind=found.kind)
         return 200, "{}", JSON_HEADERS
 
@@ -97,9 +97,9 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
 def _revoke(found: FoundToken, client_id: str, now: int) -> None:
     if found.refresh is not None:
-        sessions.revoke_family(found.refresh.family_id, now)
+        families.revoke_family(found.refresh.family_id, now)
     elif found.claims is not None:
-        sessions.revoke_access_token(found.claims["jti"], client_id, found.claims["exp"], now)
+        families.revoke_access_token(found.claims["jti"], client_id, found.claims["exp"], now)
 
 
 def _user_active(user_id: str, issued_at: int) -> bool:
@@ -113,7 +113,7 @@ def access_token_is_active(claims: dict[str, Any]) -> bool:
     """A signature-valid, unexpired access token is active unless its jti or family was revoked, its
     client deleted, or (user tokens) its user disabled or logged out everywhere since it was issued."""
     sid = claims.get("sid")
-    if sessions.access_token_revoked(claims["jti"]) or (sid is not None and not sessions.family_is_active(sid)):
+    if families.access_token_revoked(claims["jti"]) or (sid is not None and not families.family_is_active(sid)):
         return False
     if get_client(claims["client_id"]) is None:
         return False

@@ -21,14 +21,14 @@ from authserver.errors import InvalidScopeError
 from authserver.errors import TooManyRequestsError
 from authserver.errors import UnauthorizedClientError
 from authserver.models import User
+from authserver.oauth import families
 from authserver.oauth import grace
-from authserver.oauth import sessions
 from authserver.oauth import storage
 from authserver.oauth import tokens
 from authserver.oauth.clientcache import ClientInfo
-from authserver.passwords import current_passwords
-from authserver.ratelimit import current_throttle
+from authserver.passwords.hasher import current_passwords
 from authserver.telemetry import emit
+from authserver.throttle.policy import current_throttle
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
@@ -216,7 +216,7 @@ class RefreshTokenGrant(_Grant, grants.RefreshTokenGrant):
                 emit("refresh_token.replayed", client_id=client.client_id, user_id=state.user_id,
                      family_id=state.family_id)
                 return self._respond(client, state.user_id, state.family_id, scope, successor, now)
-        sessions.run_with_retry(lambda: sessions.revoke_family(state.family_id, now))
+        families.run_with_retry(lambda: families.revoke_family(state.family_id, now))
         emit("refresh_token.reused", client_id=client.client_id, user_id=state.user_id, family_id=state.family_id)
         raise InvalidGrantError("refresh token reuse: family revoked")
 

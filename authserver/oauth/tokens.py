@@ -14,7 +14,7 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from authserver.keyring import current_keystore
+from authserver.keys.keyring import current_keystore
 from authserver.oauth.clientcache import ClientInfo
 
 

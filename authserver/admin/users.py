@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from authserver import clock
 from authserver.extensions import db
 from authserver.models import User
-from authserver.oauth import sessions
-from authserver.passwords import current_passwords
-from authserver.ratelimit import current_throttle
+from authserver.oauth import families
+from authserver.passwords.hasher import current_passwords
+from authserver.throttle.policy import current_throttle
 from authserver.usernames import MAX_LENGTH
 from authserver.usernames import normal_form
 
@@ -88,7 +88,7 @@ def disable_user(username: str) -> User:
     """Disable a user and end all their sessions (refresh families and, via introspection, access tokens)."""
     user = get_user(username)
     user.disabled = True
-    sessions.revoke_user_sessions(user.id, clock.now())
+    families.revoke_user_sessions(user.id, clock.now())
     db.session.commit()
     return user
 
@@ -96,7 +96,7 @@ def disable_user(username: str) -> User:
 def revoke_sessions(username: str) -> int:
     """Log a user out everywhere; returns the number of refresh tokens revoked."""
     user = get_user(username)
-    count = sessions.revoke_user_sessions(user.id, clock.now())
+    count = families.revoke_user_sessions(user.id, clock.now())
     db.session.commit()
     return count
 
