@@ -125,11 +125,11 @@ def _init_oauth(app: Flask) -> None:
     from authserver.extensions import authorization
     from authserver.oauth import client_auth
     from authserver.oauth import clientcache
-    from authserver.oauth.endpoints import IntrospectionEndpoint
-    from authserver.oauth.endpoints import RevocationEndpoint
-    from authserver.oauth.grants import ClientCredentialsGrant
-    from authserver.oauth.grants import PasswordGrant
-    from authserver.oauth.grants import RefreshTokenGrant
+    from authserver.oauth.grants.client_credentials import ClientCredentialsGrant
+    from authserver.oauth.grants.password import PasswordGrant
+    from authserver.oauth.grants.refresh_token import RefreshTokenGrant
+    from authserver.oauth.introspection import IntrospectionEndpoint
+    from authserver.oauth.revocation import RevocationEndpoint
 
     clientcache.init_app(app)
     autocommit.init_app(app)

@@ -143,7 +143,7 @@ def test_revoked_family_makes_access_and_refresh_tokens_inactive(setup, client):
     assert introspect(client, reg, body["refresh_token"]) == INACTIVE
 
 
-@pytest.mark.parametrize("end_sessions", [users.disable_user, users.revoke_sessions],
+@pytest.mark.parametrize("end_sessions", [users.disable_user, users.revoke_families],
                          ids=["disabled user", "logged out everywhere"])
 def test_tokens_of_a_user_whose_sessions_ended_are_inactive(setup, client, app, end_sessions):
     _, reg, rs, body = setup

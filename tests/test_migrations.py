@@ -23,6 +23,7 @@ from flask_migrate import upgrade
 from sqlalchemy import inspect
 
 from authserver import create_app
+from authserver.admin.errors import AdminError
 from authserver.extensions import db
 
 APP_TABLES = {"users", "clients", "refresh_tokens"}
@@ -143,7 +144,7 @@ def test_upgrade_gives_existing_users_their_normal_form_and_keeps_the_name_as_cr
         upgrade()
         assert users.get_user("CAROL").username == "Carol"
         assert users.get_user("Dave").id == "id-1"
-        with pytest.raises(users.UserError, match="same username as 'Carol'"):
+        with pytest.raises(AdminError, match="same username as 'Carol'"):
             users.create_user("carol", "long enough password")
     assert _schema_diff(fresh_app) == []
 

@@ -10,11 +10,12 @@ from flask import Flask
 
 from authserver.errors import TooManyRequestsError
 from authserver.errors import render_oauth_error
+from authserver.http import FORM
 from authserver.telemetry import emit
 from authserver.throttle.policy import Throttle
+from authserver.usernames import MAX_LENGTH as MAX_USERNAME_LENGTH
 
 TOKEN_PATH = "/oauth/token"
-FORM = "application/x-www-form-urlencoded"
 
 
 class RefuseDeniedAttempts:
@@ -41,7 +42,7 @@ class RefuseDeniedAttempts:
         form = self._password_form(environ) if verdict is not None else None
         if verdict is None or form is None:
             return self.wsgi_app(environ, start_response)
-        username = (form.get("username") or [""])[0][:150]
+        username = (form.get("username") or [""])[0][:MAX_USERNAME_LENGTH]
         emit("login.throttled", reason=verdict.reason, username=username, ip=ip, client_id=None)
         error = TooManyRequestsError(f"{verdict.reason} failure ceiling (refused early)",
                                      retry_after=verdict.retry_after)
