@@ -9,16 +9,16 @@ from typing import Any
 from flask import Flask
 
 from authserver import errors
-from authserver import forwarding
-from authserver import keyring
-from authserver import passwords
-from authserver import ratelimit
 from authserver import telemetry
+from authserver import wsgi
 from authserver.clock import Clock
 from authserver.config import finalize_config
 from authserver.config import load_config
-from authserver.keystore import KeystoreError
-from authserver.keystore import ensure_development_key
+from authserver.keys import keyring
+from authserver.keys.keystore import KeystoreError
+from authserver.keys.keystore import ensure_development_key
+from authserver.passwords import hasher
+from authserver.throttle import policy as throttle_policy
 
 log = logging.getLogger("authserver")
 
@@ -30,7 +30,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     (a :class:`~authserver.clock.Clock`, tests), ``KEYS_REQUIRED=False`` (the CLI works on an empty
     or broken keys directory) and ``MIGRATIONS=True`` (registers Flask-Migrate for ``db`` commands).
 
-    Raises :class:`ConfigError` (or :class:`~authserver.keystore.KeystoreError`) on bad set-up.
+    Raises :class:`ConfigError` (or :class:`~authserver.keys.keystore.KeystoreError`) on bad set-up.
     """
     app = Flask(__name__, instance_relative_config=True)
     config = load_config(overrides)
@@ -49,9 +49,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         log.warning(message, extra={"event": "config.warning"})
     app.extensions["authserver.clock"] = config.get("CLOCK") or Clock()
     _init_database(app)
-    passwords.init_app(app)
-    ratelimit.init_app(app)
-    forwarding.init_app(app)
+    hasher.init_app(app)
+    throttle_policy.init_app(app)
     _init_keystore(app)
     _init_oauth(app)
     errors.init_app(app)
@@ -124,17 +123,17 @@ def _init_keystore(app: Flask) -> None:
 def _init_oauth(app: Flask) -> None:
     from authserver import autocommit
     from authserver.extensions import authorization
-    from authserver.oauth import clientauth
+    from authserver.oauth import client_auth
     from authserver.oauth import clientcache
-    from authserver.oauth.endpoints import IntrospectionEndpoint
-    from authserver.oauth.endpoints import RevocationEndpoint
-    from authserver.oauth.grants import ClientCredentialsGrant
-    from authserver.oauth.grants import PasswordGrant
-    from authserver.oauth.grants import RefreshTokenGrant
+    from authserver.oauth.grants.client_credentials import ClientCredentialsGrant
+    from authserver.oauth.grants.password import PasswordGrant
+    from authserver.oauth.grants.refresh_token import RefreshTokenGrant
+    from authserver.oauth.introspection import IntrospectionEndpoint
+    from authserver.oauth.revocation import RevocationEndpoint
 
     clientcache.init_app(app)
     autocommit.init_app(app)
-    authorization.init_app(app, authenticate_client=clientauth.authenticate)
+    authorization.init_app(app, authenticate_client=client_auth.authenticate)
     if not authorization._token_grants:
         authorization.register_grant(PasswordGrant)
         authorization.register_grant(RefreshTokenGrant)
@@ -150,9 +149,8 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(wellknown.bp)
-    if "authserver.keyring" in app.extensions:
-        app.wsgi_app = wellknown.JwksShortcut(app, app.wsgi_app)  # type: ignore[method-assign]
     app.register_blueprint(health.bp)
+    wsgi.install_pipeline(app)
 
 
 __all__ = ["create_app"]

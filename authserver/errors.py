@@ -16,9 +16,10 @@ from flask import Flask
 from flask import Response
 from werkzeug.exceptions import HTTPException
 
+from authserver.http import NO_STORE
+
 log = logging.getLogger("authserver.errors")
 
-NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
 #: The public description of every error code we send; one fixed text per code.
 DESCRIPTIONS = {

@@ -110,11 +110,12 @@ class UntrustedForwardedFor:
         return self.app(environ, start_response)
 
 
-def init_app(app: Flask) -> None:
-    """Wrap ``app.wsgi_app`` (after ratelimit's early-refusal layer, so it sees the client's address)."""
+def wrap(app: Flask, wsgi_app: WsgiApp) -> WsgiApp:
+    """``wsgi_app`` behind the client-address layer this configuration needs (see :mod:`authserver.wsgi`)."""
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops:
         # X-Forwarded-For is honoured only through this many trusted proxies; a forged header is ignored.
-        app.wsgi_app = ProxyFix(ValidatedForwardedAddress(app.wsgi_app), x_for=hops)  # type: ignore[method-assign]
-    elif app.config["ENV"] == "production":
-        app.wsgi_app = UntrustedForwardedFor(app.wsgi_app)  # type: ignore[method-assign]
+        return ProxyFix(ValidatedForwardedAddress(wsgi_app), x_for=hops)  # type: ignore[return-value]
+    if app.config["ENV"] == "production":
+        return UntrustedForwardedFor(wsgi_app)
+    return wsgi_app

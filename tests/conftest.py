@@ -149,7 +149,7 @@ class Registered:
 
 @pytest.fixture
 def make_user(app: Flask):
-    from authserver import users
+    from authserver.admin import users
 
     def make(username: str = "alice", password: str = "correct horse battery", disabled: bool = False) -> str:
         with app.app_context():
@@ -163,7 +163,7 @@ def make_user(app: Flask):
 
 @pytest.fixture
 def make_client(app: Flask):
-    from authserver import clients
+    from authserver.admin import clients
 
     def make(client_id: str = "app", *, grants: tuple[str, ...] = ("password", "refresh_token"),
              scopes: str = "read write", first_party: bool = True, public: bool = False, **kw: Any) -> Registered:

@@ -187,7 +187,7 @@ def test_keys_list_shows_exactly_one_active_key(app, cli):
 def test_generated_client_ids_work_as_cli_arguments(cli, monkeypatch):
     """A generated id is passed to `clients delete` as a plain argument: it must never look like an option.
     (Seen in CI: a URL-safe id starting with '-y' made click answer "No such option '-y'".)"""
-    from authserver import clients
+    from authserver.admin import clients
 
     drawn = [clients.new_client_id() for _ in range(2000)]
     assert all(not d.startswith("-") and len(d) == 32 for d in drawn)

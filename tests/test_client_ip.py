@@ -22,7 +22,7 @@ from conftest import ISSUER
 from conftest import PEPPER
 
 from authserver import create_app
-from authserver.keystore import ensure_development_key
+from authserver.keys.keystore import ensure_development_key
 from authserver.telemetry import JsonFormatter
 
 PASSWORD = "correct horse battery"

@@ -14,8 +14,8 @@ import pytest
 from authserver import create_app
 from authserver.config import DEV_PEPPER
 from authserver.config import ConfigError
-from authserver.keystore import KeystoreError
-from authserver.keystore import ensure_development_key
+from authserver.keys.keystore import KeystoreError
+from authserver.keys.keystore import ensure_development_key
 
 PEPPER = "p" * 40
 PASSPHRASE = "production keys passphrase"

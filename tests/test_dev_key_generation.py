@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from authserver.keystore import MANIFEST
-from authserver.keystore import Keystore
-from authserver.keystore import KeystoreError
-from authserver.keystore import generate_private_key
+from authserver.keys.keystore import MANIFEST
+from authserver.keys.keystore import Keystore
+from authserver.keys.keystore import KeystoreError
+from authserver.keys.keystore import generate_private_key
 
 WORKERS = 4
 RFC_7638_N = ("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRX"
@@ -29,7 +29,7 @@ NOW = 1_800_000_000
 RACER = """
 import sys, time
 from pathlib import Path
-from authserver.keystore import ensure_development_key
+from authserver.keys.keystore import ensure_development_key
 keys_dir, go = Path(sys.argv[1]), Path(sys.argv[2])
 print("ready", flush=True)
 deadline = time.monotonic() + 30

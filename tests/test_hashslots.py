@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from authserver.hashslots import HashSlots
-from authserver.hashslots import make_slots
-from authserver.hashslots import private_directory
-from authserver.passwords import Passwords
+from authserver.passwords.hasher import Passwords
+from authserver.passwords.slots import HashSlots
+from authserver.passwords.slots import make_slots
+from authserver.passwords.slots import private_directory
 
 HOLD_IN_CHILD = """
 import sys, time
 from pathlib import Path
-from authserver.hashslots import HashSlots
+from authserver.passwords.slots import HashSlots
 with HashSlots(Path(sys.argv[1]), 1).held():
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
@@ -116,7 +116,7 @@ def test_password_verify_waits_for_a_slot(slot_dir):
 
 def test_a_release_wakes_the_waiter_at_once_not_at_the_next_poll(slot_dir, monkeypatch):
     """The doorbell: with the fallback poll made 10 s long, only the release's ring can wake the waiter."""
-    monkeypatch.setattr("authserver.hashslots.FALLBACK_POLL_SECONDS", 10.0)
+    monkeypatch.setattr("authserver.passwords.slots.FALLBACK_POLL_SECONDS", 10.0)
     slots = HashSlots(slot_dir, 1)
     holding, released_at = threading.Event(), []
 
@@ -137,7 +137,7 @@ def test_a_release_wakes_the_waiter_at_once_not_at_the_next_poll(slot_dir, monke
 
 def test_without_a_fifo_waiters_still_get_the_slot_by_polling(slot_dir, monkeypatch):
     (slot_dir / "doorbell").write_text("")  # a regular file where the FIFO should be
-    monkeypatch.setattr("authserver.hashslots.FALLBACK_POLL_SECONDS", 0.01)
+    monkeypatch.setattr("authserver.passwords.slots.FALLBACK_POLL_SECONDS", 0.01)
     assert 0.1 < wait_behind_child(slot_dir, 0.3) < 5
 
 

@@ -15,8 +15,8 @@ from lifecycle_helpers import introspect
 from lifecycle_helpers import make_rs
 from lifecycle_helpers import revoke
 
-from authserver import clients
-from authserver import users
+from authserver.admin import clients
+from authserver.admin import users
 
 ISSUER = "https://auth.test"  # conftest.ISSUER
 ACCESS_TOKEN_TTL = 600  # default ACCESS_TOKEN_TTL (authserver/config.py)
@@ -143,7 +143,7 @@ def test_revoked_family_makes_access_and_refresh_tokens_inactive(setup, client):
     assert introspect(client, reg, body["refresh_token"]) == INACTIVE
 
 
-@pytest.mark.parametrize("end_sessions", [users.disable_user, users.revoke_sessions],
+@pytest.mark.parametrize("end_sessions", [users.disable_user, users.revoke_families],
                          ids=["disabled user", "logged out everywhere"])
 def test_tokens_of_a_user_whose_sessions_ended_are_inactive(setup, client, app, end_sessions):
     _, reg, rs, body = setup

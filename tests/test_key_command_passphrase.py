@@ -24,19 +24,19 @@ from conftest import PEPPER
 from conftest import start_server
 from joserfc import jws
 
-from authserver import rotation
 from authserver.cli import main
-from authserver.keystore import MANIFEST
-from authserver.keystore import KeyRecord
-from authserver.keystore import KeystoreError
-from authserver.keystore import ensure_development_key
-from authserver.keystore import generate_private_key
-from authserver.keystore import read_manifest
-from authserver.keystore import write_manifest
+from authserver.keys import lifecycle
+from authserver.keys.keystore import MANIFEST
+from authserver.keys.keystore import KeyRecord
+from authserver.keys.keystore import KeystoreError
+from authserver.keys.keystore import ensure_development_key
+from authserver.keys.keystore import generate_private_key
+from authserver.keys.keystore import read_manifest
+from authserver.keys.keystore import write_manifest
 
 PASS_A = "passphrase A, the one the servers run with"
 PASS_B = "passphrase B, a typo in the runbook"
-POLICY_A = rotation.Policy(jwks_max_age=300, reload_interval=10, token_lifetime=3600, passphrase=PASS_A)
+POLICY_A = lifecycle.Policy(jwks_max_age=300, reload_interval=10, token_lifetime=3600, passphrase=PASS_A)
 
 
 def _states(keys_dir: Path) -> dict[str, str]:
@@ -49,9 +49,9 @@ def encrypted_keys(tmp_path: Path) -> Path:
     path = tmp_path / "keys"
     now = int(time.time()) - 10 * 86400
     ensure_development_key(path, now, PASS_A)
-    nxt = rotation.generate(path, POLICY_A, now)
-    rotation.activate(path, nxt.kid, POLICY_A, rotation.activation_eligible_at(nxt, POLICY_A))
-    rotation.generate(path, POLICY_A, now + 86400)
+    nxt = lifecycle.generate(path, POLICY_A, now)
+    lifecycle.activate(path, nxt.kid, POLICY_A, lifecycle.activation_eligible_at(nxt, POLICY_A))
+    lifecycle.generate(path, POLICY_A, now + 86400)
     assert sorted(_states(path)) == ["active", "next", "retired"]
     return path
 
@@ -78,7 +78,7 @@ def authserver(database, keys_dir: Path, passphrase: str | None, *args: str, **e
 
 
 def _reload(app) -> None:
-    app.extensions["authserver.keyring"]._next_check = 0
+    app.extensions["authserver.keys.keyring"]._next_check = 0
 
 
 def _signing_kid(oauth, reg) -> str:
@@ -188,9 +188,9 @@ def test_production_refuses_key_commands_without_a_passphrase(database, tmp_path
 
 def test_production_policy_never_writes_an_unencrypted_key(tmp_path):
     """Below the config check: the lifecycle itself refuses when encryption is required."""
-    policy = rotation.Policy(jwks_max_age=300, reload_interval=10, token_lifetime=3600, require_encryption=True)
+    policy = lifecycle.Policy(jwks_max_age=300, reload_interval=10, token_lifetime=3600, require_encryption=True)
     with pytest.raises(KeystoreError, match="missing passphrase: production never writes an unencrypted key"):
-        rotation.generate_first(tmp_path, policy, int(time.time()))
+        lifecycle.generate_first(tmp_path, policy, int(time.time()))
     assert not list(tmp_path.glob("*.pem")) and not (tmp_path / MANIFEST).exists()
 
 

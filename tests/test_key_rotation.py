@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from joserfc import jws
 
-from authserver import rotation
-from authserver.keyring import current_keyring
-from authserver.keystore import KeystoreError
-from authserver.keystore import read_manifest
+from authserver.keys import lifecycle
+from authserver.keys.keyring import current_keyring
+from authserver.keys.keystore import KeystoreError
+from authserver.keys.keystore import read_manifest
 
 JWKS_MAX_AGE = 300
 RELOAD = 10
 TOKEN_MAX = 3600
-POLICY = rotation.Policy(jwks_max_age=JWKS_MAX_AGE, reload_interval=RELOAD, token_lifetime=TOKEN_MAX,
+POLICY = lifecycle.Policy(jwks_max_age=JWKS_MAX_AGE, reload_interval=RELOAD, token_lifetime=TOKEN_MAX,
                          rotation_period=30 * 86400)
 
 
@@ -56,40 +56,40 @@ def test_full_cycle_publishes_before_signing_and_removes_after_tokens_expire(app
     first = read_manifest(own_keys)[0].kid
     assert _signing_kid(oauth, reg) == first
 
-    new = rotation.generate(own_keys, POLICY, clock.now())
+    new = lifecycle.generate(own_keys, POLICY, clock.now())
     _reload(app)
     assert _jwks_kids(client) == {first, new.kid}, "a next key is published at once"
     assert _signing_kid(oauth, reg) == first, "but does not sign"
 
-    eligible = rotation.activation_eligible_at(new, POLICY)
+    eligible = lifecycle.activation_eligible_at(new, POLICY)
     assert eligible >= new.created_at + JWKS_MAX_AGE + RELOAD + 1, "a full publish delay, whatever the rounding"
     clock.value = eligible - 1
     with pytest.raises(KeystoreError, match="Use --force"):
-        rotation.activate(own_keys, new.kid, POLICY, clock.now())
+        lifecycle.activate(own_keys, new.kid, POLICY, clock.now())
     clock.advance(1)
-    actions = rotation.activate(own_keys, new.kid, POLICY, clock.now())
+    actions = lifecycle.activate(own_keys, new.kid, POLICY, clock.now())
     assert actions.activated == [new.kid] and actions.retired == [first]
     _reload(app)
     assert _signing_kid(oauth, reg) == new.kid
     assert _jwks_kids(client) == {first, new.kid}, "the retired key stays published"
 
-    clock.advance(TOKEN_MAX + rotation.LEEWAY_SECONDS + RELOAD - 1)
-    assert not rotation.prune(own_keys, POLICY, clock.now()), "not before every token it signed has expired"
+    clock.advance(TOKEN_MAX + lifecycle.LEEWAY_SECONDS + RELOAD - 1)
+    assert not lifecycle.prune(own_keys, POLICY, clock.now()), "not before every token it signed has expired"
     clock.advance(1)
-    assert rotation.prune(own_keys, POLICY, clock.now()).removed == [first]
+    assert lifecycle.prune(own_keys, POLICY, clock.now()).removed == [first]
     _reload(app)
     assert _jwks_kids(client) == {new.kid}
     assert not (own_keys / f"{first}.pem").exists()
 
 
 def test_rotate_if_due_does_nothing_until_the_period_then_steps_idempotently(own_keys, clock):
-    assert not rotation.rotate(own_keys, POLICY, clock.now(), if_due=True)
+    assert not lifecycle.rotate(own_keys, POLICY, clock.now(), if_due=True)
     clock.advance(POLICY.rotation_period - POLICY.publish_delay)
-    step = rotation.rotate(own_keys, POLICY, clock.now(), if_due=True)
+    step = lifecycle.rotate(own_keys, POLICY, clock.now(), if_due=True)
     assert len(step.generated) == 1 and not step.activated
-    assert not rotation.rotate(own_keys, POLICY, clock.now(), if_due=True), "a second run at once is a no-op"
-    clock.value = rotation.activation_eligible_at(read_manifest(own_keys)[-1], POLICY)
-    step2 = rotation.rotate(own_keys, POLICY, clock.now(), if_due=True)
+    assert not lifecycle.rotate(own_keys, POLICY, clock.now(), if_due=True), "a second run at once is a no-op"
+    clock.value = lifecycle.activation_eligible_at(read_manifest(own_keys)[-1], POLICY)
+    step2 = lifecycle.rotate(own_keys, POLICY, clock.now(), if_due=True)
     assert step2.activated == step.generated
     states = {r.kid: r.state for r in read_manifest(own_keys)}
     assert sorted(states.values()) == ["active", "retired"]
@@ -100,7 +100,7 @@ def test_revoke_of_the_active_key_promotes_a_replacement_and_unpublishes_it(app,
     make_user()
     reg = make_client()
     old = read_manifest(own_keys)[0].kid
-    actions = rotation.revoke(own_keys, old, POLICY, clock.now())
+    actions = lifecycle.revoke(own_keys, old, POLICY, clock.now())
     assert actions.removed == [old] and len(actions.activated) == 1
     _reload(app)
     assert old not in _jwks_kids(client)
@@ -110,14 +110,14 @@ def test_revoke_of_the_active_key_promotes_a_replacement_and_unpublishes_it(app,
 def test_retire_refuses_the_active_key(own_keys, clock):
     active = read_manifest(own_keys)[0].kid
     with pytest.raises(KeystoreError, match="activate its successor"):
-        rotation.retire(own_keys, active, POLICY, clock.now())
+        lifecycle.retire(own_keys, active, POLICY, clock.now())
 
 
 def test_jwks_max_age_never_outlasts_the_next_scheduled_change(app, client, own_keys, clock):
     assert client.get("/.well-known/jwks.json").headers["Cache-Control"] == f"public, max-age={JWKS_MAX_AGE}"
-    new = rotation.generate(own_keys, POLICY, clock.now())
-    clock.value = rotation.activation_eligible_at(new, POLICY)
-    rotation.activate(own_keys, new.kid, POLICY, clock.now())
+    new = lifecycle.generate(own_keys, POLICY, clock.now())
+    clock.value = lifecycle.activation_eligible_at(new, POLICY)
+    lifecycle.activate(own_keys, new.kid, POLICY, clock.now())
     _reload(app)
     # The retired key is due for removal in retire_keep seconds; the set changes then.
     clock.advance(POLICY.retire_keep - 100)

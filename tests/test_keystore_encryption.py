@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from authserver import rotation
-from authserver.keystore import Keystore
-from authserver.keystore import KeystoreError
-from authserver.keystore import ensure_development_key
-from authserver.keystore import read_manifest
+from authserver.keys import lifecycle
+from authserver.keys.keystore import Keystore
+from authserver.keys.keystore import KeystoreError
+from authserver.keys.keystore import ensure_development_key
+from authserver.keys.keystore import read_manifest
 
 PASS = "correct horse battery staple"
 
 
-def _policy(**kw) -> rotation.Policy:
-    return rotation.Policy(jwks_max_age=300, reload_interval=10, token_lifetime=3600, passphrase=PASS, **kw)
+def _policy(**kw) -> lifecycle.Policy:
+    return lifecycle.Policy(jwks_max_age=300, reload_interval=10, token_lifetime=3600, passphrase=PASS, **kw)
 
 
 def test_key_files_are_encrypted_pkcs8_with_mode_0600(tmp_path: Path):
@@ -61,8 +61,8 @@ def test_ps256_and_es256_keys_sign_tokens_that_verify_against_the_jwks(tmp_path:
     now = int(time.time())
     policy = _policy(alg=alg)
     ensure_development_key(tmp_path, now, PASS)
-    new = rotation.generate(tmp_path, policy, now)
-    rotation.activate(tmp_path, new.kid, policy, rotation.activation_eligible_at(new, policy))
+    new = lifecycle.generate(tmp_path, policy, now)
+    lifecycle.activate(tmp_path, new.kid, policy, lifecycle.activation_eligible_at(new, policy))
     keystore = Keystore.load(tmp_path, PASS)
     assert keystore.signing_header["alg"] == alg
     token = jwt.encode(keystore.signing_header, {"sub": "x"}, keystore.signing.key, algorithms=[alg])
@@ -75,7 +75,7 @@ def test_ps256_and_es256_keys_sign_tokens_that_verify_against_the_jwks(tmp_path:
 def _generate_many(keys_dir: str, count: int) -> None:
     policy = _policy()
     for _ in range(count):
-        rotation.generate(Path(keys_dir), policy, int(time.time()))
+        lifecycle.generate(Path(keys_dir), policy, int(time.time()))
 
 
 def test_concurrent_operations_on_one_directory_lose_no_key(tmp_path: Path):

@@ -15,8 +15,8 @@ import redis
 
 from authserver import telemetry
 from authserver.cli import main
-from authserver.throttlestore import DatabaseStore
-from authserver.throttlestore import StoreError
+from authserver.store.throttle_counters import DatabaseStore
+from authserver.store.throttle_counters import StoreError
 
 PASSWORD = "correct horse battery"
 WRONG = "wrong-password-5c1e7a"

@@ -23,6 +23,7 @@ from flask_migrate import upgrade
 from sqlalchemy import inspect
 
 from authserver import create_app
+from authserver.admin.errors import AdminError
 from authserver.extensions import db
 
 APP_TABLES = {"users", "clients", "refresh_tokens"}
@@ -98,8 +99,8 @@ def test_downgrade_to_base_then_upgrade_again_restores_schema(fresh_app):
 
 def test_migrated_schema_accepts_and_cascades_rows(fresh_app):
     """The migrated schema is usable by the models: a user and client round-trip, deleting cascades."""
-    from authserver import clients
-    from authserver import users
+    from authserver.admin import clients
+    from authserver.admin import users
     from authserver.models import Client
 
     with fresh_app.app_context():
@@ -134,7 +135,7 @@ def _usernames(app: Flask) -> list[tuple[str, str]]:
 
 
 def test_upgrade_gives_existing_users_their_normal_form_and_keeps_the_name_as_created(fresh_app):
-    from authserver import users
+    from authserver.admin import users
 
     with fresh_app.app_context():
         upgrade(revision=BEFORE_NORMAL_FORM)
@@ -143,7 +144,7 @@ def test_upgrade_gives_existing_users_their_normal_form_and_keeps_the_name_as_cr
         upgrade()
         assert users.get_user("CAROL").username == "Carol"
         assert users.get_user("Dave").id == "id-1"
-        with pytest.raises(users.UserError, match="same username as 'Carol'"):
+        with pytest.raises(AdminError, match="same username as 'Carol'"):
             users.create_user("carol", "long enough password")
     assert _schema_diff(fresh_app) == []
 

@@ -1,4 +1,4 @@
-"""Housekeeping, ``authserver tokens purge`` and :func:`authserver.oauth.sessions.purge`: expired
+"""Housekeeping, ``authserver tokens purge`` and :func:`authserver.oauth.families.purge`: expired
 refresh-token rows and revoked-jti rows past their ``exp`` go, in batches; live families keep
 working, and a used token is kept until its own expiry so its replay is still detected as reuse.
 """
@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from authserver.extensions import db
 from authserver.models import RevokedAccessToken
-from authserver.oauth import sessions
+from authserver.oauth import families
 
 TTL = 60
 ACCESS_MAX = 600  # purge keeps a refresh row this long past its expiry (the longest access-token lifetime)
@@ -171,7 +171,7 @@ def test_purge_in_small_batches_deletes_everything_expired(setup, oauth, app, cl
         event.listen(engine, "after_cursor_execute", on_execute)
         event.listen(engine, "commit", on_commit)
         try:
-            result = sessions.purge(clock.now(), 0, batch_size=2)
+            result = families.purge(clock.now(), 0, batch_size=2)
         finally:
             event.remove(engine, "after_cursor_execute", on_execute)
             event.remove(engine, "commit", on_commit)

@@ -131,7 +131,7 @@ def test_expired_refresh_token_is_rejected_with_client_ttl(make_user, make_clien
 
 
 def test_disabled_user_refresh_is_invalid_grant(app, make_user, make_client, oauth):
-    from authserver import users
+    from authserver.admin import users
 
     reg, first = login(make_user, make_client, oauth)
     with app.app_context():

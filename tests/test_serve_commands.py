@@ -26,7 +26,7 @@ from conftest import ROOT
 from conftest import _free_port
 from conftest import wait_healthy
 
-from authserver.keystore import ensure_development_key
+from authserver.keys.keystore import ensure_development_key
 
 VENV_BIN = Path(sys.executable).parent
 SHARED_CONFIG = "python:authserver.gunicorn_config"

@@ -8,7 +8,7 @@ import base64
 import pytest
 
 from authserver.oauth.clientcache import get_client
-from authserver.ratelimit import RefuseDeniedAttempts
+from authserver.throttle.early_refusal import RefuseDeniedAttempts
 
 IP = "10.77.0.1"
 ELSEWHERE = "10.77.0.2"

@@ -27,7 +27,7 @@ def register_commands(app: Flask) -> None:
 def _create_app() -> Flask:
     from authserver import create_app
     from authserver.config import ConfigError
-    from authserver.keystore import KeystoreError
+    from authserver.keys.keystore import KeystoreError
 
     try:
         return create_app({"KEYS_REQUIRED": False, "MIGRATIONS": True})

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from authserver import clients
+from authserver.admin import clients
+from authserver.admin.errors import AdminError
 from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
@@ -28,7 +29,7 @@ def _as_dict(client: Client, secret: str | None = None) -> dict[str, object]:
 def _run(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
-    except clients.ClientError as exc:
+    except AdminError as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -21,8 +21,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from authserver import clients
-from authserver import users
+from authserver.admin import clients
+from authserver.admin import users
+from authserver.admin.errors import AdminError
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.config import load_config
@@ -56,7 +57,7 @@ def seed(short_ttl: bool, as_json: bool) -> None:
     password = secrets.token_urlsafe(12)
     try:
         users.set_password(DEMO_USER, password)
-    except users.UserError:
+    except AdminError:
         users.create_user(DEMO_USER, password)
     ttl = SHORT_TTL if short_ttl else None
     client = db.session.get(Client, DEMO_CLIENT)

@@ -1,6 +1,6 @@
 """``authserver keys list|generate|activate|retire|prune|rotate|revoke``: the signing-key lifecycle.
 
-Each command parses options, calls one function of :mod:`authserver.rotation` (which holds the keys
+Each command parses options, calls one function of :mod:`authserver.keys.lifecycle` (which holds the keys
 directory's file lock), and prints the result; ``--json`` for scripts. A command that writes first
 proves AUTHSERVER_KEYS_PASSPHRASE opens every existing key and afterwards that the directory loads as
 a server loads it; otherwise it fails (exit 1) with the directory as it was.
@@ -16,16 +16,16 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from authserver import keystore
-from authserver import rotation
 from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.clock import now
+from authserver.keys import keystore
+from authserver.keys import lifecycle
 
 
-def _context() -> tuple[Path, rotation.Policy]:
-    return Path(current_app.config["KEYS_DIR"]), rotation.policy_from_config(current_app.config)
+def _context() -> tuple[Path, lifecycle.Policy]:
+    return Path(current_app.config["KEYS_DIR"]), lifecycle.policy_from_config(current_app.config)
 
 
 def _run(fn, *args, **kwargs):
@@ -35,7 +35,7 @@ def _run(fn, *args, **kwargs):
         raise click.ClickException(str(exc)) from None
 
 
-def _show_actions(actions: rotation.Actions, as_json: bool) -> None:
+def _show_actions(actions: lifecycle.Actions, as_json: bool) -> None:
     lines = [f"{verb} {kid}" for verb, kids in asdict(actions).items() for kid in kids]
     show(asdict(actions), as_json, "\n".join(lines) or "nothing to do")
 
@@ -53,8 +53,8 @@ def list_(as_json: bool) -> None:
     rows: list[dict[str, Any]] = []
     for r in _run(keystore.read_manifest, keys_dir):
         row = asdict(r)
-        row["activation_eligible_at"] = rotation.activation_eligible_at(r, policy) if r.state == "next" else None
-        row["removal_due_at"] = rotation.removal_due_at(r, policy)
+        row["activation_eligible_at"] = lifecycle.activation_eligible_at(r, policy) if r.state == "next" else None
+        row["removal_due_at"] = lifecycle.removal_due_at(r, policy)
         rows.append(row)
     text = "\n".join(f"{r['kid']}  {r['alg']}  {r['state']:<8} created={r['created_at']} "
                      f"activated={r['activated_at']} retired={r['retired_at']} removal_due={r['removal_due_at']}"
@@ -70,8 +70,8 @@ def list_(as_json: bool) -> None:
 def generate(alg: str, size: str, activate: bool, as_json: bool) -> None:
     """Add a new key in state next (published, not signing)."""
     keys_dir, policy = _context()
-    policy = rotation.Policy(**{**asdict(policy), "alg": alg, "size": int(size)})
-    record = _run(rotation.generate_first if activate else rotation.generate, keys_dir, policy, now())
+    policy = lifecycle.Policy(**{**asdict(policy), "alg": alg, "size": int(size)})
+    record = _run(lifecycle.generate_first if activate else lifecycle.generate, keys_dir, policy, now())
     show(asdict(record), as_json, f"generated {record.alg} key {record.kid} ({record.state})")
 
 
@@ -82,7 +82,7 @@ def generate(alg: str, size: str, activate: bool, as_json: bool) -> None:
 def activate(kid: str, force: bool, as_json: bool) -> None:
     """Make a next key the signing key; the current one is retired."""
     keys_dir, policy = _context()
-    _show_actions(_run(rotation.activate, keys_dir, kid, policy, now(), force), as_json)
+    _show_actions(_run(lifecycle.activate, keys_dir, kid, policy, now(), force), as_json)
 
 
 @group.command("retire", context_settings=DASHED_ARGUMENT)
@@ -91,7 +91,7 @@ def activate(kid: str, force: bool, as_json: bool) -> None:
 def retire(kid: str, as_json: bool) -> None:
     """Retire a next key that will not be used (the active key is retired by activating its successor)."""
     keys_dir, policy = _context()
-    _show_actions(_run(rotation.retire, keys_dir, kid, policy, now()), as_json)
+    _show_actions(_run(lifecycle.retire, keys_dir, kid, policy, now()), as_json)
 
 
 @group.command("prune")
@@ -99,7 +99,7 @@ def retire(kid: str, as_json: bool) -> None:
 def prune(as_json: bool) -> None:
     """Remove retired keys whose tokens have all expired."""
     keys_dir, policy = _context()
-    _show_actions(_run(rotation.prune, keys_dir, policy, now()), as_json)
+    _show_actions(_run(lifecycle.prune, keys_dir, policy, now()), as_json)
 
 
 @group.command("rotate")
@@ -108,7 +108,7 @@ def prune(as_json: bool) -> None:
 def rotate(if_due: bool, as_json: bool) -> None:
     """One step: ensure a next key, activate it once published long enough, retire the old one, prune."""
     keys_dir, policy = _context()
-    _show_actions(_run(rotation.rotate, keys_dir, policy, now(), if_due), as_json)
+    _show_actions(_run(lifecycle.rotate, keys_dir, policy, now(), if_due), as_json)
 
 
 @group.command("revoke", context_settings=DASHED_ARGUMENT)
@@ -120,4 +120,4 @@ def revoke(kid: str, yes: bool, as_json: bool) -> None:
     if not yes:
         raise click.UsageError("revoking a key makes every token it signed fail: pass --yes")
     keys_dir, policy = _context()
-    _show_actions(_run(rotation.revoke, keys_dir, kid, policy, now()), as_json)
+    _show_actions(_run(lifecycle.revoke, keys_dir, kid, policy, now()), as_json)

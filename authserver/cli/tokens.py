@@ -8,11 +8,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from authserver import throttlestore
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.clock import now
-from authserver.oauth import sessions
+from authserver.oauth import families
+from authserver.store import throttle_counters
 
 
 @click.group("tokens", cls=AppGroup)
@@ -26,6 +26,6 @@ def group() -> None:
 def purge(batch_size: int, as_json: bool) -> None:
     """Delete expired refresh tokens and revoked-jti rows in batches; erase lapsed grace successors."""
     config = current_app.config
-    result = asdict(sessions.purge(now(), config["REFRESH_GRACE_SECONDS"], batch_size, config["ACCESS_TOKEN_MAX_TTL"]))
-    result["throttle_entries"] = throttlestore.purge_expired(now())
+    result = asdict(families.purge(now(), config["REFRESH_GRACE_SECONDS"], batch_size, config["ACCESS_TOKEN_MAX_TTL"]))
+    result["throttle_entries"] = throttle_counters.purge_expired(now())
     show(result, as_json, ", ".join(f"{k}: {v}" for k, v in result.items()))

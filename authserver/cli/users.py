@@ -7,12 +7,13 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from authserver import users
+from authserver.admin import users
+from authserver.admin.errors import AdminError
 from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.models import User
-from authserver.throttlestore import StoreError
+from authserver.store.throttle_counters import StoreError
 
 
 def _as_dict(user: User) -> dict[str, object]:
@@ -28,7 +29,7 @@ def _read_password(stdin: bool) -> str:
 def _run(fn, *args):
     try:
         return fn(*args)
-    except users.UserError as exc:
+    except AdminError as exc:
         raise click.ClickException(str(exc)) from None
     except StoreError as exc:
         raise click.ClickException(f"the throttle store is unavailable: {exc}") from None
@@ -73,7 +74,7 @@ def disable(username: str, as_json: bool) -> None:
 @json_option
 def revoke_sessions(username: str, as_json: bool) -> None:
     """Log a user out everywhere: revoke every refresh-token family; older access tokens go inactive."""
-    count = _run(users.revoke_sessions, username)
+    count = _run(users.revoke_families, username)
     show({"username": username, "revoked_refresh_tokens": count}, as_json,
          f"revoked {count} refresh tokens of {username}; access tokens issued before now are inactive")
 

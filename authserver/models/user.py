@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 from authserver.extensions import db
+from authserver.usernames import MAX_LENGTH
 
 
 def _utcnow() -> datetime:
@@ -30,8 +31,8 @@ class User(db.Model):
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
-    username: Mapped[str] = mapped_column(String(150), unique=True)
-    normal_username: Mapped[str] = mapped_column(String(150), unique=True)
+    username: Mapped[str] = mapped_column(String(MAX_LENGTH), unique=True)
+    normal_username: Mapped[str] = mapped_column(String(MAX_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     #: "Log out everywhere": access tokens issued before this Unix time are inactive.

@@ -14,7 +14,8 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from authserver.keyring import current_keystore
+from authserver.http import MAX_TOKEN_CHARS
+from authserver.keys.keyring import current_keystore
 from authserver.oauth.clientcache import ClientInfo
 
 
@@ -73,7 +74,6 @@ def token_response(access_token: str, expires_in: int, scope: str, refresh_token
 
 
 #: A JWT larger than this is not one of ours; refuse before parsing (RFC 8725 §3.x resource limits).
-MAX_JWT_BYTES = 8192
 
 
 def decode_access_token(token: str, now: int) -> dict[str, Any] | None:
@@ -82,7 +82,7 @@ def decode_access_token(token: str, now: int) -> dict[str, Any] | None:
     Algorithms pinned to those of our published keys, ``typ`` must be ``at+jwt`` (RFC 9068 §4),
     ``iss`` must be us, and ``exp``/``iat``/``jti``/``sub``/``client_id`` must be present.
     """
-    if len(token) > MAX_JWT_BYTES or token.count(".") != 2:
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
         return None
     keystore = current_keystore()
     try:

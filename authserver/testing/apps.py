@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from authserver.keystore import ensure_development_key
+from authserver.keys.keystore import ensure_development_key
 
 PEPPER = "test-pepper-" + "x" * 32
 ISSUER = "https://auth.test"

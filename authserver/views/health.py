@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from authserver.clock import now
 from authserver.extensions import db
-from authserver.keyring import current_keyring
+from authserver.keys.keyring import current_keyring
 from authserver.telemetry import counters
 
 bp = Blueprint("health", __name__)
@@ -26,7 +26,7 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     """The database answers, and the keys directory loaded the last time it changed."""
-    keyring = current_app.extensions.get("authserver.keyring")
+    keyring = current_app.extensions.get("authserver.keys.keyring")
     if keyring is not None and keyring.reload_error is not None:
         # No path or key detail here: the key.reload_failed event and the log line say what to fix.
         resp = jsonify(status="not_ready", reason="signing keys changed on disk but cannot be loaded; serving "

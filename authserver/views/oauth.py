@@ -10,19 +10,19 @@ from flask import current_app
 from flask import request
 
 from authserver import clock
-from authserver.errors import NO_STORE
 from authserver.errors import InvalidRequestError
 from authserver.errors import InvalidTokenError
 from authserver.errors import MissingTokenError
 from authserver.extensions import authorization
-from authserver.oauth import sessions
+from authserver.http import FORM
+from authserver.http import NO_STORE
+from authserver.oauth import families
 from authserver.oauth import tokens
-from authserver.oauth.endpoints import access_token_is_active
+from authserver.oauth.introspection import access_token_is_active
 from authserver.telemetry import emit
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 
-FORM = "application/x-www-form-urlencoded"
 NO_STORE_HEADERS = dict(NO_STORE)
 
 
@@ -76,7 +76,7 @@ def introspect() -> Response:
 def revoke_all_sessions() -> Response:
     """Log out everywhere, for the user of the presented access token (RFC 6750 bearer)."""
     user_id = bearer_user()
-    count = sessions.run_with_retry(lambda: sessions.revoke_user_sessions(user_id, clock.now()))
+    count = families.run_with_retry(lambda: families.revoke_user_families(user_id, clock.now()))
     emit("user.sessions_revoked", user_id=user_id, families=count)
     return Response(json.dumps({"revoked": True}), mimetype="application/json", headers=NO_STORE_HEADERS)
 

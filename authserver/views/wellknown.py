@@ -13,8 +13,8 @@ from flask import request
 from werkzeug.http import parse_etags
 
 from authserver.clock import now
-from authserver.keyring import Keyring
-from authserver.keyring import current_keyring
+from authserver.keys.keyring import Keyring
+from authserver.keys.keyring import current_keyring
 from authserver.oauth.metadata import server_metadata
 
 bp = Blueprint("wellknown", __name__, url_prefix="/.well-known")
@@ -47,7 +47,7 @@ class JwksShortcut:
 
     def __init__(self, app: Flask, wsgi_app: Any) -> None:
         self.wsgi_app = wsgi_app
-        self.keyring: Keyring = app.extensions["authserver.keyring"]
+        self.keyring: Keyring = app.extensions["authserver.keys.keyring"]
         self.clock = app.extensions["authserver.clock"]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:

@@ -108,8 +108,8 @@ class Refresher(threading.Thread):
 
 
 def provision(url: str, keys: Path, clients_n: int) -> list[tuple[str, str]]:
-    from authserver import clients
-    from authserver import users
+    from authserver.admin import clients
+    from authserver.admin import users
     from authserver.extensions import db
 
     app = create_app(app_config(url, keys, **ARGON2))

@@ -43,8 +43,8 @@ CASES = ("unknown user", "wrong password", "disabled user", "locked user")
 
 def provision(url: str, keys: Path, per_case: int, tag: str) -> str:
     """Users for each case (each wrong/disabled user fails at most MAX_FAILURES - 1 times); a client."""
-    from authserver import clients
-    from authserver import users
+    from authserver.admin import clients
+    from authserver.admin import users
     from authserver.extensions import db
 
     app = create_app(app_config(url, keys, **ARGON2))

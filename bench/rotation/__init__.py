@@ -30,7 +30,7 @@ Modules: :mod:`.settings` (timings, options), :mod:`.verifiers` (PyJWT, jose), :
 (database, keys, CLI, gunicorn through :mod:`authserver.testing`), :mod:`.load` (issuing and
 checking tokens), :mod:`.phases` (rotations, prunes, the revoke), :mod:`.report` (figures, checks,
 text) and :mod:`.run` (the command line). Timing rules (publish delay, activation eligibility,
-removal due, revoke bound) come from :mod:`authserver.rotation`, never re-derived here.
+removal due, revoke bound) come from :mod:`authserver.keys.lifecycle`, never re-derived here.
 
 Run: ``.venv/bin/python bench/rotation/rotation_under_load.py`` or ``.venv/bin/python -m bench.rotation``
 from the repository root (see README.md beside this file). Exit status 0 when every check holds, 1 otherwise.

@@ -18,8 +18,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from authserver.keystore import KeyRecord
-from authserver.keystore import read_manifest
+from authserver.keys.keystore import KeyRecord
+from authserver.keys.keystore import read_manifest
 from authserver.testing.apps import server_env
 from authserver.testing.databases import create_pg_database
 from authserver.testing.databases import drop_pg_database

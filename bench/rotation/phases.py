@@ -1,9 +1,9 @@
 """The two phases: key rotations through the CLI (then prunes), and the emergency revoke.
 
-Every moment is the lifecycle's own (:mod:`authserver.rotation`): a key may be activated from
-:func:`~authserver.rotation.activation_eligible_at`, removed from
-:func:`~authserver.rotation.removal_due_at`, and a revoke must propagate within
-:func:`~authserver.rotation.revoke_propagation_bound`.
+Every moment is the lifecycle's own (:mod:`authserver.keys.lifecycle`): a key may be activated from
+:func:`~authserver.keys.lifecycle.activation_eligible_at`, removed from
+:func:`~authserver.keys.lifecycle.removal_due_at`, and a revoke must propagate within
+:func:`~authserver.keys.lifecycle.revoke_propagation_bound`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import subprocess
 import time
 from typing import Any
 
-from authserver.keystore import KeyRecord
-from authserver.rotation import activation_eligible_at
-from authserver.rotation import removal_due_at
+from authserver.keys.keystore import KeyRecord
+from authserver.keys.lifecycle import activation_eligible_at
+from authserver.keys.lifecycle import removal_due_at
 from bench.rotation.deployment import Deployment
 from bench.rotation.load import Load
 from bench.rotation.settings import POLICY

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from authserver.rotation import Policy
-from authserver.rotation import policy_from_config
-from authserver.rotation import revoke_propagation_bound
+from authserver.keys.lifecycle import Policy
+from authserver.keys.lifecycle import policy_from_config
+from authserver.keys.lifecycle import revoke_propagation_bound
 from authserver.testing.databases import PG_ADMIN_URL
 
 HERE = Path(__file__).resolve().parent
 AUDIENCE = "https://api.rotation.test"
-#: Short timings; the publish delay, revoke bound and retire keep follow from POLICY (authserver.rotation).
+#: Short timings; the publish delay, revoke bound and retire keep follow from POLICY (authserver.keys.lifecycle).
 TIMINGS = {"JWKS_MAX_AGE": 3, "KEYS_RELOAD_INTERVAL": 1, "ACCESS_TOKEN_TTL": 5, "ACCESS_TOKEN_MAX_TTL": 5,
            "KEY_ROTATION_PERIOD": 0}
 #: The lifecycle the server and its CLI apply with these timings.

@@ -4,7 +4,7 @@ The app is built first, then ``authserver ARGS`` runs through the app's own CLI 
 command's clock read lands on time. HOW ``fraction VALUE ARGS...``: once the clock's fraction of a
 second reaches VALUE. HOW ``activate-next``: wait for a ``next`` key in the manifest, then run
 ``keys activate --json -- KID`` at the first second the CLI accepts it
-(:func:`authserver.rotation.activation_eligible_at` under the app's own policy). Prints the command's
+(:func:`authserver.keys.lifecycle.activation_eligible_at` under the app's own policy). Prints the command's
 output, and ``#called_at <unix time>`` on stderr.
 """
 
@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 from authserver import create_app
-from authserver.keystore import KeyRecord
-from authserver.keystore import KeystoreError
-from authserver.keystore import read_manifest
-from authserver.rotation import activation_eligible_at
-from authserver.rotation import policy_from_config
+from authserver.keys.keystore import KeyRecord
+from authserver.keys.keystore import KeystoreError
+from authserver.keys.keystore import read_manifest
+from authserver.keys.lifecycle import activation_eligible_at
+from authserver.keys.lifecycle import policy_from_config
 
 
 def _pending(keys_dir: Path, deadline: float) -> KeyRecord | None:

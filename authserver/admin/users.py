@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from authserver import clock
+from authserver.admin.errors import AdminError
 from authserver.extensions import db
 from authserver.models import User
-from authserver.oauth import sessions
-from authserver.passwords import current_passwords
-from authserver.ratelimit import current_throttle
+from authserver.oauth import families
+from authserver.passwords.hasher import current_passwords
+from authserver.throttle.policy import current_throttle
 from authserver.usernames import MAX_LENGTH
 from authserver.usernames import normal_form
 
@@ -32,30 +33,27 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
-class UserError(Exception):
-    """An administrative request on users that cannot be done; the message says why."""
-
 
 def check_password_policy(password: str) -> None:
     """NIST SP 800-63B §5.1.1.2: a minimum length and a blocklist of common passwords, no composition rules."""
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password) < minimum:
-        raise UserError(f"password must be at least {minimum} characters")
+        raise AdminError(f"password must be at least {minimum} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise UserError(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+        raise AdminError(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
     if password.lower() in common_passwords():
-        raise UserError("password is one of the most common passwords; choose another")
+        raise AdminError("password is one of the most common passwords; choose another")
 
 
 def create_user(username: str, password: str) -> User:
     """Create a user; refused if another user has the same normal form (``Alice`` when ``alice`` exists)."""
     username, normal = username.strip(), normal_form(username)
     if not normal or len(username) > MAX_LENGTH or len(normal) > MAX_LENGTH:
-        raise UserError(f"username must be 1 to {MAX_LENGTH} characters")
+        raise AdminError(f"username must be 1 to {MAX_LENGTH} characters")
     check_password_policy(password)
     taken = db.session.execute(select(User.username).where(User.normal_username == normal)).scalar_one_or_none()
     if taken is not None:
-        raise UserError(f"user {username!r} already exists" if taken == username
+        raise AdminError(f"user {username!r} already exists" if taken == username
                         else f"username {username!r} is taken: it is the same username as {taken!r}")
     user = User(username=username, normal_username=normal, password_hash=current_passwords().hash(password),
                 disabled=False)
@@ -64,7 +62,7 @@ def create_user(username: str, password: str) -> User:
         db.session.commit()
     except IntegrityError:  # created in parallel under another spelling
         db.session.rollback()
-        raise UserError(f"user {username!r} already exists") from None
+        raise AdminError(f"user {username!r} already exists") from None
     return user
 
 
@@ -72,7 +70,7 @@ def get_user(username: str) -> User:
     user = db.session.execute(
         select(User).where(User.normal_username == normal_form(username))).scalar_one_or_none()
     if user is None:
-        raise UserError(f"no user {username!r}")
+        raise AdminError(f"no user {username!r}")
     return user
 
 
@@ -85,18 +83,18 @@ def set_password(username: str, password: str) -> User:
 
 
 def disable_user(username: str) -> User:
-    """Disable a user and end all their sessions (refresh families and, via introspection, access tokens)."""
+    """Disable a user and end all their families (refresh tokens and, via introspection, access tokens)."""
     user = get_user(username)
     user.disabled = True
-    sessions.revoke_user_sessions(user.id, clock.now())
+    families.revoke_user_families(user.id, clock.now())
     db.session.commit()
     return user
 
 
-def revoke_sessions(username: str) -> int:
+def revoke_families(username: str) -> int:
     """Log a user out everywhere; returns the number of refresh tokens revoked."""
     user = get_user(username)
-    count = sessions.revoke_user_sessions(user.id, clock.now())
+    count = families.revoke_user_families(user.id, clock.now())
     db.session.commit()
     return count
 

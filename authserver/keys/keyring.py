@@ -17,13 +17,13 @@ from pathlib import Path
 from flask import Flask
 from flask import current_app
 
-from authserver import rotation
-from authserver.keystore import MANIFEST
-from authserver.keystore import Keystore
-from authserver.keystore import KeystoreError
+from authserver.keys import lifecycle
+from authserver.keys.keystore import MANIFEST
+from authserver.keys.keystore import Keystore
+from authserver.keys.keystore import KeystoreError
 from authserver.telemetry import emit
 
-log = logging.getLogger("authserver.keyring")
+log = logging.getLogger("authserver.keys.keyring")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def _signature(keys_dir: Path) -> tuple[int, int, int] | None:
 class Keyring:
     """Holds the current :class:`Keystore` and swaps it when the manifest changes on disk."""
 
-    def __init__(self, keys_dir: Path, policy: rotation.Policy) -> None:
+    def __init__(self, keys_dir: Path, policy: lifecycle.Policy) -> None:
         self.keys_dir = keys_dir
         self.policy = policy
         self._lock = threading.Lock()
@@ -60,7 +60,7 @@ class Keyring:
         signature = _signature(self.keys_dir)
         keystore = Keystore.load(self.keys_dir, self.policy.passphrase)
         records = [k.record for k in keystore.keys]
-        return Loaded(keystore, rotation.next_change_at(records, self.policy), signature)
+        return Loaded(keystore, lifecycle.next_change_at(records, self.policy), signature)
 
     def maybe_reload(self) -> None:
         """Called per request: a clock comparison, and at most once per interval a ``stat``."""
@@ -99,20 +99,20 @@ class Keyring:
         return max(floor, min(self.policy.jwks_max_age, change - now))
 
     def metrics(self, now: int) -> dict[str, int | None]:
-        gauges = rotation.key_metrics([k.record for k in self.current.keystore.keys], self.policy, now)
+        gauges = lifecycle.key_metrics([k.record for k in self.current.keystore.keys], self.policy, now)
         return {**gauges, "key_reload_healthy": int(self.reload_error is None)}
 
 
 def init_app(app: Flask) -> None:
     keys_dir = Path(app.config["KEYS_DIR"])
-    keyring = Keyring(keys_dir, rotation.policy_from_config(app.config))
-    app.extensions["authserver.keyring"] = keyring
+    keyring = Keyring(keys_dir, lifecycle.policy_from_config(app.config))
+    app.extensions["authserver.keys.keyring"] = keyring
     app.before_request(keyring.maybe_reload)
 
 
 def current_keyring() -> Keyring:
-    return current_app.extensions["authserver.keyring"]
+    return current_app.extensions["authserver.keys.keyring"]
 
 
 def current_keystore() -> Keystore:
-    return current_app.extensions["authserver.keyring"].current.keystore
+    return current_app.extensions["authserver.keys.keyring"].current.keystore

@@ -6,7 +6,7 @@ needs to reload keys, so every cache that could hold an older set has expired. A
 published for ``retire_keep`` = the longest access-token lifetime plus leeway plus reload time,
 so every token it signed expires first. Every operation holds the keys directory's file lock, so
 cron runs on several hosts at once are serialised, and each step is idempotent. Every operation
-goes through :func:`authserver.keystore.changing`: it first proves the passphrase opens every
+goes through :func:`authserver.keys.keystore.changing`: it first proves the passphrase opens every
 existing key, and after writing proves the directory loads as a server loads it, else undoes the change.
 """
 
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
-from authserver.keystore import Change
-from authserver.keystore import KeyRecord
-from authserver.keystore import KeystoreError
-from authserver.keystore import changing
-from authserver.keystore import generate_private_key
+from authserver.keys.keystore import Change
+from authserver.keys.keystore import KeyRecord
+from authserver.keys.keystore import KeystoreError
+from authserver.keys.keystore import changing
+from authserver.keys.keystore import generate_private_key
 
 LEEWAY_SECONDS = 60
 

@@ -1,4 +1,4 @@
-"""Sessions (refresh-token families) and their end: revocation, log out everywhere, purge.
+"""Token families (one login's chain of refresh tokens) and their end: revocation, log out everywhere, purge.
 
 Revoking a family is one set-based ``UPDATE`` over the family, never row by row (RFC 9700 §4.14.2).
 """
@@ -72,7 +72,7 @@ def family_is_active(family_id: str) -> bool:
     ).first() is not None
 
 
-def revoke_user_sessions(user_id: str, now: int) -> int:
+def revoke_user_families(user_id: str, now: int) -> int:
     """Log out everywhere: revoke all the user's families and refuse access tokens issued before now."""
     result = db.session.execute(
         update(_rt).where(_in_id_order(

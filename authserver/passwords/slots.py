@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-log = logging.getLogger("authserver.hashslots")
+log = logging.getLogger("authserver.passwords.slots")
 
 FALLBACK_POLL_SECONDS = 0.05  # only for a holder that died without ringing; see the module docstring
 

@@ -1,4 +1,4 @@
-"""Counter stores for :mod:`authserver.ratelimit`: Redis when ``AUTHSERVER_REDIS_URL`` is set, the
+"""Counter stores for :mod:`authserver.throttle.policy`: Redis when ``AUTHSERVER_REDIS_URL`` is set, the
 database otherwise. Every failure of the store surfaces as :class:`StoreError`: the throttle then
 fails open for the global and IP counters and counts usernames in its per-process fallback.
 
@@ -149,7 +149,7 @@ class RedisStore:
         return self._do(run)
 
     def lock(self, key: str, until: int, now: int) -> None:
-        from authserver.ratelimit import PERMANENT
+        from authserver.throttle.policy import PERMANENT
 
         key = bounded(key)
         if until >= PERMANENT:

@@ -1,6 +1,6 @@
 """User passwords: argon2id hashing, and a dummy verify so unknown users cost the same time.
 
-Every hash and verify runs inside a host-wide slot (:mod:`authserver.hashslots`), so no more argon2
+Every hash and verify runs inside a host-wide slot (:mod:`authserver.passwords.slots`), so no more argon2
 computations run at once than the machine has cores.
 """
 
@@ -15,8 +15,8 @@ from argon2.exceptions import VerificationError
 from flask import Flask
 from flask import current_app
 
-from authserver.hashslots import HashSlots
-from authserver.hashslots import make_slots
+from authserver.passwords.slots import HashSlots
+from authserver.passwords.slots import make_slots
 
 
 class Passwords:
@@ -54,10 +54,10 @@ class Passwords:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["authserver.passwords"] = Passwords(
+    app.extensions["authserver.passwords.hasher"] = Passwords(
         app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"], app.config["ARGON2_PARALLELISM"],
         make_slots(app.config["ARGON2_SLOTS_DIR"], app.config["ARGON2_MAX_CONCURRENT"]))
 
 
 def current_passwords() -> Passwords:
-    return current_app.extensions["authserver.passwords"]
+    return current_app.extensions["authserver.passwords.hasher"]

@@ -11,15 +11,12 @@ import secrets
 from flask import current_app
 from sqlalchemy import select
 
+from authserver.admin.errors import AdminError
 from authserver.digests import secret_digest
 from authserver.extensions import db
 from authserver.models import Client
 from authserver.oauth import clientcache
 from authserver.oauth.metadata import GRANT_TYPES
-
-
-class ClientError(Exception):
-    """An administrative request on clients that cannot be done; the message says why."""
 
 
 def new_client_id() -> str:
@@ -36,24 +33,24 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
     """Register a client; returns it and its secret in the clear (``None`` for public clients)."""
     unknown = sorted(set(grant_types) - set(GRANT_TYPES))
     if unknown:
-        raise ClientError(f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})")
+        raise AdminError(f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})")
     known_scopes = set(current_app.config["SCOPES"].split())
     if not set(scopes) <= known_scopes:
-        raise ClientError(f"unknown scopes: {', '.join(sorted(set(scopes) - known_scopes))} "
+        raise AdminError(f"unknown scopes: {', '.join(sorted(set(scopes) - known_scopes))} "
                           f"(AUTHSERVER_SCOPES is {' '.join(sorted(known_scopes))!r})")
     if "password" in grant_types and not first_party:
-        raise ClientError("the password grant is for first-party clients only: add --first-party")
+        raise AdminError("the password grant is for first-party clients only: add --first-party")
     if introspect and public:
-        raise ClientError("an introspecting resource server must be a confidential client")
+        raise AdminError("an introspecting resource server must be a confidential client")
     for ttl in (access_token_ttl, refresh_token_ttl, refresh_token_max_lifetime):
         if ttl is not None and ttl <= 0:
-            raise ClientError("token lifetimes must be positive")
+            raise AdminError("token lifetimes must be positive")
     if access_token_ttl is not None and access_token_ttl > current_app.config["ACCESS_TOKEN_MAX_TTL"]:
-        raise ClientError(f"access token lifetime over AUTHSERVER_ACCESS_TOKEN_MAX_TTL "
+        raise AdminError(f"access token lifetime over AUTHSERVER_ACCESS_TOKEN_MAX_TTL "
                           f"({current_app.config['ACCESS_TOKEN_MAX_TTL']}s)")
     client_id = client_id or new_client_id()
     if db.session.get(Client, client_id) is not None:
-        raise ClientError(f"client {client_id!r} already exists")
+        raise AdminError(f"client {client_id!r} already exists")
     secret = None if public else secrets.token_urlsafe(32)
     client = Client(client_id=client_id, name=name, grant_types=" ".join(dict.fromkeys(grant_types)),
                     scopes=" ".join(dict.fromkeys(scopes)), audience=audience, first_party=first_party,
@@ -68,14 +65,14 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
 def get_client(client_id: str) -> Client:
     client = db.session.get(Client, client_id)
     if client is None:
-        raise ClientError(f"no client {client_id!r}")
+        raise AdminError(f"no client {client_id!r}")
     return client
 
 
 def rotate_secret(client_id: str) -> tuple[Client, str]:
     client = get_client(client_id)
     if client.is_public:
-        raise ClientError(f"client {client_id!r} is public and has no secret")
+        raise AdminError(f"client {client_id!r} is public and has no secret")
     secret = secrets.token_urlsafe(32)
     client.secret_hash = secret_digest(current_app.config["SECRET_PEPPER"], secret)
     db.session.commit()

@@ -1,83 +1,25 @@
-"""Revocation (RFC 7009) and introspection (RFC 7662): Authlib's endpoints with our token model.
-
-A token is either one of our JWT access tokens or an opaque refresh token (looked up by digest).
-"""
+"""Introspection (RFC 7662) for resource servers: Authlib's endpoint with our token model, and the
+rule for whether an access token is still active (also used by log out everywhere)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from flask import current_app
 
 from authserver import clock
-from authserver.digests import token_digest
 from authserver.errors import InvalidClientError
-from authserver.errors import InvalidRequestError
 from authserver.extensions import db
+from authserver.http import JSON_HEADERS
 from authserver.models import User
-from authserver.oauth import sessions
-from authserver.oauth import storage
+from authserver.oauth import families
 from authserver.oauth import tokens
 from authserver.oauth.clientcache import ClientInfo
 from authserver.oauth.clientcache import get_client
-from authserver.telemetry import emit
-
-JSON_HEADERS = [("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
-MAX_TOKEN_CHARS = 8192
-
-
-@dataclass
-class FoundToken:
-    kind: str  # "access_token" | "refresh_token"
-    client_id: str
-    claims: dict[str, Any] | None = None
-    refresh: storage.TokenState | None = None
-
-
-def find_token(value: str, hint: str | None, now: int) -> FoundToken | None:
-    """Our token ``value`` if it is one: a valid JWT access token or a stored refresh token.
-
-    The hint only orders the look-ups (RFC 7009 §2.1: an unknown hint is ignored, not an error).
-    """
-    order = ("refresh_token", "access_token") if hint == "refresh_token" else ("access_token", "refresh_token")
-    for kind in order:
-        if kind == "access_token":
-            claims = tokens.decode_access_token(value, now)
-            if claims is not None:
-                return FoundToken(kind, claims["client_id"], claims=claims)
-        else:
-            state = storage.lookup(token_digest(value))
-            if state is not None:
-                return FoundToken(kind, state.client_id, refresh=state)
-    return None
-
-
-def _token_param(request: Any) -> str:
-    value = request.form.get("token")
-    if not value or len(value) > MAX_TOKEN_CHARS:
-        raise InvalidRequestError("missing or oversized token parameter")
-    return value
-
-
-class RevocationEndpoint(_RevocationEndpoint):
-    """RFC 7009: the log out. Revoking a refresh token revokes its family; an access token, its jti."""
-
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-
-    def create_endpoint_response(self, request: Any) -> tuple[int, str, list[tuple[str, str]]]:
-        client = self.authenticate_endpoint_client(request)
-        now = clock.now()
-        found = find_token(_token_param(request), request.form.get("token_type_hint"), now)
-        # RFC 7009 §2.2: unknown or already revoked tokens answer 200. Another client's token is left
-        # alone and answered the same way, so the endpoint is no oracle for other clients' tokens.
-        if found is not None and found.client_id == client.client_id:
-            # Committed here, retried on deadlock; any other database failure raises: a 5xx, never a false 200.
-            sessions.run_with_retry(lambda: _revoke(found, client.client_id, now))
-            emit("token.revoked", client_id=client.client_id, kind=found.kind)
-        return 200, "{}", JSON_HEADERS
+from authserver.oauth.presented import FoundToken
+from authserver.oauth.presented import find_token
+from authserver.oauth.presented import token_param
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
@@ -91,15 +33,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         if client.is_public or not client.can_introspect:
             raise InvalidClientError(f"client {client.client_id} may not introspect")
         now = clock.now()
-        found = find_token(_token_param(request), request.form.get("token_type_hint"), now)
+        found = find_token(token_param(request), request.form.get("token_type_hint"), now)
         return 200, introspect(found, now, client), JSON_HEADERS
-
-
-def _revoke(found: FoundToken, client_id: str, now: int) -> None:
-    if found.refresh is not None:
-        sessions.revoke_family(found.refresh.family_id, now)
-    elif found.claims is not None:
-        sessions.revoke_access_token(found.claims["jti"], client_id, found.claims["exp"], now)
 
 
 def _user_active(user_id: str, issued_at: int) -> bool:
@@ -113,7 +48,7 @@ def access_token_is_active(claims: dict[str, Any]) -> bool:
     """A signature-valid, unexpired access token is active unless its jti or family was revoked, its
     client deleted, or (user tokens) its user disabled or logged out everywhere since it was issued."""
     sid = claims.get("sid")
-    if sessions.access_token_revoked(claims["jti"]) or (sid is not None and not sessions.family_is_active(sid)):
+    if families.access_token_revoked(claims["jti"]) or (sid is not None and not families.family_is_active(sid)):
         return False
     if get_client(claims["client_id"]) is None:
         return False

@@ -1,0 +1,20 @@
+"""The policy every grant of ours shares: the authenticated client, and whether it may use the grant."""
+
+from __future__ import annotations
+
+from authserver.errors import UnauthorizedClientError
+from authserver.oauth.clientcache import ClientInfo
+
+
+class TokenEndpointGrant:
+    """Policy shared by our grants: who may use the grant, and the authenticated client."""
+
+    GRANT_TYPE: str
+    request: object
+
+    def authenticate_token_endpoint_client(self) -> ClientInfo:
+        client = self.server.authenticate_client(self.request, [], "token")  # type: ignore[attr-defined]
+        if not client.allows_grant(self.GRANT_TYPE):
+            raise UnauthorizedClientError(f"client {client.client_id} may not use {self.GRANT_TYPE}")
+        self.request.client = client  # type: ignore[attr-defined]
+        return client

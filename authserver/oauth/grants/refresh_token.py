@@ -1,0 +1,96 @@
+"""The refresh_token grant (RFC 6749 §6) with rotation, reuse detection and the grace window."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import grants
+from flask import current_app
+
+from authserver import clock
+from authserver.digests import new_token
+from authserver.digests import token_digest
+from authserver.errors import InvalidGrantError
+from authserver.errors import InvalidRequestError
+from authserver.errors import InvalidScopeError
+from authserver.http import JSON_HEADERS
+from authserver.oauth import families
+from authserver.oauth import grace
+from authserver.oauth import storage
+from authserver.oauth import tokens
+from authserver.oauth.clientcache import ClientInfo
+from authserver.oauth.grants.base import TokenEndpointGrant
+from authserver.oauth.scope import parse_scope
+from authserver.telemetry import emit
+
+
+class RefreshTokenGrant(TokenEndpointGrant, grants.RefreshTokenGrant):
+    """RFC 6749 §6 with rotation always on: every refresh token is single-use (RFC 9700 §4.14.2).
+
+    A used or revoked token presented again is reuse: the whole family is revoked. Within the
+    optional grace window, the immediately preceding token replayed by the same client gets the
+    same successor back instead (see docs/refresh-tokens.md).
+    """
+
+    def validate_token_request(self) -> None:
+        self.authenticate_token_endpoint_client()
+        if not self.request.form.get("refresh_token"):
+            raise InvalidRequestError("missing refresh_token")
+        self.requested_scope = parse_scope(self.request.form.get("scope"))
+
+    def create_token_response(self) -> tuple[int, str, list[tuple[str, str]]]:
+        client = self.request.client
+        presented = self.request.form["refresh_token"]
+        digest = token_digest(presented)
+        now = clock.now()
+        grace_seconds = current_app.config["REFRESH_GRACE_SECONDS"]
+        successor = new_token()
+        # One atomic step: consumed only if valid for this client and covering the requested scope.
+        grant = storage.rotate(token_hash=digest, client_id=client.client_id, new_hash=token_digest(successor),
+                               now=now, ttl=tokens.refresh_token_ttl(client),
+                               max_lifetime=tokens.refresh_token_max_lifetime(client),
+                               sealed=grace.seal(successor, presented) if grace_seconds else None,
+                               grace_seconds=grace_seconds,
+                               required_scopes=self.requested_scope)
+        if grant is None:
+            return self._replayed(client, presented, now, grace_seconds)
+        scope = " ".join(self.requested_scope) if self.requested_scope else grant.scope
+        emit("refresh_token.rotated", client_id=client.client_id, user_id=grant.user_id, family_id=grant.family_id)
+        return self._respond(client, grant.user_id, grant.family_id, scope, successor, now)
+
+    def _narrowed_scope(self, granted: str) -> str:
+        """RFC 6749 §6: the scope may narrow, never widen; the refresh token keeps the original scope."""
+        requested = self.requested_scope
+        if requested is None:
+            return granted
+        if not storage.scope_covers(granted, requested):
+            raise InvalidScopeError("requested scope exceeds the refresh token's scope")
+        return " ".join(requested)
+
+    def _respond(self, client: ClientInfo, user_id: str, family_id: str, scope: str, refresh: str,
+                 now: int) -> tuple[int, str, list[tuple[str, str]]]:
+        access, expires_in = tokens.sign_access_token(client=client, sub=user_id, scope=scope, sid=family_id, now=now)
+        return 200, tokens.token_response(access, expires_in, scope, refresh), JSON_HEADERS
+
+    def _replayed(self, client: ClientInfo, presented: str, now: int,
+                  grace_seconds: int) -> tuple[int, str, list[tuple[str, str]]]:
+        """The token could not be consumed: a grace replay, reuse, or simply invalid."""
+        state = storage.lookup(token_digest(presented))
+        unused = state is not None and state.used_at is None and state.revoked_at is None
+        if unused and state.client_id == client.client_id and state.expires_at > now:
+            # Valid but not consumed: a requested scope it does not cover. The token stays usable.
+            self._narrowed_scope(state.scope)
+        if state is None or (state.used_at is None and state.revoked_at is None):
+            # Unknown, expired, another client's, or its user disabled: invalid, but not a replay.
+            emit("refresh_token.rejected", client_id=client.client_id)
+            raise InvalidGrantError("refresh token unknown, expired, not this client's, or user disabled")
+        if (grace_seconds and state.revoked_at is None and state.used_at is not None
+                and state.client_id == client.client_id and now - state.used_at <= grace_seconds
+                and state.successor_sealed is not None and storage.successor_is_live(state.id, now)):
+            successor = grace.unseal(state.successor_sealed, presented)  # only the parent token opens it
+            if successor is not None:
+                scope = self._narrowed_scope(state.scope)
+                emit("refresh_token.replayed", client_id=client.client_id, user_id=state.user_id,
+                     family_id=state.family_id)
+                return self._respond(client, state.user_id, state.family_id, scope, successor, now)
+        families.run_with_retry(lambda: families.revoke_family(state.family_id, now))
+        emit("refresh_token.reused", client_id=client.client_id, user_id=state.user_id, family_id=state.family_id)
+        raise InvalidGrantError("refresh token reuse: family revoked")
