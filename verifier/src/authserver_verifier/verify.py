@@ -21,19 +21,19 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
-from authserver.verifier import fetch
-from authserver.verifier import strict_json
-from authserver.verifier.claims import check_claims
-from authserver.verifier.claims import require_scopes
-from authserver.verifier.claims import require_user_token
-from authserver.verifier.errors import InvalidTokenError
-from authserver.verifier.errors import TokenError
-from authserver.verifier.introspection import Introspection
-from authserver.verifier.jwks import CachePolicy
-from authserver.verifier.jwks import JWKSCache
-from authserver.verifier.jwks import KeySnapshot
-from authserver.verifier.keys import SUPPORTED_ALGORITHMS
-from authserver.verifier.keys import VerificationKey
+from authserver_verifier import fetch
+from authserver_verifier import strict_json
+from authserver_verifier.claims import check_claims
+from authserver_verifier.claims import require_scopes
+from authserver_verifier.claims import require_user_token
+from authserver_verifier.errors import InvalidTokenError
+from authserver_verifier.errors import TokenError
+from authserver_verifier.introspection import Introspection
+from authserver_verifier.jwks import CachePolicy
+from authserver_verifier.jwks import JWKSCache
+from authserver_verifier.jwks import KeySnapshot
+from authserver_verifier.keys import SUPPORTED_ALGORITHMS
+from authserver_verifier.keys import VerificationKey
 
 #: Our server refuses tokens over 8 KiB too; a bearer token has no business being larger.
 MAX_TOKEN_BYTES = 8192
@@ -96,7 +96,7 @@ class Verifier:
         """The token's claims if it is a valid access token for us with ``required_scopes``.
 
         ``require_user``: the token must have been issued on behalf of a user, not to a client for
-        itself (client_credentials); see :func:`~authserver.verifier.claims.is_user_token`.
+        itself (client_credentials); see :func:`~authserver_verifier.claims.is_user_token`.
 
         Raises :class:`InvalidTokenError` (401), :class:`InsufficientScopeError` (403; its subclass
         :class:`UserTokenRequiredError` for ``require_user``) or :class:`VerifierUnavailableError`

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from authserver.verifier.errors import InsufficientScopeError
-from authserver.verifier.errors import InvalidTokenError
-from authserver.verifier.errors import UserTokenRequiredError
+from authserver_verifier.errors import InsufficientScopeError
+from authserver_verifier.errors import InvalidTokenError
+from authserver_verifier.errors import UserTokenRequiredError
 
 REQUIRED_STRINGS = ("sub", "client_id", "jti")
 #: 9999-12-31T23:59:59Z: any later (or negative) "time" is not one; it would also overflow datetime and float.

@@ -1,6 +1,6 @@
 """The resource-server side: verify this server's RFC 9068 access tokens in another service.
 
-    from authserver.verifier import Verifier, TokenError
+    from authserver_verifier import Verifier, TokenError
 
     verifier = Verifier("https://auth.example.com", audience="https://api.example.com")
     claims = verifier.verify(token, required_scopes=("read",))   # or raises TokenError
@@ -16,25 +16,25 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
-from authserver.verifier.claims import is_user_token
-from authserver.verifier.claims import scopes_of
-from authserver.verifier.errors import InsufficientScopeError
-from authserver.verifier.errors import InvalidRequestError
-from authserver.verifier.errors import InvalidTokenError
-from authserver.verifier.errors import MissingTokenError
-from authserver.verifier.errors import TokenError
-from authserver.verifier.errors import UserTokenRequiredError
-from authserver.verifier.errors import VerifierUnavailableError
-from authserver.verifier.introspection import Introspection
-from authserver.verifier.jwks import CachePolicy
-from authserver.verifier.verify import Verifier
-from authserver.verifier.verify import verify_access_token
+from authserver_verifier.claims import is_user_token
+from authserver_verifier.claims import scopes_of
+from authserver_verifier.errors import InsufficientScopeError
+from authserver_verifier.errors import InvalidRequestError
+from authserver_verifier.errors import InvalidTokenError
+from authserver_verifier.errors import MissingTokenError
+from authserver_verifier.errors import TokenError
+from authserver_verifier.errors import UserTokenRequiredError
+from authserver_verifier.errors import VerifierUnavailableError
+from authserver_verifier.introspection import Introspection
+from authserver_verifier.jwks import CachePolicy
+from authserver_verifier.verify import Verifier
+from authserver_verifier.verify import verify_access_token
 
 
 def require_token(scope: str | Iterable[str] | Callable[..., Any] | None = None, *,
                   verifier: Verifier | None = None, require_user: bool = False) -> Any:
-    """Flask view decorator; see :func:`authserver.verifier.flask.require_token` (imports Flask on use)."""
-    from authserver.verifier.flask import require_token as flask_require_token
+    """Flask view decorator; see :func:`authserver_verifier.flask.require_token` (imports Flask on use)."""
+    from authserver_verifier.flask import require_token as flask_require_token
 
     return flask_require_token(scope, verifier=verifier, require_user=require_user)
 

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from authserver.verifier import fetch
-from authserver.verifier.errors import InvalidTokenError
-from authserver.verifier.errors import VerifierUnavailableError
-from authserver.verifier.keys import SUPPORTED_ALGORITHMS
-from authserver.verifier.keys import VerificationKey
-from authserver.verifier.keys import parse_jwks
+from authserver_verifier import fetch
+from authserver_verifier.errors import InvalidTokenError
+from authserver_verifier.errors import VerifierUnavailableError
+from authserver_verifier.keys import SUPPORTED_ALGORITHMS
+from authserver_verifier.keys import VerificationKey
+from authserver_verifier.keys import parse_jwks
 
 log = logging.getLogger("authserver.verifier")
 
