@@ -5,7 +5,8 @@
     verifier = Verifier("https://auth.example.com", audience="https://api.example.com")
     claims = verifier.verify(token, required_scopes=("read",))   # or raises TokenError
 
-Keys come from the issuer's RFC 8414 metadata and JWKS, cached as the server says (docs/verifier.md).
+Keys come from the issuer's RFC 8414 metadata and JWKS, cached as the server says (docs/verifier.md),
+or from a fixed JWK Set (:meth:`Verifier.from_jwks`: the issuer checking its own tokens).
 This package imports nothing else from ``authserver`` and no web framework: the Flask adapter
 (:func:`require_token`) imports Flask only when it is used.
 """
@@ -27,6 +28,7 @@ from authserver_verifier.errors import UserTokenRequiredError
 from authserver_verifier.errors import VerifierUnavailableError
 from authserver_verifier.introspection import Introspection
 from authserver_verifier.jwks import CachePolicy
+from authserver_verifier.verify import ANY_AUDIENCE
 from authserver_verifier.verify import Verifier
 from authserver_verifier.verify import verify_access_token
 
@@ -40,6 +42,7 @@ def require_token(scope: str | Iterable[str] | Callable[..., Any] | None = None,
 
 
 __all__ = [
+    "ANY_AUDIENCE",
     "CachePolicy",
     "InsufficientScopeError",
     "Introspection",
