@@ -11,7 +11,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml setup.cfg README.md ./
 COPY authserver ./authserver
-RUN pip install --no-cache-dir . \
+# The verifier is its own distribution (verifier/): the server depends on it and the example resource
+# service runs on it; installed from the copy in the same pip command (no index has it).
+COPY verifier/pyproject.toml verifier/README.md ./verifier/
+COPY verifier/src ./verifier/src
+RUN pip install --no-cache-dir ./verifier . \
  && useradd --system --no-create-home --shell /usr/sbin/nologin authserver \
  && mkdir -m 0700 /keys \
  && chown authserver /keys  # a fresh named volume mounted here copies this owner and mode

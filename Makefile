@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: run test lint setup services clean
 
-$(STAMP): pyproject.toml
+# The verifier (verifier/, its own distribution) first: the server depends on it and no index has it.
+$(STAMP): pyproject.toml verifier/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e "./verifier[flask,test]" -e ".[test]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -23,6 +24,8 @@ run: $(STAMP)
 	$(BIN)/gunicorn -c python:authserver.gunicorn_config --workers 2 --bind 127.0.0.1:8000 "authserver:create_app()"
 
 ## Set up and run the whole suite on SQLite and PostgreSQL (starting local services if needed), plus ruff.
+## pytest's testpaths include verifier/tests, and tests/test_verifier_distribution.py installs the verifier
+## alone into a fresh virtualenv and runs its tests there.
 test: $(STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/pytest

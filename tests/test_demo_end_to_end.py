@@ -18,10 +18,10 @@ from conftest import LiveServer
 from conftest import _free_port
 from conftest import start_gunicorn
 
-from authserver.verifier import Introspection
-from authserver.verifier import InvalidTokenError
-from authserver.verifier import Verifier
-from authserver.verifier.testing import ManualClock
+from authserver_verifier import Introspection
+from authserver_verifier import InvalidTokenError
+from authserver_verifier import Verifier
+from authserver_verifier.testing import ManualClock
 
 pytestmark = pytest.mark.live
 AUTHSERVER = Path(sys.executable).with_name("authserver")

@@ -12,11 +12,13 @@ from typing import Any
 
 from flask import current_app
 from joserfc import jwt
-from joserfc.errors import JoseError
 
 from authserver.http import MAX_TOKEN_CHARS
 from authserver.keys.keyring import current_keystore
 from authserver.oauth.clientcache import ClientInfo
+from authserver_verifier import ANY_AUDIENCE
+from authserver_verifier import TokenError
+from authserver_verifier import Verifier
 
 
 def access_token_ttl(client: ClientInfo) -> int:
@@ -73,29 +75,31 @@ def token_response(access_token: str, expires_in: int, scope: str, refresh_token
     return json.dumps(body, separators=(",", ":"))
 
 
-#: A JWT larger than this is not one of ours; refuse before parsing (RFC 8725 §3.x resource limits).
+_VERIFIER = "authserver.access_token_verifier"
+
+
+def _own_verifier() -> Verifier:
+    """The verifier of our own access tokens: the published key set, rebuilt when the keys are reloaded."""
+    keystore = current_keystore()
+    built = current_app.extensions.get(_VERIFIER)
+    if built is None or built[0] is not keystore:
+        # ANY_AUDIENCE: we answer for our tokens whatever resource they are for (RFC 7662, RFC 7009).
+        # No leeway: our own clock issued them, and exp is exact (RFC 7519 §4.1.4).
+        verifier = Verifier.from_jwks(json.loads(keystore.jwks_body), issuer=current_app.config["ISSUER"],
+                                      audience=ANY_AUDIENCE, algorithms=keystore.algorithms, leeway=0,
+                                      max_token_bytes=MAX_TOKEN_CHARS)
+        built = current_app.extensions[_VERIFIER] = (keystore, verifier)
+    return built[1]
 
 
 def decode_access_token(token: str, now: int) -> dict[str, Any] | None:
     """Verify one of our access tokens strictly; its claims, or ``None`` if it is not a valid one.
 
-    Algorithms pinned to those of our published keys, ``typ`` must be ``at+jwt`` (RFC 9068 §4),
-    ``iss`` must be us, and ``exp``/``iat``/``jti``/``sub``/``client_id`` must be present.
+    The resource servers' verifier (authserver_verifier, docs/verifier.md "What is checked") against
+    the keys we publish: algorithms pinned to theirs, ``typ`` ``at+jwt`` (RFC 9068 §4), ``iss`` us,
+    ``aud``, ``exp``, ``iat``, ``jti``, ``sub`` and ``client_id`` present and typed, ``exp`` after ``now``.
     """
-    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
-        return None
-    keystore = current_keystore()
     try:
-        decoded = jwt.decode(token, keystore.verification_keys, algorithms=keystore.algorithms)
-    except (JoseError, ValueError, TypeError, KeyError):
+        return _own_verifier().verify(token, now=now)
+    except TokenError:
         return None
-    header, claims = decoded.header, decoded.claims
-    if header.get("typ") != "at+jwt" or claims.get("iss") != current_app.config["ISSUER"]:
-        return None
-    if not all(isinstance(claims.get(c), str) and claims[c] for c in ("sub", "jti", "client_id")):
-        return None
-    exp, iat = claims.get("exp"), claims.get("iat")
-    if not isinstance(exp, int) or not isinstance(iat, int) or exp <= now:
-        return None
-    return dict(claims)
-

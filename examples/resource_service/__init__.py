@@ -1,1 +1,1 @@
-"""An example resource service protected by :mod:`authserver.verifier`."""
+"""An example resource service protected by :mod:`authserver_verifier`."""

@@ -24,11 +24,11 @@ from flask import Flask
 from flask import g
 from flask import jsonify
 
-from authserver.verifier import Introspection
-from authserver.verifier import Verifier
-from authserver.verifier import scopes_of
-from authserver.verifier.flask import init_app
-from authserver.verifier.flask import require_token
+from authserver_verifier import Introspection
+from authserver_verifier import Verifier
+from authserver_verifier import scopes_of
+from authserver_verifier.flask import init_app
+from authserver_verifier.flask import require_token
 
 
 def verifier_from_env(env: Mapping[str, str]) -> Verifier:

@@ -20,20 +20,23 @@ import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
+from typing import Final
 
-from authserver.verifier import fetch
-from authserver.verifier import strict_json
-from authserver.verifier.claims import check_claims
-from authserver.verifier.claims import require_scopes
-from authserver.verifier.claims import require_user_token
-from authserver.verifier.errors import InvalidTokenError
-from authserver.verifier.errors import TokenError
-from authserver.verifier.introspection import Introspection
-from authserver.verifier.jwks import CachePolicy
-from authserver.verifier.jwks import JWKSCache
-from authserver.verifier.jwks import KeySnapshot
-from authserver.verifier.keys import SUPPORTED_ALGORITHMS
-from authserver.verifier.keys import VerificationKey
+from authserver_verifier import fetch
+from authserver_verifier import strict_json
+from authserver_verifier.claims import check_claims
+from authserver_verifier.claims import require_scopes
+from authserver_verifier.claims import require_user_token
+from authserver_verifier.errors import InvalidTokenError
+from authserver_verifier.errors import TokenError
+from authserver_verifier.introspection import Introspection
+from authserver_verifier.jwks import CachePolicy
+from authserver_verifier.jwks import JWKSCache
+from authserver_verifier.jwks import KeySnapshot
+from authserver_verifier.jwks import KeySource
+from authserver_verifier.jwks import StaticKeys
+from authserver_verifier.keys import SUPPORTED_ALGORITHMS
+from authserver_verifier.keys import VerificationKey
 
 #: Our server refuses tokens over 8 KiB too; a bearer token has no business being larger.
 MAX_TOKEN_BYTES = 8192
@@ -46,6 +49,17 @@ REFUSED_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
 #: Header parameters we read: each, when present, must be a string (RFC 7515 §4.1, RFC 7519 §5).
 STRING_HEADERS = ("alg", "typ", "kid", "cty")
 HEADER_CACHE_SIZE = 64
+
+
+
+class _AnyAudience:
+    def __repr__(self) -> str:
+        return "ANY_AUDIENCE"
+
+
+#: ``audience=`` for the issuer itself (:meth:`Verifier.from_jwks` only): its tokens for every resource
+#: (RFC 7662 introspection, RFC 7009 revocation). A resource server names its own audience (RFC 9068 §4).
+ANY_AUDIENCE: Final = _AnyAudience()
 
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _PADDING = (b"", b"", b"==", b"=")
@@ -62,18 +76,28 @@ def b64url_decode(segment: bytes) -> bytes:
 class Verifier:
     """Verifies access tokens of one issuer for one resource (audience); share one per process."""
 
-    def __init__(self, issuer: str, audience: str | Iterable[str], *, algorithms: Iterable[str] | None = None,
-                 leeway: float = DEFAULT_LEEWAY, jwks_uri: str | None = None, max_token_bytes: int = MAX_TOKEN_BYTES,
-                 cache_policy: CachePolicy | None = None, clock: Callable[[], float] = time.time,
-                 transport: fetch.Transport = fetch.urllib_transport, introspection: Introspection | None = None,
-                 realm: str | None = None) -> None:
+    def __init__(self, issuer: str, audience: str | Iterable[str] | _AnyAudience, *,
+                 algorithms: Iterable[str] | None = None, leeway: float = DEFAULT_LEEWAY, jwks_uri: str | None = None,
+                 max_token_bytes: int = MAX_TOKEN_BYTES, cache_policy: CachePolicy | None = None,
+                 clock: Callable[[], float] = time.time, transport: fetch.Transport = fetch.urllib_transport,
+                 introspection: Introspection | None = None, realm: str | None = None,
+                 keys: KeySource | None = None) -> None:
         if algorithms is not None:
             algorithms = tuple(algorithms)
             unsupported = sorted(set(algorithms) - SUPPORTED_ALGORITHMS)
             if unsupported or not algorithms:
                 raise ValueError(f"unsupported algorithms {unsupported}: choose from {sorted(SUPPORTED_ALGORITHMS)}")
-        audiences = frozenset([audience] if isinstance(audience, str) else audience)
-        if not issuer or not audiences or not all(audiences):
+        audiences: frozenset[str] | None
+        if audience is ANY_AUDIENCE:
+            if keys is None:
+                raise ValueError("ANY_AUDIENCE is for the issuer's own key set (Verifier.from_jwks): "
+                                 "a resource server checks its own audience")
+            audiences = None
+        else:
+            audiences = frozenset([audience] if isinstance(audience, str) else audience)  # type: ignore[arg-type]
+            if not audiences or not all(audiences):
+                raise ValueError("issuer and audience are required")
+        if not issuer:
             raise ValueError("issuer and audience are required")
         self.issuer = issuer
         self.audiences = audiences
@@ -81,22 +105,44 @@ class Verifier:
         self.max_token_bytes = max_token_bytes
         self.clock = clock
         self.realm = realm
-        self.keys = JWKSCache(issuer, jwks_uri=jwks_uri, algorithms=algorithms, policy=cache_policy, clock=clock,
-                              transport=transport)
         self.introspection = introspection
+        if keys is not None:
+            if introspection is not None:
+                raise ValueError("introspection needs the issuer's metadata: not with a fixed key set")
+            self.keys: JWKSCache | KeySource = keys
+            return
+        cache = JWKSCache(issuer, jwks_uri=jwks_uri, algorithms=algorithms, policy=cache_policy, clock=clock,
+                          transport=transport)
+        self.keys = cache
         if introspection is not None:
-            introspection.bind(self.keys)
+            introspection.bind(cache)
+
+    @classmethod
+    def from_jwks(cls, jwks: dict[str, Any], *, issuer: str, audience: str | Iterable[str] | _AnyAudience,
+                  algorithms: Iterable[str], leeway: float = DEFAULT_LEEWAY, max_token_bytes: int = MAX_TOKEN_BYTES,
+                  clock: Callable[[], float] = time.time, realm: str | None = None) -> Verifier:
+        """A verifier of tokens signed by the keys of ``jwks`` (a JWK Set document): no discovery, no fetch.
+
+        Every check of :meth:`verify` but the key cache's: an unknown ``kid`` is refused at once. For
+        the issuer checking its own tokens (with ``audience=ANY_AUDIENCE``) and for tests; build a
+        new one when the key set changes.
+        """
+        algorithms = tuple(algorithms)
+        return cls(issuer, audience, algorithms=algorithms, leeway=leeway, max_token_bytes=max_token_bytes,
+                   clock=clock, realm=realm, keys=StaticKeys(jwks, algorithms))
 
     def warm(self) -> None:
         """Fetch the keys now (e.g. at start-up); :class:`VerifierUnavailableError` if they cannot be had."""
         self.keys.snapshot(self.clock())
 
     def verify(self, token: str, required_scopes: str | tuple[str, ...] | list[str] = (), *,
-               leeway: float | None = None, require_user: bool = False) -> dict[str, Any]:
+               leeway: float | None = None, require_user: bool = False, now: float | None = None) -> dict[str, Any]:
         """The token's claims if it is a valid access token for us with ``required_scopes``.
 
+        ``now``: the time (Unix seconds) to check ``exp``/``iat``/``nbf`` at; default the verifier's clock.
+
         ``require_user``: the token must have been issued on behalf of a user, not to a client for
-        itself (client_credentials); see :func:`~authserver.verifier.claims.is_user_token`.
+        itself (client_credentials); see :func:`~authserver_verifier.claims.is_user_token`.
 
         Raises :class:`InvalidTokenError` (401), :class:`InsufficientScopeError` (403; its subclass
         :class:`UserTokenRequiredError` for ``require_user``) or :class:`VerifierUnavailableError`
@@ -105,7 +151,8 @@ class Verifier:
         if isinstance(required_scopes, str):  # "read write" means both, not the letters
             required_scopes = tuple(required_scopes.split())
         try:
-            claims = self._verify(token, self.leeway if leeway is None else leeway)
+            claims = self._verify(token, self.leeway if leeway is None else leeway,
+                                  self.clock() if now is None else now)
             if require_user:
                 require_user_token(claims)
             require_scopes(claims, required_scopes)
@@ -116,7 +163,7 @@ class Verifier:
 
     __call__ = verify
 
-    def _verify(self, token: str, leeway: float) -> dict[str, Any]:
+    def _verify(self, token: str, leeway: float, now: float) -> dict[str, Any]:
         # Bounded before any parsing; then exactly three segments: JWE has five, JSON serialisation
         # has braces (which no segment may contain: every one is decoded strictly).
         if type(token) is not str or len(token) > self.max_token_bytes or not token.isascii():
@@ -124,7 +171,6 @@ class Verifier:
         raw = token.encode("ascii")
         if raw.count(b".") != 2:
             raise InvalidTokenError("not a compact JWS")
-        now = self.clock()
         snap = self.keys.snapshot(now)
         head = raw.index(b".")
         tail = raw.rindex(b".")

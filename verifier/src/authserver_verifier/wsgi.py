@@ -9,12 +9,12 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
-from authserver.verifier.bearer import bearer_token
-from authserver.verifier.bearer import error_response
-from authserver.verifier.bearer import status_line
-from authserver.verifier.bearer import unexpected_error
-from authserver.verifier.errors import TokenError
-from authserver.verifier.verify import Verifier
+from authserver_verifier.bearer import bearer_token
+from authserver_verifier.bearer import error_response
+from authserver_verifier.bearer import status_line
+from authserver_verifier.bearer import unexpected_error
+from authserver_verifier.errors import TokenError
+from authserver_verifier.verify import Verifier
 
 ENVIRON_KEY = "authserver.token_claims"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

@@ -1,33 +1,26 @@
-"""Adapters (Flask decorator, WSGI and ASGI middleware), the example resource service, and the
-verifier's import hygiene: it stands alone, without Flask, SQLAlchemy or Authlib."""
+"""Adapters: the Flask decorator, WSGI and ASGI middleware. The example resource service is tested in
+the server's tests/test_example_resource_service.py; import hygiene in test_verifier_imports.py."""
 
 from __future__ import annotations
 
-import ast
 import asyncio
-import importlib
 import json
-import subprocess
-import sys
 import wsgiref.util
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask import g
 from flask import jsonify
 
-from authserver.verifier import Verifier
-from authserver.verifier import require_token
-from authserver.verifier import scopes_of
-from authserver.verifier.asgi import BearerMiddleware as AsgiMiddleware
-from authserver.verifier.flask import init_app
-from authserver.verifier.testing import LocalIssuer
-from authserver.verifier.wsgi import BearerMiddleware as WsgiMiddleware
+from authserver_verifier import Verifier
+from authserver_verifier import require_token
+from authserver_verifier import scopes_of
+from authserver_verifier.asgi import BearerMiddleware as AsgiMiddleware
+from authserver_verifier.flask import init_app
+from authserver_verifier.testing import LocalIssuer
+from authserver_verifier.wsgi import BearerMiddleware as WsgiMiddleware
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "authserver" / "verifier"
 AUD = "https://api.test"
 
 
@@ -204,60 +197,3 @@ def test_asgi_middleware(verifier, issuer):
     assert sent[1]["body"] == b"a-2"
     sent, _ = call_asgi(app)
     assert sent[0]["status"] == 401 and (b"www-authenticate", b'Bearer realm="api"') in sent[0]["headers"]
-
-
-# ---------------------------------------------------------------- the example resource service
-
-
-@pytest.fixture
-def create_resource_app(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT))  # as gunicorn does, run from the repository root
-    return importlib.import_module("examples.resource_service.app").create_app
-
-
-def test_example_resource_service(issuer, create_resource_app):
-    app = create_resource_app({"RESOURCE_ISSUER": issuer.url, "RESOURCE_AUDIENCE": AUD})
-    client = app.test_client()
-    assert client.get("/healthz").status_code == 200
-    data = client.get("/user/data", headers=bearer(issuer.token(sub="demo-id", scope="read write")))
-    assert data.status_code == 200
-    assert data.get_json() == {"sub": "demo-id", "scope": ["read", "write"], "client_id": "app"}
-    admin = client.get("/user/admin", headers=bearer(issuer.token()))
-    assert admin.status_code == 403 and 'error="insufficient_scope"' in admin.headers["WWW-Authenticate"]
-    assert client.get("/user/data").status_code == 401
-    with pytest.raises(RuntimeError, match="RESOURCE_ISSUER"):
-        create_resource_app({})
-
-
-# ---------------------------------------------------------------- import hygiene
-
-
-def test_verifier_imports_nothing_else_from_authserver():
-    for path in PACKAGE.glob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            for name in names:
-                if name.startswith("authserver"):
-                    assert name.startswith("authserver.verifier"), f"{path.name} imports {name}"
-                top = name.split(".")[0]
-                if top in ("sqlalchemy", "flask_sqlalchemy", "authlib", "requests"):
-                    pytest.fail(f"{path.name} imports {name}")
-                if top == "flask":
-                    assert path.name == "flask.py", f"{path.name} imports flask"
-
-
-def test_verifier_package_loads_without_flask_sqlalchemy_or_authlib():
-    """Loaded on its own (the parent package stubbed), importing every module but the Flask adapter."""
-    script = f"""
-import sys, types
-stub = types.ModuleType("authserver"); stub.__path__ = [{str(PACKAGE.parent)!r}]
-sys.modules["authserver"] = stub
-import authserver.verifier, authserver.verifier.wsgi, authserver.verifier.asgi, authserver.verifier.testing
-heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {{"flask", "sqlalchemy", "flask_sqlalchemy", "authlib"}})
-others = sorted(m for m in sys.modules if m.startswith("authserver.") and not m.startswith("authserver.verifier"))
-print(heavy, others)
-"""
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[] []"

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from authserver.verifier import CachePolicy
-from authserver.verifier import Introspection
-from authserver.verifier import InvalidTokenError
-from authserver.verifier import Verifier
-from authserver.verifier import VerifierUnavailableError
-from authserver.verifier.testing import LocalIssuer
-from authserver.verifier.testing import ManualClock
+from authserver_verifier import CachePolicy
+from authserver_verifier import Introspection
+from authserver_verifier import InvalidTokenError
+from authserver_verifier import Verifier
+from authserver_verifier import VerifierUnavailableError
+from authserver_verifier.testing import LocalIssuer
+from authserver_verifier.testing import ManualClock
 
 AUD = "https://api.test"
 JWKS = "/.well-known/jwks.json"
@@ -192,7 +192,7 @@ def test_stale_keys_serve_while_the_issuer_fails_within_the_bound(issuer, verifi
 
 
 def test_other_threads_keep_verifying_while_one_refreshes(issuer, clock):
-    from authserver.verifier.fetch import urllib_transport
+    from authserver_verifier.fetch import urllib_transport
 
     entered, release = threading.Event(), threading.Event()
 

@@ -1,29 +1,26 @@
 """User routes need a user's token: a client_credentials token (sub = client_id, no sid) is refused 403.
 
-The rule (authserver.verifier.claims.is_user_token), ``require_user`` in the core, the Flask, WSGI and
-ASGI adapters, and the example resource service. The same against the real server, over HTTP, is in
-tests/test_demo_end_to_end.py.
+The rule (authserver_verifier.claims.is_user_token), ``require_user`` in the core, the Flask, WSGI and
+ASGI adapters. The example resource service is tested in the server's tests/test_example_resource_service.py,
+the same against the real server, over HTTP, in tests/test_demo_end_to_end.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from werkzeug.test import Client
 
-from authserver.verifier import InsufficientScopeError
-from authserver.verifier import UserTokenRequiredError
-from authserver.verifier import Verifier
-from authserver.verifier import is_user_token
-from authserver.verifier.asgi import BearerMiddleware as AsgiMiddleware
-from authserver.verifier.testing import LocalIssuer
-from authserver.verifier.wsgi import BearerMiddleware as WsgiMiddleware
+from authserver_verifier import InsufficientScopeError
+from authserver_verifier import UserTokenRequiredError
+from authserver_verifier import Verifier
+from authserver_verifier import is_user_token
+from authserver_verifier.asgi import BearerMiddleware as AsgiMiddleware
+from authserver_verifier.testing import LocalIssuer
+from authserver_verifier.wsgi import BearerMiddleware as WsgiMiddleware
 
-ROOT = Path(__file__).resolve().parent.parent
 AUD = "https://api.test"
 FORBIDDEN = ('Bearer realm="resource-service", error="insufficient_scope", '
              'error_description="the resource requires a token issued to a user"')
@@ -81,33 +78,6 @@ def test_require_user_refuses_a_client_credentials_token_with_403_insufficient_s
 def test_require_user_refuses_a_token_whose_sub_is_its_client_even_with_a_sid(issuer, verifier):
     with pytest.raises(UserTokenRequiredError):
         verifier.verify(client_token(issuer, sid="family-1"), require_user=True)
-
-
-# ---------------------------------------------------------------- the example resource service
-
-
-@pytest.fixture
-def resource(issuer: LocalIssuer, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(ROOT))
-    create_app = importlib.import_module("examples.resource_service.app").create_app
-    return create_app({"RESOURCE_ISSUER": issuer.url, "RESOURCE_AUDIENCE": AUD}).test_client()
-
-
-@pytest.mark.parametrize("path", ["/user/data", "/user/admin"])
-def test_example_service_refuses_a_client_credentials_token_on_user_routes(issuer, resource, path):
-    reply = resource.get(path, headers=bearer(client_token(issuer, scope="read write admin")))
-    assert reply.status_code == 403
-    assert reply.headers["WWW-Authenticate"] == FORBIDDEN
-    assert reply.get_json() == {"error": "insufficient_scope",
-                                "error_description": "the resource requires a token issued to a user"}
-
-
-def test_example_service_serves_a_user_token(issuer, resource):
-    reply = resource.get("/user/data", headers=bearer(user_token(issuer)))
-    assert reply.status_code == 200
-    assert reply.get_json()["sub"] == "0b7e1f3c-user"
-    admin = resource.get("/user/admin", headers=bearer(user_token(issuer, scope="admin")))
-    assert admin.status_code == 200 and admin.get_json() == {"sub": "0b7e1f3c-user", "admin": True}
 
 
 # ---------------------------------------------------------------- WSGI and ASGI

@@ -32,14 +32,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
-from authserver.verifier import InvalidTokenError
-from authserver.verifier import TokenError
-from authserver.verifier import Verifier
-from authserver.verifier import require_token
-from authserver.verifier.asgi import BearerMiddleware as AsgiMiddleware
-from authserver.verifier.testing import LocalIssuer
-from authserver.verifier.testing import b64url
-from authserver.verifier.wsgi import BearerMiddleware as WsgiMiddleware
+from authserver_verifier import InvalidTokenError
+from authserver_verifier import TokenError
+from authserver_verifier import Verifier
+from authserver_verifier import require_token
+from authserver_verifier.asgi import BearerMiddleware as AsgiMiddleware
+from authserver_verifier.testing import LocalIssuer
+from authserver_verifier.testing import b64url
+from authserver_verifier.wsgi import BearerMiddleware as WsgiMiddleware
 
 AUD = "https://api.test"
 EXAMPLES = int(os.environ.get("AUTHSERVER_FUZZ_EXAMPLES", "300"))

@@ -14,6 +14,7 @@ Bounds (all in :class:`CachePolicy`):
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -21,13 +22,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
+from typing import Protocol
 
-from authserver.verifier import fetch
-from authserver.verifier.errors import InvalidTokenError
-from authserver.verifier.errors import VerifierUnavailableError
-from authserver.verifier.keys import SUPPORTED_ALGORITHMS
-from authserver.verifier.keys import VerificationKey
-from authserver.verifier.keys import parse_jwks
+from authserver_verifier import fetch
+from authserver_verifier.errors import InvalidTokenError
+from authserver_verifier.errors import VerifierUnavailableError
+from authserver_verifier.keys import SUPPORTED_ALGORITHMS
+from authserver_verifier.keys import VerificationKey
+from authserver_verifier.keys import parse_jwks
 
 log = logging.getLogger("authserver.verifier")
 
@@ -57,6 +59,35 @@ class KeySnapshot:
     fetched_at: float
     etag: str | None = None
     headers: dict[bytes, tuple[VerificationKey, str]] = field(default_factory=dict)
+
+
+class KeySource(Protocol):
+    """Where a :class:`~authserver_verifier.Verifier` gets its keys: the issuer's JWKS, or a fixed set."""
+
+    def snapshot(self, now: float) -> KeySnapshot: ...
+
+    def key(self, kid: str, now: float) -> tuple[VerificationKey, KeySnapshot]: ...
+
+
+class StaticKeys:
+    """A fixed JWK Set, never fetched: the issuer checking its own tokens against the keys it publishes.
+
+    An unknown ``kid`` is refused at once (there is nothing to refetch); build a new one when the
+    set changes.
+    """
+
+    def __init__(self, document: Any, algorithms: Iterable[str]) -> None:
+        allowed = frozenset(algorithms)
+        self._snapshot = KeySnapshot(parse_jwks(document, allowed), allowed, fresh_until=math.inf, fetched_at=0.0)
+
+    def snapshot(self, now: float) -> KeySnapshot:
+        return self._snapshot
+
+    def key(self, kid: str, now: float) -> tuple[VerificationKey, KeySnapshot]:
+        key = self._snapshot.keys.get(kid)
+        if key is None:
+            raise InvalidTokenError(f"no published key with kid {kid[:64]!r}")
+        return key, self._snapshot
 
 
 class JWKSCache:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from authserver.verifier.errors import InsufficientScopeError
-from authserver.verifier.errors import InvalidTokenError
-from authserver.verifier.errors import UserTokenRequiredError
+from authserver_verifier.errors import InsufficientScopeError
+from authserver_verifier.errors import InvalidTokenError
+from authserver_verifier.errors import UserTokenRequiredError
 
 REQUIRED_STRINGS = ("sub", "client_id", "jti")
 #: 9999-12-31T23:59:59Z: any later (or negative) "time" is not one; it would also overflow datetime and float.
@@ -26,8 +26,13 @@ def _number(claims: dict[str, Any], name: str) -> float:
     raise InvalidTokenError(f"claim {name} missing or not a NumericDate")
 
 
-def check_claims(claims: Any, *, issuer: str, audiences: frozenset[str], now: float, leeway: float) -> dict[str, Any]:
-    """``claims`` if they make a valid access token for us at ``now``; else :class:`InvalidTokenError`."""
+def check_claims(claims: Any, *, issuer: str, audiences: frozenset[str] | None, now: float,
+                 leeway: float) -> dict[str, Any]:
+    """``claims`` if they make a valid access token for us at ``now``; else :class:`InvalidTokenError`.
+
+    ``audiences`` ``None``: any audience (the issuer checking its own tokens, whatever resource they
+    are for); ``aud`` must still be present, a non-empty string or a non-empty list of them.
+    """
     if type(claims) is not dict:
         raise InvalidTokenError("payload is not a JSON object")
     iss = claims.get("iss")
@@ -35,15 +40,18 @@ def check_claims(claims: Any, *, issuer: str, audiences: frozenset[str], now: fl
         raise InvalidTokenError("wrong or missing iss")
     aud = claims.get("aud")
     if type(aud) is str:
-        if aud not in audiences:
-            raise InvalidTokenError("wrong aud")
+        auds = [aud]
     elif type(aud) is list and aud:
         if not all(type(a) is str for a in aud):
             raise InvalidTokenError("aud is not a list of strings")
-        if not any(a in audiences for a in aud):
-            raise InvalidTokenError("wrong aud")
+        auds = aud
     else:
         raise InvalidTokenError("missing or empty aud")
+    if audiences is None:
+        if not all(auds):
+            raise InvalidTokenError("empty aud")
+    elif not any(a in audiences for a in auds):
+        raise InvalidTokenError("wrong aud")
     # RFC 7519 §4.1.4: MUST NOT be accepted on or after exp; leeway absorbs clock skew only.
     if now - leeway >= _number(claims, "exp"):
         raise InvalidTokenError("token expired")

@@ -16,12 +16,12 @@ import urllib.parse
 from typing import TYPE_CHECKING
 from typing import Any
 
-from authserver.verifier import fetch
-from authserver.verifier.errors import InvalidTokenError
-from authserver.verifier.errors import VerifierUnavailableError
+from authserver_verifier import fetch
+from authserver_verifier.errors import InvalidTokenError
+from authserver_verifier.errors import VerifierUnavailableError
 
 if TYPE_CHECKING:
-    from authserver.verifier.jwks import JWKSCache
+    from authserver_verifier.jwks import JWKSCache
 
 log = logging.getLogger("authserver.verifier")
 
@@ -50,7 +50,7 @@ class Introspection:
         self.requests = 0
 
     def bind(self, keys: JWKSCache) -> None:
-        """Called by the :class:`~authserver.verifier.Verifier`: the endpoint comes from its issuer's metadata."""
+        """Called by the :class:`~authserver_verifier.Verifier`: the endpoint comes from its issuer's metadata."""
         self._keys = keys
 
     def check(self, token: str, claims: dict[str, Any], now: float) -> None:

@@ -1,7 +1,7 @@
 """The verifier's catalogue: one test per way an access token is refused, then what is accepted.
 
 Tokens are built here with joserfc/cryptography and the keys served by a stand-in issuer on
-127.0.0.1 (authserver.verifier.testing.LocalIssuer). Every rejection asserts the reason, so a token
+127.0.0.1 (authserver_verifier.testing.LocalIssuer). Every rejection asserts the reason, so a token
 refused for the wrong reason fails the test.
 """
 
@@ -18,13 +18,13 @@ from joserfc import jwe
 from joserfc import jws
 from joserfc.jwk import RSAKey
 
-from authserver.verifier import InsufficientScopeError
-from authserver.verifier import InvalidTokenError
-from authserver.verifier import Verifier
-from authserver.verifier import verify_access_token
-from authserver.verifier.testing import LocalIssuer
-from authserver.verifier.testing import b64url
-from authserver.verifier.testing import compact
+from authserver_verifier import InsufficientScopeError
+from authserver_verifier import InvalidTokenError
+from authserver_verifier import Verifier
+from authserver_verifier import verify_access_token
+from authserver_verifier.testing import LocalIssuer
+from authserver_verifier.testing import b64url
+from authserver_verifier.testing import compact
 
 AUD = "https://api.test"
 

@@ -7,10 +7,10 @@ import logging
 import traceback
 from http import HTTPStatus
 
-from authserver.verifier.errors import InvalidRequestError
-from authserver.verifier.errors import InvalidTokenError
-from authserver.verifier.errors import MissingTokenError
-from authserver.verifier.errors import TokenError
+from authserver_verifier.errors import InvalidRequestError
+from authserver_verifier.errors import InvalidTokenError
+from authserver_verifier.errors import MissingTokenError
+from authserver_verifier.errors import TokenError
 
 log = logging.getLogger("authserver.verifier")
 
@@ -54,7 +54,7 @@ def status_line(status: int) -> str:
 def unexpected_error(exc: Exception) -> InvalidTokenError:
     """The adapters' defensive net: verification raised something other than :class:`TokenError`.
 
-    The verifier raises only ``TokenError`` for any input (tests/test_verifier_hostile_input.py
+    The verifier raises only ``TokenError`` for any input (verifier/tests/test_verifier_hostile_input.py
     fuzzes it), so this is a bug; the request is still refused, as ``invalid_token`` 401, never a
     5xx that an unauthenticated caller could provoke at will. Logged at ERROR with the exception's
     type and where it was raised, but not its message nor a traceback, which may quote the token.

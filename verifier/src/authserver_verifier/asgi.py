@@ -1,4 +1,4 @@
-"""ASGI middleware (HTTP scope): like :mod:`authserver.verifier.wsgi`, claims in ``scope["state"]``.
+"""ASGI middleware (HTTP scope): like :mod:`authserver_verifier.wsgi`, claims in ``scope["state"]``.
 
 Warm, verification is pure CPU and runs inline; when the keys must be fetched it runs in a worker
 thread so the event loop never waits on the network.
@@ -13,12 +13,12 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
-from authserver.verifier.bearer import bearer_token
-from authserver.verifier.bearer import error_response
-from authserver.verifier.bearer import unexpected_error
-from authserver.verifier.errors import InvalidRequestError
-from authserver.verifier.errors import TokenError
-from authserver.verifier.verify import Verifier
+from authserver_verifier.bearer import bearer_token
+from authserver_verifier.bearer import error_response
+from authserver_verifier.bearer import unexpected_error
+from authserver_verifier.errors import InvalidRequestError
+from authserver_verifier.errors import TokenError
+from authserver_verifier.verify import Verifier
 
 STATE_KEY = "token_claims"
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]

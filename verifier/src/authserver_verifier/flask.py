@@ -14,11 +14,11 @@ from typing import TypeVar
 
 import flask
 
-from authserver.verifier.bearer import bearer_token
-from authserver.verifier.bearer import error_response
-from authserver.verifier.bearer import unexpected_error
-from authserver.verifier.errors import TokenError
-from authserver.verifier.verify import Verifier
+from authserver_verifier.bearer import bearer_token
+from authserver_verifier.bearer import error_response
+from authserver_verifier.bearer import unexpected_error
+from authserver_verifier.errors import TokenError
+from authserver_verifier.verify import Verifier
 
 EXTENSION = "authserver.verifier"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,7 +33,7 @@ def current_verifier() -> Verifier:
     try:
         return flask.current_app.extensions[EXTENSION]
     except KeyError:
-        raise RuntimeError("no verifier: call authserver.verifier.flask.init_app(app, verifier) "
+        raise RuntimeError("no verifier: call authserver_verifier.flask.init_app(app, verifier) "
                            "or pass require_token(verifier=...)") from None
 
 
