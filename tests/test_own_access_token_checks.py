@@ -12,7 +12,7 @@ import base64
 import json
 
 import pytest
-from authserver.keyring import current_keystore
+from authserver.keys.keyring import current_keystore
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lifecycle_helpers import INACTIVE
