@@ -12,7 +12,6 @@ import base64
 import json
 
 import pytest
-from authserver.keys.keyring import current_keystore
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lifecycle_helpers import INACTIVE
@@ -20,6 +19,8 @@ from lifecycle_helpers import assert_error
 from lifecycle_helpers import assert_tokens
 from lifecycle_helpers import introspect
 from lifecycle_helpers import make_rs
+
+from authserver.keys.keyring import current_keystore
 
 
 def b64url(data: bytes) -> str:
