@@ -26,10 +26,10 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
-from authserver import autocommit
 from authserver.extensions import db
 from authserver.models import RefreshToken
 from authserver.models import User
+from authserver.store import autocommit
 from authserver.usernames import MAX_LENGTH
 from authserver.usernames import normal_form
 
