@@ -74,9 +74,11 @@ def _engine_options(url: str) -> dict[str, Any]:
 def _init_database(app: Flask) -> None:
     from sqlalchemy import event
 
+    from authserver import store
     from authserver.extensions import db
 
     db.init_app(app)
+    store.init_app(app)
     if app.config.get("MIGRATIONS"):
         # Only the CLI (`authserver db ...`) and tests need Alembic: server workers stay ~11 MB smaller.
         from flask_migrate import Migrate
