@@ -12,10 +12,13 @@ from __future__ import annotations
 import functools
 import uuid
 from typing import Any
+from typing import cast
 
 from flask import Flask
 from sqlalchemy import BigInteger
+from sqlalchemy import Boolean
 from sqlalchemy import ColumnElement
+from sqlalchemy import CursorResult
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import and_
@@ -28,6 +31,7 @@ from sqlalchemy import insert
 from sqlalchemy import literal
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import type_coerce
 from sqlalchemy import update
 
 from authserver.extensions import db
@@ -130,7 +134,7 @@ def _lookup() -> Any:
                                         _active_user(successor)).exists()
     return select(_rt.c.id, _rt.c.client_id, _rt.c.user_id, _rt.c.family_id, _rt.c.scope, _rt.c.auth_time,
                   _rt.c.issued_at, _rt.c.expires_at, _rt.c.used_at, _rt.c.revoked_at, _rt.c.successor_sealed,
-                  case((_rt.c.successor_sealed.is_not(None), live), else_=false())
+                  type_coerce(case((_rt.c.successor_sealed.is_not(None), live), else_=false()), Boolean)
                   ).where(_rt.c.token_hash == bindparam("p_token_hash", type_=String))
 
 
@@ -183,14 +187,11 @@ class SqlAlchemyRefreshTokens:
 
     def lookup(self, token_hash: str, now: int) -> TokenState | None:
         row = db.session.execute(_lookup(), {"p_token_hash": token_hash, "p_now": now}).one_or_none()
-        return None if row is None else _state(row)
+        return None if row is None else TokenState(*row)
 
     def revoke_family(self, family_id: str, now: int) -> int:
-        result = db.session.execute(
-            update(_rt).where(_in_id_order(_rt.c.family_id == family_id))
-            .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None)
-        )
-        return result.rowcount
+        return _changed(update(_rt).where(_in_id_order(_rt.c.family_id == family_id))
+                        .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None))
 
     def family_is_active(self, family_id: str) -> bool:
         return db.session.execute(
@@ -198,19 +199,16 @@ class SqlAlchemyRefreshTokens:
         ).first() is not None
 
     def revoke_user_families(self, user_id: str, now: int) -> int:
-        result = db.session.execute(
-            update(_rt).where(_in_id_order(
-                and_(_rt.c.user_id == user_id, or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)))))
-            .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None)
-        )
+        revoked = _changed(update(_rt).where(_in_id_order(
+            and_(_rt.c.user_id == user_id, or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)))))
+            .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None))
         db.session.execute(update(_users).where(_users.c.id == user_id).values(sessions_not_before=now))
-        return result.rowcount
+        return revoked
 
     def purge(self, now: int, grace_seconds: int, batch_size: int, access_token_max_ttl: int) -> Purged:
         """Memory stays bounded: each batch selects at most ``batch_size`` ids."""
-        sealed_erased = db.session.execute(
-            update(_rt).where(_rt.c.successor_sealed.is_not(None), _rt.c.used_at < now - grace_seconds)
-            .values(successor_sealed=None)).rowcount
+        sealed_erased = _changed(update(_rt).where(_rt.c.successor_sealed.is_not(None),
+                                                   _rt.c.used_at < now - grace_seconds).values(successor_sealed=None))
         db.session.commit()
         deleted = 0
         while ids := [r[0] for r in db.session.execute(
@@ -251,7 +249,7 @@ class PostgresqlRefreshTokens(SqlAlchemyRefreshTokens):
 
     def lookup(self, token_hash: str, now: int) -> TokenState | None:
         row = autocommit.fetchone(_lookup(), {"p_token_hash": token_hash, "p_now": now})
-        return None if row is None else _state(row)
+        return None if row is None else TokenState(*row)
 
 
 def _family_params(token_hash: str, family_id: str, client_id: str, user_id: str, scope: str, now: int,
@@ -260,9 +258,10 @@ def _family_params(token_hash: str, family_id: str, client_id: str, user_id: str
             "p_scope": scope, "p_now": now, "p_expires_at": expires_at}
 
 
-def _state(row: Any) -> TokenState:
-    *columns, successor_live = row
-    return TokenState(*columns, successor_live=bool(successor_live))  # SQLite answers 0 or 1
+def _changed(statement: Any) -> int:
+    """Run a write in the request's session; the number of rows it changed."""
+    result = cast("CursorResult[Any]", db.session.execute(statement))
+    return result.rowcount
 
 
 def _grant(row: Any, client_id: str) -> Grant:
