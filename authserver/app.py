@@ -67,16 +67,18 @@ def _engine_options(url: str) -> dict[str, Any]:
     # pool_pre_ping: a connection that died (a PostgreSQL restart or failover) is replaced before
     # use instead of failing a request. It costs a round trip per checkout, and the hottest paths
     # (refresh rotation, login lookups, throttle counters) do not check out of this pool: they run
-    # on authserver.autocommit's own connection.
+    # on authserver.store.autocommit's own connection.
     return {"pool_size": 5, "max_overflow": 5, "pool_recycle": 1800, "pool_pre_ping": True}
 
 
 def _init_database(app: Flask) -> None:
     from sqlalchemy import event
 
+    from authserver import store
     from authserver.extensions import db
 
     db.init_app(app)
+    store.init_app(app)
     if app.config.get("MIGRATIONS"):
         # Only the CLI (`authserver db ...`) and tests need Alembic: server workers stay ~11 MB smaller.
         from flask_migrate import Migrate
@@ -121,7 +123,6 @@ def _init_keystore(app: Flask) -> None:
 
 
 def _init_oauth(app: Flask) -> None:
-    from authserver import autocommit
     from authserver.extensions import authorization
     from authserver.oauth import client_auth
     from authserver.oauth import clientcache
@@ -130,6 +131,7 @@ def _init_oauth(app: Flask) -> None:
     from authserver.oauth.grants.refresh_token import RefreshTokenGrant
     from authserver.oauth.introspection import IntrospectionEndpoint
     from authserver.oauth.revocation import RevocationEndpoint
+    from authserver.store import autocommit
 
     clientcache.init_app(app)
     autocommit.init_app(app)

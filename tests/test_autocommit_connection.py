@@ -1,4 +1,4 @@
-"""The hot path's own PostgreSQL connection (authserver.autocommit): kept between requests, replaced
+"""The hot path's own PostgreSQL connection (authserver.store.autocommit): kept between requests, replaced
 when it dies, and a refresh that failed with it consumed nothing."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import os
 import psycopg
 import pytest
 
-from authserver import autocommit
 from authserver import telemetry
+from authserver.store import autocommit
 
 
 @pytest.fixture

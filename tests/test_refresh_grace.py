@@ -70,6 +70,18 @@ def test_replay_after_window_is_invalid_grant_and_revokes_family(reg, oauth, clo
     assert_error(oauth.refresh(reg, second["refresh_token"]), 400, "invalid_grant")
 
 
+def test_replay_within_window_after_the_successor_expired_revokes_family(make_user, make_client, oauth, clock,
+                                                                        events):
+    """Only a live successor is handed back: one that expired inside the parent's window is not."""
+    make_user()
+    short = make_client("short-lived", refresh_token_ttl=10)
+    first, _ = login_and_rotate(oauth, short)
+    clock.advance(11)  # the successor has expired; the parent's use is still within the window
+    assert_error(oauth.refresh(short, first["refresh_token"]), 400, "invalid_grant")
+    assert len(events.named("refresh_token.reused")) == 1
+    assert not events.named("refresh_token.replayed")
+
+
 def test_replay_of_grandparent_revokes_family(reg, oauth, events):
     first, second = login_and_rotate(oauth, reg)
     third = assert_tokens(oauth.refresh(reg, second["refresh_token"]))

@@ -159,7 +159,7 @@ def test_database_failure_during_revocation_is_500_not_200(setup, oauth, client,
     def broken(*_args, **_kwargs):
         raise OperationalError("x", {}, Exception())
 
-    monkeypatch.setattr("authserver.oauth.families.revoke_family", broken)
+    monkeypatch.setattr(client.application.extensions["authserver.stores"].refresh_tokens, "revoke_family", broken)
     resp = revoke(client, reg, body["refresh_token"])
     assert resp.status_code == 500, resp.data
     assert resp.mimetype == "application/json"

@@ -6,7 +6,7 @@ row, under a key derived (HKDF-SHA-256) from the parent token itself together wi
 pepper, and bound to the parent's digest as associated data. The database stores only the parent's
 SHA-256 digest, never the parent: a dump of the database, even with the pepper, cannot open a sealed
 successor. Only the holder of the parent token can, which is exactly who the grace replay serves.
-The ciphertext is erased once the window has passed (see :mod:`authserver.oauth.storage`).
+The ciphertext is erased once the window has passed (see :mod:`authserver.store.refresh_token_sql`).
 """
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ from authserver.errors import InvalidClientError
 from authserver.extensions import db
 from authserver.http import JSON_HEADERS
 from authserver.models import User
-from authserver.oauth import families
 from authserver.oauth import tokens
 from authserver.oauth.clientcache import ClientInfo
 from authserver.oauth.clientcache import get_client
 from authserver.oauth.presented import FoundToken
 from authserver.oauth.presented import find_token
 from authserver.oauth.presented import token_param
+from authserver.store import current_stores
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
@@ -47,8 +47,9 @@ def _user_active(user_id: str, issued_at: int) -> bool:
 def access_token_is_active(claims: dict[str, Any]) -> bool:
     """A signature-valid, unexpired access token is active unless its jti or family was revoked, its
     client deleted, or (user tokens) its user disabled or logged out everywhere since it was issued."""
-    sid = claims.get("sid")
-    if families.access_token_revoked(claims["jti"]) or (sid is not None and not families.family_is_active(sid)):
+    sid, stores = claims.get("sid"), current_stores()
+    if stores.revoked_jtis.is_revoked(claims["jti"]) or (sid is not None
+                                                         and not stores.refresh_tokens.family_is_active(sid)):
         return False
     if get_client(claims["client_id"]) is None:
         return False

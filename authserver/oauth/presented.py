@@ -9,8 +9,9 @@ from typing import Any
 from authserver.digests import token_digest
 from authserver.errors import InvalidRequestError
 from authserver.http import MAX_TOKEN_CHARS
-from authserver.oauth import storage
 from authserver.oauth import tokens
+from authserver.store import current_stores
+from authserver.store.refresh_tokens import TokenState
 
 
 @dataclass
@@ -18,7 +19,7 @@ class FoundToken:
     kind: str  # "access_token" | "refresh_token"
     client_id: str
     claims: dict[str, Any] | None = None
-    refresh: storage.TokenState | None = None
+    refresh: TokenState | None = None
 
 
 def find_token(value: str, hint: str | None, now: int) -> FoundToken | None:
@@ -33,7 +34,7 @@ def find_token(value: str, hint: str | None, now: int) -> FoundToken | None:
             if claims is not None:
                 return FoundToken(kind, claims["client_id"], claims=claims)
         else:
-            state = storage.lookup(token_digest(value))
+            state = current_stores().refresh_tokens.lookup(token_digest(value), now)
             if state is not None:
                 return FoundToken(kind, state.client_id, refresh=state)
     return None

@@ -11,10 +11,11 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
 from authserver import clock
 from authserver.http import JSON_HEADERS
-from authserver.oauth import families
 from authserver.oauth.presented import FoundToken
 from authserver.oauth.presented import find_token
 from authserver.oauth.presented import token_param
+from authserver.store import current_stores
+from authserver.store.transaction import run_with_retry
 from authserver.telemetry import emit
 
 
@@ -31,13 +32,14 @@ class RevocationEndpoint(_RevocationEndpoint):
         # alone and answered the same way, so the endpoint is no oracle for other clients' tokens.
         if found is not None and found.client_id == client.client_id:
             # Committed here, retried on deadlock; any other database failure raises: a 5xx, never a false 200.
-            families.run_with_retry(lambda: _revoke(found, client.client_id, now))
+            run_with_retry(lambda: _revoke(found, client.client_id, now))
             emit("token.revoked", client_id=client.client_id, kind=found.kind)
         return 200, "{}", JSON_HEADERS
 
 
 def _revoke(found: FoundToken, client_id: str, now: int) -> None:
+    stores = current_stores()
     if found.refresh is not None:
-        families.revoke_family(found.refresh.family_id, now)
+        stores.refresh_tokens.revoke_family(found.refresh.family_id, now)
     elif found.claims is not None:
-        families.revoke_access_token(found.claims["jti"], client_id, found.claims["exp"], now)
+        stores.revoked_jtis.revoke(found.claims["jti"], client_id, found.claims["exp"], now)

@@ -1,8 +1,10 @@
-"""The ``scope`` parameter (RFC 6749 §3.3): parsing it, and the scope a client may be granted."""
+"""The ``scope`` parameter (RFC 6749 §3.3): parsing it, the scope a client may be granted, and the rule for
+whether a granted scope covers a requested one."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from authserver.errors import InvalidScopeError
 from authserver.oauth.clientcache import ClientInfo
@@ -24,6 +26,13 @@ def parse_scope(raw: str | None) -> list[str] | None:
         if item not in out:
             out.append(item)
     return out
+
+
+def scope_covers(granted: str, requested: Sequence[str]) -> bool:
+    """The one scope rule: every requested scope is one of the granted ones, compared whole and exactly
+    (scope tokens are case-sensitive, RFC 6749 §3.3). The rotation's SQL applies the same rule
+    (:mod:`authserver.store.refresh_token_sql`)."""
+    return set(requested) <= set(granted.split())
 
 
 def requested_scope(client: ClientInfo, raw: str | None) -> str:

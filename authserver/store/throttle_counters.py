@@ -36,9 +36,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from authserver import autocommit
 from authserver.extensions import db
 from authserver.models.throttle import ThrottleEntry
+from authserver.store import autocommit
 
 LOCKOUT_MEMORY = 86400  # lockouts are forgotten a day after the last one (Keycloak: failure reset time)
 MAX_KEY_LENGTH = 200  # the database column holds 250

@@ -19,6 +19,7 @@ from authserver.http import NO_STORE
 from authserver.oauth import families
 from authserver.oauth import tokens
 from authserver.oauth.introspection import access_token_is_active
+from authserver.store.transaction import run_with_retry
 from authserver.telemetry import emit
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
@@ -76,7 +77,7 @@ def introspect() -> Response:
 def revoke_all_sessions() -> Response:
     """Log out everywhere, for the user of the presented access token (RFC 6750 bearer)."""
     user_id = bearer_user()
-    count = families.run_with_retry(lambda: families.revoke_user_families(user_id, clock.now()))
+    count = run_with_retry(lambda: families.revoke_user_families(user_id, clock.now()))
     emit("user.sessions_revoked", user_id=user_id, families=count)
     return Response(json.dumps({"revoked": True}), mimetype="application/json", headers=NO_STORE_HEADERS)
 

@@ -1,6 +1,6 @@
 """Aggregate py-spy's ``--format raw`` output (collapsed stacks) into top functions.
 
-Each line is ``frame;frame;...;leaf count`` with frames like ``rotate (authserver/oauth/storage.py:82)``.
+Each line is ``frame;frame;...;leaf count`` with frames like ``rotate (authserver/store/refresh_token_sql.py:238)``.
 Own time = samples where the function is the leaf; total time = samples where it is anywhere on
 the stack (counted once per stack). Line numbers are dropped so a function is one row.
 """

@@ -21,6 +21,7 @@ from authserver.oauth import tokens
 from authserver.oauth.grants.base import TokenEndpointGrant
 from authserver.oauth.scope import requested_scope
 from authserver.passwords.hasher import current_passwords
+from authserver.store import current_stores
 from authserver.telemetry import emit
 from authserver.throttle.policy import current_throttle
 from authserver.usernames import MAX_LENGTH as MAX_USERNAME_LENGTH
@@ -89,8 +90,9 @@ class PasswordGrant(TokenEndpointGrant, grants.ResourceOwnerPasswordCredentialsG
         # track. The refresh token is only handed out to clients allowed to use it.
         refresh = new_token()
         expires_at = now + min(tokens.refresh_token_ttl(client), tokens.refresh_token_max_lifetime(client))
-        family_id = storage.start_family(token_hash=token_digest(refresh), client_id=client.client_id,
-                                         user_id=user.id, scope=scope, now=now, expires_at=expires_at).family_id
+        family_id = current_stores().refresh_tokens.start_family(
+            token_hash=token_digest(refresh), client_id=client.client_id, user_id=user.id, scope=scope, now=now,
+            expires_at=expires_at).family_id
         access, expires_in = tokens.sign_access_token(client=client, sub=user.id, scope=scope, sid=family_id, now=now)
         if not client.allows_grant("refresh_token"):
             refresh = None

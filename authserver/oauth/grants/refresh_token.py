@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from authlib.oauth2.rfc6749 import grants
 from flask import current_app
 
@@ -12,13 +14,15 @@ from authserver.errors import InvalidGrantError
 from authserver.errors import InvalidRequestError
 from authserver.errors import InvalidScopeError
 from authserver.http import JSON_HEADERS
-from authserver.oauth import families
 from authserver.oauth import grace
-from authserver.oauth import storage
 from authserver.oauth import tokens
 from authserver.oauth.clientcache import ClientInfo
 from authserver.oauth.grants.base import TokenEndpointGrant
 from authserver.oauth.scope import parse_scope
+from authserver.oauth.scope import scope_covers
+from authserver.store import current_stores
+from authserver.store.refresh_tokens import Standing
+from authserver.store.transaction import run_with_retry
 from authserver.telemetry import emit
 
 
@@ -44,12 +48,11 @@ class RefreshTokenGrant(TokenEndpointGrant, grants.RefreshTokenGrant):
         grace_seconds = current_app.config["REFRESH_GRACE_SECONDS"]
         successor = new_token()
         # One atomic step: consumed only if valid for this client and covering the requested scope.
-        grant = storage.rotate(token_hash=digest, client_id=client.client_id, new_hash=token_digest(successor),
-                               now=now, ttl=tokens.refresh_token_ttl(client),
-                               max_lifetime=tokens.refresh_token_max_lifetime(client),
-                               sealed=grace.seal(successor, presented) if grace_seconds else None,
-                               grace_seconds=grace_seconds,
-                               required_scopes=self.requested_scope)
+        grant = current_stores().refresh_tokens.rotate(
+            token_hash=digest, client_id=client.client_id, new_hash=token_digest(successor), now=now,
+            ttl=tokens.refresh_token_ttl(client), max_lifetime=tokens.refresh_token_max_lifetime(client),
+            sealed=grace.seal(successor, presented) if grace_seconds else None, grace_seconds=grace_seconds,
+            required_scopes=self.requested_scope)
         if grant is None:
             return self._replayed(client, presented, now, grace_seconds)
         scope = " ".join(self.requested_scope) if self.requested_scope else grant.scope
@@ -61,7 +64,7 @@ class RefreshTokenGrant(TokenEndpointGrant, grants.RefreshTokenGrant):
         requested = self.requested_scope
         if requested is None:
             return granted
-        if not storage.scope_covers(granted, requested):
+        if not scope_covers(granted, requested):
             raise InvalidScopeError("requested scope exceeds the refresh token's scope")
         return " ".join(requested)
 
@@ -73,24 +76,32 @@ class RefreshTokenGrant(TokenEndpointGrant, grants.RefreshTokenGrant):
     def _replayed(self, client: ClientInfo, presented: str, now: int,
                   grace_seconds: int) -> tuple[int, str, list[tuple[str, str]]]:
         """The token could not be consumed: a grace replay, reuse, or simply invalid."""
-        state = storage.lookup(token_digest(presented))
-        unused = state is not None and state.used_at is None and state.revoked_at is None
-        if unused and state.client_id == client.client_id and state.expires_at > now:
-            # Valid but not consumed: a requested scope it does not cover. The token stays usable.
-            self._narrowed_scope(state.scope)
-        if state is None or (state.used_at is None and state.revoked_at is None):
-            # Unknown, expired, another client's, or its user disabled: invalid, but not a replay.
-            emit("refresh_token.rejected", client_id=client.client_id)
-            raise InvalidGrantError("refresh token unknown, expired, not this client's, or user disabled")
-        if (grace_seconds and state.revoked_at is None and state.used_at is not None
-                and state.client_id == client.client_id and now - state.used_at <= grace_seconds
-                and state.successor_sealed is not None and storage.successor_is_live(state.id, now)):
-            successor = grace.unseal(state.successor_sealed, presented)  # only the parent token opens it
-            if successor is not None:
-                scope = self._narrowed_scope(state.scope)
-                emit("refresh_token.replayed", client_id=client.client_id, user_id=state.user_id,
-                     family_id=state.family_id)
-                return self._respond(client, state.user_id, state.family_id, scope, successor, now)
-        families.run_with_retry(lambda: families.revoke_family(state.family_id, now))
+        store = current_stores().refresh_tokens
+        state = store.lookup(token_digest(presented), now)
+        if state is None:
+            self._reject(client)
+        match state.standing(client.client_id, now, grace_seconds):
+            case Standing.LIVE:
+                # Not consumed for a requested scope it does not cover (invalid_scope; the token stays
+                # usable), or because its user is disabled.
+                self._narrowed_scope(state.scope)
+                self._reject(client)
+            case Standing.FOREIGN | Standing.EXPIRED:
+                self._reject(client)
+            case Standing.REPLAYABLE:
+                assert state.successor_sealed is not None  # replayable: its sealed successor is kept
+                successor = grace.unseal(state.successor_sealed, presented)  # only the parent token opens it
+                if successor is not None:
+                    scope = self._narrowed_scope(state.scope)
+                    emit("refresh_token.replayed", client_id=client.client_id, user_id=state.user_id,
+                         family_id=state.family_id)
+                    return self._respond(client, state.user_id, state.family_id, scope, successor, now)
+        # Consumed, revoked, or a replay the sealed successor does not open: reuse.
+        run_with_retry(lambda: store.revoke_family(state.family_id, now))
         emit("refresh_token.reused", client_id=client.client_id, user_id=state.user_id, family_id=state.family_id)
         raise InvalidGrantError("refresh token reuse: family revoked")
+
+    def _reject(self, client: ClientInfo) -> NoReturn:
+        """Unknown, expired, another client's, or its user disabled: invalid, but not a replay."""
+        emit("refresh_token.rejected", client_id=client.client_id)
+        raise InvalidGrantError("refresh token unknown, expired, not this client's, or user disabled")
