@@ -16,7 +16,7 @@ from joserfc.errors import JoseError
 
 from authserver.http import MAX_TOKEN_CHARS
 from authserver.keys.keyring import current_keystore
-from authserver.oauth.clientcache import ClientInfo
+from authserver.store.clients import ClientInfo
 
 
 def access_token_ttl(client: ClientInfo) -> int:

@@ -1,1 +1,49 @@
-"""store"""
+"""Every SQL statement of the server, behind one store per aggregate, chosen once when the app is created.
+
+Each store is a ``Protocol`` with a PostgreSQL implementation (precompiled single statements on the held
+autocommit connection, :mod:`authserver.store.autocommit`, where the path is hot) and a SQLAlchemy one
+(SQLite). :func:`init_app` picks them from the database URL; protocol code reaches them through
+:func:`current_stores`, never through ``db``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+from flask import current_app
+
+from authserver.store import clients
+from authserver.store import database
+from authserver.store import throttle_counters
+from authserver.store import users
+
+_EXTENSION = "authserver.stores"
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The app's stores, one per aggregate."""
+
+    users: users.UserStore
+    clients: clients.ClientStore
+    throttle_counters: throttle_counters.Store
+
+
+def init_app(app: Flask) -> None:
+    """Bind the database to ``app`` and build its stores (once: nothing chooses an implementation per call)."""
+    database.init_app(app)
+    postgresql = database.is_postgresql(app)
+    app.extensions[_EXTENSION] = Stores(
+        users=users.make_store(postgresql),
+        clients=clients.make_store(app.config["CLIENT_CACHE_SECONDS"]),
+        throttle_counters=throttle_counters.make_store(app.config.get("REDIS_URL"), postgresql),
+    )
+
+
+def stores_of(app: Flask) -> Stores:
+    return app.extensions[_EXTENSION]
+
+
+def current_stores() -> Stores:
+    return stores_of(current_app)

@@ -16,9 +16,9 @@ from authserver.oauth import families
 from authserver.oauth import grace
 from authserver.oauth import storage
 from authserver.oauth import tokens
-from authserver.oauth.clientcache import ClientInfo
 from authserver.oauth.grants.base import TokenEndpointGrant
 from authserver.oauth.scope import parse_scope
+from authserver.store.clients import ClientInfo
 from authserver.telemetry import emit
 
 
