@@ -9,16 +9,23 @@ from typing import Any
 from flask import Flask
 
 from authserver import errors
+from authserver import store
 from authserver import telemetry
 from authserver import wsgi
+from authserver.cli import register_commands
 from authserver.clock import Clock
 from authserver.config import finalize_config
 from authserver.config import load_config
 from authserver.keys import keyring
 from authserver.keys.keystore import KeystoreError
 from authserver.keys.keystore import ensure_development_key
+from authserver.oauth import server as authorization_server
 from authserver.passwords import hasher
+from authserver.store.database import engine_options
 from authserver.throttle import policy as throttle_policy
+from authserver.views import health
+from authserver.views import oauth
+from authserver.views import wellknown
 
 log = logging.getLogger("authserver")
 
@@ -39,7 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(config)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=config["DATABASE_URL"],
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config["DATABASE_URL"]),
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(config["DATABASE_URL"]),
         MAX_CONTENT_LENGTH=config["MAX_REQUEST_BYTES"],
         MAX_FORM_MEMORY_SIZE=config["MAX_REQUEST_BYTES"],
         MAX_FORM_PARTS=100,
@@ -48,58 +55,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     for message in warnings:
         log.warning(message, extra={"event": "config.warning"})
     app.extensions["authserver.clock"] = config.get("CLOCK") or Clock()
-    _init_database(app)
+    store.init_app(app)
     hasher.init_app(app)
     throttle_policy.init_app(app)
     _init_keystore(app)
-    _init_oauth(app)
+    authorization_server.init_app(app)
     errors.init_app(app)
     _register_blueprints(app)
-    from authserver.cli import register_commands
-
     register_commands(app)
     return app
-
-
-def _engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 15}}
-    # pool_pre_ping: a connection that died (a PostgreSQL restart or failover) is replaced before
-    # use instead of failing a request. It costs a round trip per checkout, and the hottest paths
-    # (refresh rotation, login lookups, throttle counters) do not check out of this pool: they run
-    # on authserver.store.autocommit's own connection.
-    return {"pool_size": 5, "max_overflow": 5, "pool_recycle": 1800, "pool_pre_ping": True}
-
-
-def _init_database(app: Flask) -> None:
-    from sqlalchemy import event
-
-    from authserver import store
-    from authserver.extensions import db
-
-    db.init_app(app)
-    store.init_app(app)
-    if app.config.get("MIGRATIONS"):
-        # Only the CLI (`authserver db ...`) and tests need Alembic: server workers stay ~11 MB smaller.
-        from flask_migrate import Migrate
-
-        Migrate(app, db, directory=str(_migrations_dir()))
-    if app.config["DATABASE_URL"].startswith("sqlite"):
-        with app.app_context():
-            # WAL lets readers run beside the one writer; busy_timeout queues writers instead of failing.
-            @event.listens_for(db.engine, "connect")
-            def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-                cursor = dbapi_conn.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA busy_timeout=15000")
-                cursor.execute("PRAGMA foreign_keys=ON")
-                cursor.close()
-
-
-def _migrations_dir() -> Path:
-    """``migrations/`` beside the package in a checkout, else in the working directory (containers)."""
-    beside = Path(__file__).resolve().parent.parent / "migrations"
-    return beside if beside.is_dir() else Path.cwd() / "migrations"
 
 
 def _init_keystore(app: Flask) -> None:
@@ -122,33 +86,7 @@ def _init_keystore(app: Flask) -> None:
     keyring.init_app(app)
 
 
-def _init_oauth(app: Flask) -> None:
-    from authserver.extensions import authorization
-    from authserver.oauth import client_auth
-    from authserver.oauth import clientcache
-    from authserver.oauth.grants.client_credentials import ClientCredentialsGrant
-    from authserver.oauth.grants.password import PasswordGrant
-    from authserver.oauth.grants.refresh_token import RefreshTokenGrant
-    from authserver.oauth.introspection import IntrospectionEndpoint
-    from authserver.oauth.revocation import RevocationEndpoint
-    from authserver.store import autocommit
-
-    clientcache.init_app(app)
-    autocommit.init_app(app)
-    authorization.init_app(app, authenticate_client=client_auth.authenticate)
-    if not authorization._token_grants:
-        authorization.register_grant(PasswordGrant)
-        authorization.register_grant(RefreshTokenGrant)
-        authorization.register_grant(ClientCredentialsGrant)
-        authorization.register_endpoint(RevocationEndpoint)
-        authorization.register_endpoint(IntrospectionEndpoint)
-
-
 def _register_blueprints(app: Flask) -> None:
-    from authserver.views import health
-    from authserver.views import oauth
-    from authserver.views import wellknown
-
     app.register_blueprint(oauth.bp)
     app.register_blueprint(wellknown.bp)
     app.register_blueprint(health.bp)

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from authserver.cli import main
+from authserver.cli.console import main
 from authserver.digests import token_digest
 from authserver.extensions import db
 from authserver.models import RefreshToken

@@ -1,6 +1,6 @@
 """The administration CLI, run through ``app.test_cli_runner()`` against the test app.
 
-Most tests invoke the console script's own group (``authserver.cli.main``, a FlaskGroup) bound to
+Most tests invoke the console script's own group (``authserver.cli.console.main``, a FlaskGroup) bound to
 the test app, exactly as ``authserver ...`` runs. One test invokes the app's ``app.cli`` group, the
 runner's default, which is what ``flask`` embeddings and Flask's documented testing use.
 """
@@ -17,7 +17,7 @@ import pytest
 from click.testing import Result
 from flask import Flask
 
-from authserver.cli import main
+from authserver.cli.console import main
 from authserver.extensions import db
 from authserver.models import Client
 from authserver.models import User

@@ -3,7 +3,7 @@
 The reported attack: servers run with passphrase A; an emergency ``authserver keys revoke`` run
 with passphrase B (or none) printed success, deleted the key file and wrote a replacement the
 servers could not load, so they kept signing with the "revoked" key. Every writing command is run
-here through the console script's own group (``authserver.cli.main``, which builds the app from the
+here through the console script's own group (``authserver.cli.console.main``, which builds the app from the
 ``AUTHSERVER_*`` environment exactly as the installed script does) or the installed script itself.
 """
 
@@ -24,7 +24,7 @@ from conftest import PEPPER
 from conftest import start_server
 from joserfc import jws
 
-from authserver.cli import main
+from authserver.cli.console import main
 from authserver.keys import lifecycle
 from authserver.keys.keystore import MANIFEST
 from authserver.keys.keystore import KeyRecord

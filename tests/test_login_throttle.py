@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from authserver import telemetry
-from authserver.cli import main
+from authserver.cli.console import main
 from authserver.store.throttle_counters import DatabaseStore
 from authserver.store.throttle_counters import StoreError
 

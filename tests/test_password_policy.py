@@ -10,7 +10,7 @@ from conftest import _base_config
 from sqlalchemy import select
 
 from authserver import create_app
-from authserver.cli import main
+from authserver.cli.console import main
 from authserver.extensions import db
 from authserver.models import User
 

@@ -7,7 +7,7 @@ import base64
 
 import pytest
 
-from authserver.oauth.clientcache import get_client
+from authserver.store import current_stores
 from authserver.throttle.early_refusal import RefuseDeniedAttempts
 
 IP = "10.77.0.1"
@@ -91,7 +91,7 @@ def test_other_grants_from_the_denied_ip_still_work_with_their_body_intact(app, 
     assert service.status_code == 200, service.data
     assert service.json["scope"] == "read"  # the form the middleware read was handed on whole
     with app.app_context():
-        assert get_client(reg.client_id) is not None
+        assert current_stores().clients.get(reg.client_id) is not None
 
 
 def test_a_malformed_attempt_from_the_denied_ip_gets_the_apps_own_error(client, reg):

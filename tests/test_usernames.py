@@ -10,7 +10,7 @@ import json
 import jwt
 import pytest
 
-from authserver.cli import main
+from authserver.cli.console import main
 
 PASSWORD = "correct horse battery"
 WRONG = "wrong-password-14"

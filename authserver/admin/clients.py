@@ -9,14 +9,12 @@ from __future__ import annotations
 import secrets
 
 from flask import current_app
-from sqlalchemy import select
 
 from authserver.admin.errors import AdminError
 from authserver.digests import secret_digest
-from authserver.extensions import db
-from authserver.models import Client
-from authserver.oauth import clientcache
 from authserver.oauth.metadata import GRANT_TYPES
+from authserver.store import current_stores
+from authserver.store.clients import Registration
 
 
 def new_client_id() -> str:
@@ -29,7 +27,7 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
                   first_party: bool = False, audience: str | None = None, client_id: str | None = None,
                   access_token_ttl: int | None = None, refresh_token_ttl: int | None = None,
                   refresh_token_max_lifetime: int | None = None,
-                  introspect: bool = False) -> tuple[Client, str | None]:
+                  introspect: bool = False) -> tuple[Registration, str | None]:
     """Register a client; returns it and its secret in the clear (``None`` for public clients)."""
     unknown = sorted(set(grant_types) - set(GRANT_TYPES))
     if unknown:
@@ -45,46 +43,56 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
     for ttl in (access_token_ttl, refresh_token_ttl, refresh_token_max_lifetime):
         if ttl is not None and ttl <= 0:
             raise AdminError("token lifetimes must be positive")
-    if access_token_ttl is not None and access_token_ttl > current_app.config["ACCESS_TOKEN_MAX_TTL"]:
-        raise AdminError(f"access token lifetime over AUTHSERVER_ACCESS_TOKEN_MAX_TTL "
-                          f"({current_app.config['ACCESS_TOKEN_MAX_TTL']}s)")
+    _check_access_token_ttl(access_token_ttl)
+    store = current_stores().clients
     client_id = client_id or new_client_id()
-    if db.session.get(Client, client_id) is not None:
+    if store.registration(client_id) is not None:
         raise AdminError(f"client {client_id!r} already exists")
     secret = None if public else secrets.token_urlsafe(32)
-    client = Client(client_id=client_id, name=name, grant_types=" ".join(dict.fromkeys(grant_types)),
-                    scopes=" ".join(dict.fromkeys(scopes)), audience=audience, first_party=first_party,
-                    access_token_ttl=access_token_ttl, refresh_token_ttl=refresh_token_ttl,
-                    refresh_token_max_lifetime=refresh_token_max_lifetime, can_introspect=introspect,
-                    secret_hash=None if secret is None else secret_digest(current_app.config["SECRET_PEPPER"], secret))
-    db.session.add(client)
-    db.session.commit()
+    client = Registration(client_id, name, public, tuple(dict.fromkeys(grant_types)), tuple(dict.fromkeys(scopes)),
+                          audience, first_party, access_token_ttl, refresh_token_ttl, refresh_token_max_lifetime,
+                          introspect)
+    store.create(client, None if secret is None else secret_digest(current_app.config["SECRET_PEPPER"], secret))
     return client, secret
 
 
-def get_client(client_id: str) -> Client:
-    client = db.session.get(Client, client_id)
+def _check_access_token_ttl(ttl: int | None) -> None:
+    if ttl is not None and ttl > current_app.config["ACCESS_TOKEN_MAX_TTL"]:
+        raise AdminError(f"access token lifetime over AUTHSERVER_ACCESS_TOKEN_MAX_TTL "
+                          f"({current_app.config['ACCESS_TOKEN_MAX_TTL']}s)")
+
+
+def registration(client_id: str) -> Registration:
+    """The client as registered; :class:`AdminError` if there is none (the token path's lookup is
+    :meth:`authserver.store.clients.ClientStore.get`, cached, and answers ``None``)."""
+    client = current_stores().clients.registration(client_id)
     if client is None:
         raise AdminError(f"no client {client_id!r}")
     return client
 
 
-def rotate_secret(client_id: str) -> tuple[Client, str]:
-    client = get_client(client_id)
-    if client.is_public:
+def rotate_secret(client_id: str) -> tuple[Registration, str]:
+    client = registration(client_id)
+    if client.public:
         raise AdminError(f"client {client_id!r} is public and has no secret")
     secret = secrets.token_urlsafe(32)
-    client.secret_hash = secret_digest(current_app.config["SECRET_PEPPER"], secret)
-    db.session.commit()
-    clientcache.invalidate(client_id)
+    current_stores().clients.set_secret_hash(client_id, secret_digest(current_app.config["SECRET_PEPPER"], secret))
     return client, secret
 
 
+def set_access_token_ttl(client_id: str, ttl: int | None) -> None:
+    """Give the client its own access-token lifetime (``None``: the server default)."""
+    registration(client_id)
+    if ttl is not None and ttl <= 0:
+        raise AdminError("token lifetimes must be positive")
+    _check_access_token_ttl(ttl)
+    current_stores().clients.set_access_token_ttl(client_id, ttl)
+
+
 def delete_client(client_id: str) -> None:
-    db.session.delete(get_client(client_id))
-    db.session.commit()
-    clientcache.invalidate(client_id)
+    registration(client_id)
+    current_stores().clients.delete(client_id)
 
 
-def list_clients() -> list[Client]:
-    return list(db.session.execute(select(Client).order_by(Client.name, Client.client_id)).scalars())
+def list_clients() -> list[Registration]:
+    return current_stores().clients.all()

@@ -6,19 +6,20 @@ Every function takes a username in any spelling and finds the user by its normal
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from importlib import resources
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from authserver import clock
 from authserver.admin.errors import AdminError
-from authserver.extensions import db
-from authserver.models import User
 from authserver.oauth import families
 from authserver.passwords.hasher import current_passwords
+from authserver.store import current_stores
+from authserver.store.transaction import run_with_retry
+from authserver.store.users import UserExistsError
+from authserver.store.users import UserRecord
 from authserver.throttle.policy import current_throttle
 from authserver.usernames import MAX_LENGTH
 from authserver.usernames import normal_form
@@ -45,58 +46,56 @@ def check_password_policy(password: str) -> None:
         raise AdminError("password is one of the most common passwords; choose another")
 
 
-def create_user(username: str, password: str) -> User:
+def create_user(username: str, password: str) -> UserRecord:
     """Create a user; refused if another user has the same normal form (``Alice`` when ``alice`` exists)."""
     username, normal = username.strip(), normal_form(username)
     if not normal or len(username) > MAX_LENGTH or len(normal) > MAX_LENGTH:
         raise AdminError(f"username must be 1 to {MAX_LENGTH} characters")
     check_password_policy(password)
-    taken = db.session.execute(select(User.username).where(User.normal_username == normal)).scalar_one_or_none()
+    users = current_stores().users
+    taken = users.spelling(normal)
     if taken is not None:
         raise AdminError(f"user {username!r} already exists" if taken == username
                         else f"username {username!r} is taken: it is the same username as {taken!r}")
-    user = User(username=username, normal_username=normal, password_hash=current_passwords().hash(password),
-                disabled=False)
-    db.session.add(user)
     try:
-        db.session.commit()
-    except IntegrityError:  # created in parallel under another spelling
-        db.session.rollback()
+        return users.create(username, normal, current_passwords().hash(password))
+    except UserExistsError:  # created in parallel under another spelling
         raise AdminError(f"user {username!r} already exists") from None
-    return user
 
 
-def get_user(username: str) -> User:
-    user = db.session.execute(
-        select(User).where(User.normal_username == normal_form(username))).scalar_one_or_none()
+def get_user(username: str) -> UserRecord:
+    user = current_stores().users.find(normal_form(username))
     if user is None:
         raise AdminError(f"no user {username!r}")
     return user
 
 
-def set_password(username: str, password: str) -> User:
+def set_password(username: str, password: str) -> UserRecord:
     user = get_user(username)
     check_password_policy(password)
-    user.password_hash = current_passwords().hash(password)
-    db.session.commit()
+    current_stores().users.set_password_hash(user.id, current_passwords().hash(password))
     return user
 
 
-def disable_user(username: str) -> User:
-    """Disable a user and end all their families (refresh tokens and, via introspection, access tokens)."""
+def disable_user(username: str) -> UserRecord:
+    """Disable a user and end all their families (refresh tokens and, via introspection, access tokens).
+
+    Disabled first: from then on the user can neither log in nor refresh, and introspection answers
+    inactive, so the revocation that follows (its own transaction) only makes that permanent."""
     user = get_user(username)
-    user.disabled = True
-    families.revoke_user_families(user.id, clock.now())
-    db.session.commit()
-    return user
+    current_stores().users.disable(user.id)
+    _revoke(user.id)
+    return dataclasses.replace(user, disabled=True)
 
 
 def revoke_families(username: str) -> int:
     """Log a user out everywhere; returns the number of refresh tokens revoked."""
-    user = get_user(username)
-    count = families.revoke_user_families(user.id, clock.now())
-    db.session.commit()
-    return count
+    return _revoke(get_user(username).id)
+
+
+def _revoke(user_id: str) -> int:
+    now = clock.now()
+    return run_with_retry(lambda: families.revoke_user_families(user_id, now))
 
 
 def unlock_user(username: str) -> None:
@@ -104,5 +103,5 @@ def unlock_user(username: str) -> None:
     current_throttle().unlock(username, clock.now())
 
 
-def list_users() -> list[User]:
-    return list(db.session.execute(select(User).order_by(User.username)).scalars())
+def list_users() -> list[UserRecord]:
+    return current_stores().users.all()

@@ -1,15 +1,9 @@
-"""The ``authserver`` console script: the Flask CLI bound to the app factory.
-
-``authserver db upgrade`` migrates; ``authserver <plural noun> <verb>`` administers.
-"""
+"""``authserver <plural noun> <verb>``: the command groups every app registers (the console script is
+:mod:`authserver.cli.console`)."""
 
 from __future__ import annotations
 
-import sys
-
-import click
 from flask import Flask
-from flask.cli import FlaskGroup
 
 from authserver.cli import clients
 from authserver.cli import demo
@@ -22,20 +16,3 @@ def register_commands(app: Flask) -> None:
     for group in (users.group, clients.group, keys.group, tokens.group, demo.group):
         if group.name not in app.cli.commands:
             app.cli.add_command(group)
-
-
-def _create_app() -> Flask:
-    from authserver import create_app
-    from authserver.config import ConfigError
-    from authserver.keys.keystore import KeystoreError
-
-    try:
-        return create_app({"KEYS_REQUIRED": False, "MIGRATIONS": True})
-    except (ConfigError, KeystoreError) as exc:
-        click.echo(f"authserver: configuration error: {exc}", err=True)
-        sys.exit(2)
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
-def main() -> None:
-    """authserver: OAuth 2.0 authorization server administration."""

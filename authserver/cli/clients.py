@@ -10,13 +10,13 @@ from authserver.admin.errors import AdminError
 from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
-from authserver.models import Client
+from authserver.store.clients import Registration
 
 
-def _as_dict(client: Client, secret: str | None = None) -> dict[str, object]:
+def _as_dict(client: Registration, secret: str | None = None) -> dict[str, object]:
     data: dict[str, object] = {
-        "client_id": client.client_id, "name": client.name, "public": client.is_public,
-        "grant_types": client.grant_types.split(), "scopes": client.scopes.split(), "audience": client.audience,
+        "client_id": client.client_id, "name": client.name, "public": client.public,
+        "grant_types": list(client.grant_types), "scopes": list(client.scopes), "audience": client.audience,
         "first_party": client.first_party, "access_token_ttl": client.access_token_ttl,
         "refresh_token_ttl": client.refresh_token_ttl, "refresh_token_max_lifetime": client.refresh_token_max_lifetime,
         "introspect": client.can_introspect,
@@ -33,7 +33,7 @@ def _run(fn, *args, **kwargs):
         raise click.ClickException(str(exc)) from None
 
 
-def _secret_text(client: Client, secret: str | None) -> str:
+def _secret_text(client: Registration, secret: str | None) -> str:
     if secret is None:
         return f"client_id: {client.client_id} (public client, no secret)"
     return f"client_id: {client.client_id}\nclient_secret: {secret}\n(the secret is shown only now)"

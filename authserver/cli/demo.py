@@ -27,8 +27,6 @@ from authserver.admin.errors import AdminError
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.config import load_config
-from authserver.extensions import db
-from authserver.models import Client
 
 DEMO_USER = "demo"
 DEMO_CLIENT = "demo-app"
@@ -60,13 +58,12 @@ def seed(short_ttl: bool, as_json: bool) -> None:
     except AdminError:
         users.create_user(DEMO_USER, password)
     ttl = SHORT_TTL if short_ttl else None
-    client = db.session.get(Client, DEMO_CLIENT)
-    if client is None:
+    if DEMO_CLIENT not in {client.client_id for client in clients.list_clients()}:
         _client, secret = clients.create_client(
             name="Demo app", client_id=DEMO_CLIENT, grant_types=["password", "refresh_token"],
             scopes=["read", "write"], first_party=True, access_token_ttl=ttl)
     else:
-        client.access_token_ttl = ttl  # reset on every seed: a plain `demo seed` gets the server default
+        clients.set_access_token_ttl(DEMO_CLIENT, ttl)  # reset on every seed: a plain `demo seed` gets the default
         _client, secret = clients.rotate_secret(DEMO_CLIENT)
     data = {"username": DEMO_USER, "password": password, "client_id": DEMO_CLIENT, "client_secret": secret}
     text = "\n".join(f"  {k}: {v}" for k, v in data.items())

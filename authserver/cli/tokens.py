@@ -12,7 +12,7 @@ from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.clock import now
 from authserver.oauth import families
-from authserver.store import throttle_counters
+from authserver.store import current_stores
 
 
 @click.group("tokens", cls=AppGroup)
@@ -27,5 +27,5 @@ def purge(batch_size: int, as_json: bool) -> None:
     """Delete expired refresh tokens and revoked-jti rows in batches; erase lapsed grace successors."""
     config = current_app.config
     result = asdict(families.purge(now(), config["REFRESH_GRACE_SECONDS"], batch_size, config["ACCESS_TOKEN_MAX_TTL"]))
-    result["throttle_entries"] = throttle_counters.purge_expired(now())
+    result["throttle_entries"] = current_stores().throttle_counters.purge_expired(now())
     show(result, as_json, ", ".join(f"{k}: {v}" for k, v in result.items()))

@@ -12,11 +12,11 @@ from authserver.admin.errors import AdminError
 from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
-from authserver.models import User
 from authserver.store.throttle_counters import StoreError
+from authserver.store.users import UserRecord
 
 
-def _as_dict(user: User) -> dict[str, object]:
+def _as_dict(user: UserRecord) -> dict[str, object]:
     return {"id": user.id, "username": user.username, "disabled": user.disabled, "created_at": user.created_at}
 
 

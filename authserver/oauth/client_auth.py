@@ -18,8 +18,8 @@ from authserver.digests import digests_equal
 from authserver.digests import secret_digest
 from authserver.errors import InvalidClientError
 from authserver.errors import InvalidRequestError
-from authserver.oauth.clientcache import ClientInfo
-from authserver.oauth.clientcache import get_client
+from authserver.store import current_stores
+from authserver.store.clients import ClientInfo
 
 _DUMMY_DIGEST = "0" * 64
 
@@ -55,7 +55,7 @@ def authenticate(headers: Mapping[str, str], form: Mapping[str, str]) -> tuple[C
     if form_secret is not None:
         return _check_secret(form_id, form_secret), "client_secret_post"
     if form_id:
-        client = get_client(form_id)
+        client = current_stores().clients.get(form_id)
         if client is None or not client.is_public:
             raise InvalidClientError("unknown client or confidential client without credentials")
         return client, "none"
@@ -63,7 +63,7 @@ def authenticate(headers: Mapping[str, str], form: Mapping[str, str]) -> tuple[C
 
 
 def _check_secret(client_id: str | None, secret: str) -> ClientInfo:
-    client = get_client(client_id) if client_id else None
+    client = current_stores().clients.get(client_id) if client_id else None
     stored = client.secret_hash if client is not None and client.secret_hash else _DUMMY_DIGEST
     presented = secret_digest(current_app.config["SECRET_PEPPER"], secret)
     if not digests_equal(presented, stored) or client is None:

@@ -10,16 +10,13 @@ from flask import current_app
 
 from authserver import clock
 from authserver.errors import InvalidClientError
-from authserver.extensions import db
 from authserver.http import JSON_HEADERS
-from authserver.models import User
 from authserver.oauth import tokens
-from authserver.oauth.clientcache import ClientInfo
-from authserver.oauth.clientcache import get_client
 from authserver.oauth.presented import FoundToken
 from authserver.oauth.presented import find_token
 from authserver.oauth.presented import token_param
 from authserver.store import current_stores
+from authserver.store.clients import ClientInfo
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
@@ -38,7 +35,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
 
 def _user_active(user_id: str, issued_at: int) -> bool:
-    user = db.session.get(User, user_id)
+    user = current_stores().users.standing(user_id)
     if user is None or user.disabled:
         return False
     return user.sessions_not_before is None or issued_at >= user.sessions_not_before
@@ -51,7 +48,7 @@ def access_token_is_active(claims: dict[str, Any]) -> bool:
     if stores.revoked_jtis.is_revoked(claims["jti"]) or (sid is not None
                                                          and not stores.refresh_tokens.family_is_active(sid)):
         return False
-    if get_client(claims["client_id"]) is None:
+    if current_stores().clients.get(claims["client_id"]) is None:
         return False
     return sid is None or _user_active(claims["sub"], claims["iat"])
 

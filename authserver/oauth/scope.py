@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 
 from authserver.errors import InvalidScopeError
-from authserver.oauth.clientcache import ClientInfo
+from authserver.store.clients import ClientInfo
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")

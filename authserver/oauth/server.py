@@ -1,11 +1,9 @@
-"""Our Authlib ``AuthorizationServer``: form-only requests, our client authentication, our errors."""
+"""Our Authlib ``AuthorizationServer``, built per app: form-only requests, our client authentication, our errors,
+and the grants and endpoints this server offers."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
@@ -13,15 +11,20 @@ from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from flask import Flask
 from flask import Response
+from flask import current_app
 from flask import request as flask_request
 from werkzeug.datastructures import MultiDict
 
 from authserver.errors import render_oauth_error
+from authserver.oauth import client_auth
+from authserver.oauth.grants.client_credentials import ClientCredentialsGrant
+from authserver.oauth.grants.password import PasswordGrant
+from authserver.oauth.grants.refresh_token import RefreshTokenGrant
+from authserver.oauth.introspection import IntrospectionEndpoint
+from authserver.oauth.revocation import RevocationEndpoint
+from authserver.store.clients import ClientInfo
 
-if TYPE_CHECKING:
-    from authserver.oauth.clientcache import ClientInfo
-
-ClientAuthenticator = Callable[[Mapping[str, str], Mapping[str, str]], "tuple[ClientInfo, str]"]
+_EXTENSION = "authserver.authorization_server"
 
 
 class FormPayload(FlaskOAuth2Payload):
@@ -54,17 +57,15 @@ class TokenRequest(FlaskOAuth2Request):
 class AuthorizationServer(_FlaskAuthorizationServer):
     """Grant dispatch from Authlib; request parsing, client auth and error bodies are ours."""
 
-    def init_app(self, app: Flask, authenticate_client: ClientAuthenticator | None = None) -> None:  # type: ignore[override]
-        """Bind the client authenticator (kept out of this module to avoid an import cycle)."""
+    def __init__(self) -> None:
+        super().__init__()
         self.scopes_supported = None
-        self._authenticate_client = authenticate_client
 
     def create_oauth2_request(self, request: Any) -> TokenRequest:
         return TokenRequest(flask_request)
 
     def authenticate_client(self, request: TokenRequest, methods: Any, endpoint: str = "token") -> ClientInfo:
-        assert self._authenticate_client is not None, "authorization.init_app() was not called"
-        client, method = self._authenticate_client(request.headers, request.form)
+        client, method = client_auth.authenticate(request.headers, request.form)
         request.auth_method = method
         return client
 
@@ -78,3 +79,23 @@ class AuthorizationServer(_FlaskAuthorizationServer):
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         """Events go through :mod:`authserver.telemetry`, not Authlib's signals."""
+
+
+def make_authorization_server() -> AuthorizationServer:
+    """An authorization server with our grants (RFC 6749 §4.3, §6, §4.4) and endpoints (RFC 7009, RFC 7662)."""
+    server = AuthorizationServer()
+    server.register_grant(PasswordGrant)
+    server.register_grant(RefreshTokenGrant)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_endpoint(RevocationEndpoint)
+    server.register_endpoint(IntrospectionEndpoint)
+    return server
+
+
+def init_app(app: Flask) -> None:
+    """Each app its own server: no process-wide state."""
+    app.extensions[_EXTENSION] = make_authorization_server()
+
+
+def current_authorization_server() -> AuthorizationServer:
+    return current_app.extensions[_EXTENSION]

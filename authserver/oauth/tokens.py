@@ -15,7 +15,7 @@ from joserfc import jwt
 
 from authserver.http import MAX_TOKEN_CHARS
 from authserver.keys.keyring import current_keystore
-from authserver.oauth.clientcache import ClientInfo
+from authserver.store.clients import ClientInfo
 from authserver_verifier import ANY_AUDIENCE
 from authserver_verifier import TokenError
 from authserver_verifier import Verifier

@@ -1,6 +1,9 @@
-"""Every SQL statement, behind one store per aggregate, each chosen once when the app is created.
+"""Every SQL statement of the server, behind one store per aggregate, chosen once when the app is created.
 
-Protocol code reaches the app's stores through :func:`current_stores` (like ``current_keyring()``).
+Each store is a ``Protocol`` with a PostgreSQL implementation (precompiled single statements on the held
+autocommit connection, :mod:`authserver.store.autocommit`, where the path is hot) and a SQLAlchemy one
+(SQLite). :func:`init_app` picks them from the database URL; protocol code reaches them through
+:func:`current_stores`, never through ``db``.
 """
 
 from __future__ import annotations
@@ -10,8 +13,12 @@ from dataclasses import dataclass
 from flask import Flask
 from flask import current_app
 
+from authserver.store import clients
+from authserver.store import database
 from authserver.store import refresh_token_sql
 from authserver.store import revoked_jtis
+from authserver.store import throttle_counters
+from authserver.store import users
 from authserver.store.refresh_tokens import RefreshTokenStore
 from authserver.store.revoked_jtis import RevokedJtiStore
 
@@ -22,18 +29,29 @@ _EXTENSION = "authserver.stores"
 class Stores:
     """The app's stores, one per aggregate."""
 
+    users: users.UserStore
+    clients: clients.ClientStore
+    throttle_counters: throttle_counters.Store
     refresh_tokens: RefreshTokenStore
     revoked_jtis: RevokedJtiStore
 
 
 def init_app(app: Flask) -> None:
+    """Bind the database to ``app`` and build its stores (once: nothing chooses an implementation per call)."""
+    database.init_app(app)
+    postgresql = database.is_postgresql(app)
     app.extensions[_EXTENSION] = Stores(
+        users=users.make_store(postgresql),
+        clients=clients.make_store(app.config["CLIENT_CACHE_SECONDS"]),
+        throttle_counters=throttle_counters.make_store(app.config.get("REDIS_URL"), postgresql),
         refresh_tokens=refresh_token_sql.make_store(app),
         revoked_jtis=revoked_jtis.make_store(app),
     )
 
 
+def stores_of(app: Flask) -> Stores:
+    return app.extensions[_EXTENSION]
+
+
 def current_stores() -> Stores:
-    """The current app's stores."""
-    stores: Stores = current_app.extensions[_EXTENSION]
-    return stores
+    return stores_of(current_app)

@@ -9,19 +9,24 @@ username's count, so parallel guesses each get their own place in the count.
 
 Every key is bounded (:func:`bounded`): a longer one is replaced by its SHA-256, so no input (a huge
 username, a forwarded address) can overflow the key column and make the store fail.
+
+The implementation is chosen once, by :func:`make_store`: :class:`RedisStore`, else :class:`PostgresqlStore`
+(single statements on the held autocommit connection) or :class:`SqliteStore` (short transactions on the
+app's engine), both sharing :class:`DatabaseStore`'s statements.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from typing import Protocol
 
 import psycopg
-from flask import Flask
 from sqlalchemy import BigInteger
+from sqlalchemy import Connection
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import and_
@@ -40,6 +45,8 @@ from authserver.extensions import db
 from authserver.models.throttle import ThrottleEntry
 from authserver.store import autocommit
 
+#: A lock that never lapses by itself (``users unlock`` lifts it): written as its ``until``.
+PERMANENT = 2**62
 LOCKOUT_MEMORY = 86400  # lockouts are forgotten a day after the last one (Keycloak: failure reset time)
 MAX_KEY_LENGTH = 200  # the database column holds 250
 
@@ -96,6 +103,9 @@ class Store(Protocol):
 
     def reset_failures(self, key: str, now: int) -> None: ...
     def clear(self, key: str, now: int) -> None: ...
+    def purge_expired(self, now: int) -> int:
+        """Delete database rows with nothing left to remember; the number deleted."""
+        ...
 
 
 #: KEYS: global count, IP count, username count, username lock; ARGV: global max, IP max, now, window.
@@ -118,9 +128,10 @@ return {g, ip, n, 0}
 class RedisStore:
     """Fixed-window counters and lock keys with expiry, under the ``authserver:`` prefix."""
 
-    def __init__(self, url: str) -> None:
-        import redis
+    def __init__(self, url: str, table: DatabaseStore) -> None:
+        import redis  # only loaded when configured
 
+        self.table = table  # rows written before Redis was configured, purged with the rest
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self.redis = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
         self._reserve = self.redis.register_script(_RESERVE_LUA)
@@ -149,8 +160,6 @@ class RedisStore:
         return self._do(run)
 
     def lock(self, key: str, until: int, now: int) -> None:
-        from authserver.throttle.policy import PERMANENT
-
         key = bounded(key)
         if until >= PERMANENT:
             self._do(self.redis.set, f"authserver:lock:{key}", until)
@@ -179,6 +188,10 @@ class RedisStore:
     def clear(self, key: str, now: int) -> None:
         key = bounded(key)
         self._do(self.redis.delete, f"authserver:cnt:{key}", f"authserver:lock:{key}", f"authserver:lockouts:{key}")
+
+    def purge_expired(self, now: int) -> int:
+        """Redis keys expire by themselves; the table may hold rows from before Redis was configured."""
+        return self.table.purge_expired(now)
 
 
 _t = ThrottleEntry.__table__
@@ -225,22 +238,29 @@ def _reset_failures() -> Any:
 
 class DatabaseStore:
     """The same counters as rows of ``throttle_entries``, each operation its own short transaction
-    (independent of the request's session) and one upsert statement where it writes."""
+    (independent of the request's session) and one upsert statement where it writes. A subclass per
+    dialect says how a statement reaches the database."""
+
+    dialect: Any  # the dialect module whose insert() has on_conflict_do_update
+
+    def _connection(self) -> AbstractContextManager[Connection]:
+        """A context manager yielding a connection whose statements are committed when it exits."""
+        raise NotImplementedError
 
     def _run(self, statement: Any) -> Any:
-        # One statement each, atomic on its own: on PostgreSQL in autocommit (no BEGIN/COMMIT round trips).
-        engine = autocommit.engine()
         try:
-            with engine.connect() if engine is not None else db.engine.begin() as conn:
+            with self._connection() as conn:
                 result = conn.execute(statement)
                 return result.freeze()() if result.returns_rows else result
         except SQLAlchemyError as exc:
             raise StoreError(type(exc).__name__) from exc
 
     def _upsert(self, key: str, values: dict[str, Any], on_conflict: dict[str, Any]) -> Any:
-        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(_t).values(key=key, **values)
+        stmt = self.dialect.insert(_t).values(key=key, **values)
         return stmt.on_conflict_do_update(index_elements=[_t.c.key], set_=on_conflict)
+
+    def _reserved_rows(self, params: dict[str, Any]) -> list[Any]:
+        raise NotImplementedError
 
     def reserve(self, ceilings: Ceilings, now: int) -> Reserved:
         c = ceilings
@@ -248,20 +268,7 @@ class DatabaseStore:
                 "p_user_key": bounded(c.user_key)}
         params = {**keys, "p_global_max": c.global_max, "p_ip_max": c.ip_max, "p_now": now,
                   "p_window": c.user_window}
-        if autocommit.engine() is not None:
-            # A SELECT over a data-modifying CTE: on a broken kept connection autocommit sends it again on a
-            # new one; if the first one had committed, this attempt counts twice, which errs towards locking.
-            try:
-                rows = autocommit.fetchall(_reservation("postgresql")[0], params)
-            except psycopg.Error as exc:
-                raise StoreError(type(exc).__name__) from exc
-        else:
-            upsert, read = _reservation(db.engine.dialect.name)
-            try:
-                with db.engine.begin() as conn:  # the write first: SQLite takes its write lock at once
-                    rows = [*conn.execute(upsert, params), *conn.execute(read, params)]
-            except SQLAlchemyError as exc:
-                raise StoreError(type(exc).__name__) from exc
+        rows = self._reserved_rows(params)
         counts = {key: (count if window_end > now else 0, locked_until) for key, count, window_end, locked_until
                   in rows if key != keys["p_user_key"]}
         user = next((row for row in rows if row[0] == keys["p_user_key"]), None)
@@ -294,27 +301,62 @@ class DatabaseStore:
         return int(self._run(stmt.returning(_t.c.lockouts)).scalar_one())
 
     def reset_failures(self, key: str, now: int) -> None:
-        key = bounded(key)
-        if autocommit.engine() is None:
-            self._run(update(_t).where(_t.c.key == key, _t.c.count > 0).values(count=0))
-            return
-        try:  # on the connection the reservation just used: no pool checkout
-            autocommit.fetchall(_reset_failures(), {"p_key": key})
-        except psycopg.Error as exc:
-            raise StoreError(type(exc).__name__) from exc
+        self._run(update(_t).where(_t.c.key == bounded(key), _t.c.count > 0).values(count=0))
 
     def clear(self, key: str, now: int) -> None:
         self._run(delete(_t).where(_t.c.key == bounded(key)))
 
+    def purge_expired(self, now: int) -> int:
+        """Delete rows with nothing left to remember, on the app's engine."""
+        with db.engine.begin() as conn:
+            return conn.execute(delete(_t).where(
+                _t.c.window_end <= now, or_(_t.c.locked_until.is_(None), _t.c.locked_until <= now),
+                _t.c.lockouts_reset_at <= now)).rowcount
 
-def purge_expired(now: int) -> int:
-    """Delete database throttle rows with nothing left to remember (Redis keys expire by themselves)."""
-    with db.engine.begin() as conn:
-        return conn.execute(delete(_t).where(
-            _t.c.window_end <= now, or_(_t.c.locked_until.is_(None), _t.c.locked_until <= now),
-            _t.c.lockouts_reset_at <= now)).rowcount
+
+class PostgresqlStore(DatabaseStore):
+    """One statement each, atomic on its own, in autocommit (no BEGIN/COMMIT round trips); the reservation and
+    the reset after a correct password precompiled on the held autocommit connection (no pool checkout)."""
+
+    dialect = postgresql
+
+    def _connection(self) -> AbstractContextManager[Connection]:
+        engine = autocommit.engine()
+        assert engine is not None, "PostgresqlStore without the autocommit engine"
+        return engine.connect()
+
+    def _reserved_rows(self, params: dict[str, Any]) -> list[Any]:
+        # A SELECT over a data-modifying CTE: on a broken kept connection autocommit sends it again on a
+        # new one; if the first one had committed, this attempt counts twice, which errs towards locking.
+        try:
+            return autocommit.fetchall(_reservation("postgresql")[0], params)
+        except psycopg.Error as exc:
+            raise StoreError(type(exc).__name__) from exc
+
+    def reset_failures(self, key: str, now: int) -> None:
+        try:  # on the connection the reservation just used: no pool checkout
+            autocommit.fetchall(_reset_failures(), {"p_key": bounded(key)})
+        except psycopg.Error as exc:
+            raise StoreError(type(exc).__name__) from exc
 
 
-def make_store(app: Flask) -> Store:
-    url = app.config.get("REDIS_URL")
-    return RedisStore(url) if url else DatabaseStore()
+class SqliteStore(DatabaseStore):
+    """Each operation a short transaction on the app's engine; the reservation's upsert and read in one."""
+
+    dialect = sqlite
+
+    def _connection(self) -> AbstractContextManager[Connection]:
+        return db.engine.begin()
+
+    def _reserved_rows(self, params: dict[str, Any]) -> list[Any]:
+        upsert, read = _reservation("sqlite")
+        try:
+            with db.engine.begin() as conn:  # the write first: SQLite takes its write lock at once
+                return [*conn.execute(upsert, params), *conn.execute(read, params)]
+        except SQLAlchemyError as exc:
+            raise StoreError(type(exc).__name__) from exc
+
+
+def make_store(redis_url: str | None, postgresql: bool) -> Store:
+    table = PostgresqlStore() if postgresql else SqliteStore()
+    return RedisStore(redis_url, table) if redis_url else table

@@ -17,8 +17,8 @@ from pathlib import Path
 import psycopg
 from flask_migrate import upgrade
 
-from authserver import create_app
-from authserver.extensions import db
+from authserver.app import create_app
+from authserver.store import database as app_database
 from authserver.testing.apps import app_config
 
 PG_ADMIN_URL = os.environ.get("AUTHSERVER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -65,7 +65,7 @@ def migrate(url: str, keys_dir: Path) -> None:
     app = create_app(app_config(url, keys_dir, MIGRATIONS=True))
     with app.app_context():
         upgrade()
-        db.engine.dispose()
+        app_database.dispose()
 
 
 @contextmanager

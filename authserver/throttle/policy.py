@@ -35,11 +35,12 @@ from dataclasses import dataclass
 from flask import Flask
 from flask import current_app
 
+from authserver.store import stores_of
 from authserver.store.throttle_counters import LOCKOUT_MEMORY
+from authserver.store.throttle_counters import PERMANENT
 from authserver.store.throttle_counters import Ceilings
 from authserver.store.throttle_counters import Store
 from authserver.store.throttle_counters import StoreError
-from authserver.store.throttle_counters import make_store
 from authserver.telemetry import emit
 from authserver.usernames import normal_form
 
@@ -71,9 +72,6 @@ class Limits:
                    config["BRUTE_FORCE_WAIT_INCREMENT"], config["BRUTE_FORCE_MAX_WAIT"],
                    config["BRUTE_FORCE_PERMANENT_AFTER"], config["IP_MAX_FAILURES"], config["IP_WINDOW"],
                    config["GLOBAL_MAX_FAILURES"])
-
-
-PERMANENT = 2**62
 
 
 def user_key(username: str) -> str:
@@ -292,7 +290,7 @@ class Throttle:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["authserver.throttle"] = Throttle(make_store(app), Limits.from_config(app.config))
+    app.extensions["authserver.throttle"] = Throttle(stores_of(app).throttle_counters, Limits.from_config(app.config))
 
 
 def current_throttle() -> Throttle:

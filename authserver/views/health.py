@@ -7,11 +7,10 @@ from flask import Response
 from flask import abort
 from flask import current_app
 from flask import jsonify
-from sqlalchemy import text
 
 from authserver.clock import now
-from authserver.extensions import db
 from authserver.keys.keyring import current_keyring
+from authserver.store import database
 from authserver.telemetry import counters
 
 bp = Blueprint("health", __name__)
@@ -34,7 +33,7 @@ def readyz() -> Response:
         resp.status_code = 503
         resp.headers["Cache-Control"] = "no-store"
         return resp
-    db.session.execute(text("SELECT 1"))
+    database.ping()
     return jsonify(status="ready")
 
 

@@ -13,12 +13,12 @@ from authserver import clock
 from authserver.errors import InvalidRequestError
 from authserver.errors import InvalidTokenError
 from authserver.errors import MissingTokenError
-from authserver.extensions import authorization
 from authserver.http import FORM
 from authserver.http import NO_STORE
 from authserver.oauth import families
 from authserver.oauth import tokens
 from authserver.oauth.introspection import access_token_is_active
+from authserver.oauth.server import current_authorization_server
 from authserver.store.transaction import run_with_retry
 from authserver.telemetry import emit
 
@@ -58,19 +58,19 @@ def token() -> Response:
     form_request()
     if not request.form.get("grant_type"):
         raise InvalidRequestError("missing grant_type")  # RFC 6749 §5.2, not unsupported_grant_type
-    return authorization.create_token_response()
+    return current_authorization_server().create_token_response()
 
 
 @bp.post("/revoke")
 def revoke() -> Response:
     form_request()
-    return authorization.create_endpoint_response("revocation")
+    return current_authorization_server().create_endpoint_response("revocation")
 
 
 @bp.post("/introspect")
 def introspect() -> Response:
     form_request()
-    return authorization.create_endpoint_response("introspection")
+    return current_authorization_server().create_endpoint_response("introspection")
 
 
 @bp.post("/sessions/revoke-all")

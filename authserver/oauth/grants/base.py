@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from authserver.errors import UnauthorizedClientError
-from authserver.oauth.clientcache import ClientInfo
+from authserver.oauth import client_auth
+from authserver.store.clients import ClientInfo
 
 
 class TokenEndpointGrant:
@@ -13,8 +14,10 @@ class TokenEndpointGrant:
     request: object
 
     def authenticate_token_endpoint_client(self) -> ClientInfo:
-        client = self.server.authenticate_client(self.request, [], "token")  # type: ignore[attr-defined]
+        request = self.request
+        client, method = client_auth.authenticate(request.headers, request.form)  # type: ignore[attr-defined]
+        request.auth_method = method  # type: ignore[attr-defined]
         if not client.allows_grant(self.GRANT_TYPE):
             raise UnauthorizedClientError(f"client {client.client_id} may not use {self.GRANT_TYPE}")
-        self.request.client = client  # type: ignore[attr-defined]
+        request.client = client  # type: ignore[attr-defined]
         return client

@@ -15,16 +15,16 @@ from authserver.errors import InvalidRequestError
 from authserver.errors import TooManyRequestsError
 from authserver.errors import UnauthorizedClientError
 from authserver.http import JSON_HEADERS
-from authserver.models import User
-from authserver.oauth import storage
 from authserver.oauth import tokens
 from authserver.oauth.grants.base import TokenEndpointGrant
 from authserver.oauth.scope import requested_scope
 from authserver.passwords.hasher import current_passwords
 from authserver.store import current_stores
+from authserver.store.users import Login
 from authserver.telemetry import emit
 from authserver.throttle.policy import current_throttle
 from authserver.usernames import MAX_LENGTH as MAX_USERNAME_LENGTH
+from authserver.usernames import normal_form
 
 
 def _wait_like_a_failed_login(mean_seconds: float | None, started: float) -> None:
@@ -72,15 +72,17 @@ class PasswordGrant(TokenEndpointGrant, grants.ResourceOwnerPasswordCredentialsG
         throttle.success(attempt)
         self.request.user = user
 
-    def authenticate_user(self, username: str, password: str) -> User | None:
-        user = storage.get_user_by_username(username)  # by its normal form; None if that is over MAX_USERNAME_LENGTH
+    def authenticate_user(self, username: str, password: str) -> Login | None:
+        users = current_stores().users
+        normal = normal_form(username)  # the lookup is by the normal form; none is over MAX_USERNAME_LENGTH
+        user = users.login(normal) if len(normal) <= MAX_USERNAME_LENGTH else None
         # One argon2 verify whatever the case, so timing does not tell unknown from wrong or disabled.
         passwords = current_passwords()
         ok = passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None or user.disabled:
             return None
         if passwords.needs_rehash(user.password_hash):  # parameters changed: upgrade transparently
-            storage.set_password_hash(user.id, passwords.hash(password))
+            users.set_password_hash(user.id, passwords.hash(password))
         return user
 
     def create_token_response(self) -> tuple[int, str, list[tuple[str, str]]]:

@@ -16,11 +16,11 @@ from authserver.errors import InvalidScopeError
 from authserver.http import JSON_HEADERS
 from authserver.oauth import grace
 from authserver.oauth import tokens
-from authserver.oauth.clientcache import ClientInfo
 from authserver.oauth.grants.base import TokenEndpointGrant
 from authserver.oauth.scope import parse_scope
 from authserver.oauth.scope import scope_covers
 from authserver.store import current_stores
+from authserver.store.clients import ClientInfo
 from authserver.store.refresh_tokens import Standing
 from authserver.store.transaction import run_with_retry
 from authserver.telemetry import emit

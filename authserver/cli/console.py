@@ -1,0 +1,29 @@
+"""The ``authserver`` console script: the Flask CLI bound to the app factory.
+
+``authserver db upgrade`` migrates; ``authserver <plural noun> <verb>`` administers.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from authserver.app import create_app
+from authserver.config import ConfigError
+from authserver.keys.keystore import KeystoreError
+
+
+def _create_app() -> Flask:
+    try:
+        return create_app({"KEYS_REQUIRED": False, "MIGRATIONS": True})
+    except (ConfigError, KeystoreError) as exc:
+        click.echo(f"authserver: configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
+def main() -> None:
+    """authserver: OAuth 2.0 authorization server administration."""

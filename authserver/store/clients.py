@@ -1,0 +1,181 @@
+"""Registered clients: immutable snapshots for the token path, cached in-process for
+``CLIENT_CACHE_SECONDS``, and the administration's reads and writes.
+
+Every token request authenticates a client; reading it from the database each time costs a round
+trip on the hottest path. A snapshot is kept for a few seconds: changes made through this store
+(``clients rotate-secret``, ``delete``) invalidate it at once, other processes see them within the
+TTL (documented in the README). Unknown client ids are not cached, so random ids cannot fill memory.
+
+The cache belongs to the store, not to the protocol code: the store makes the writes, so it is the one
+place that can invalidate on every one of them. Reading a client is the same ORM ``get`` on every
+database, so one SQLAlchemy implementation serves both.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import select
+
+from authserver.extensions import db
+from authserver.models import Client
+
+MAX_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """What the token path needs to know about a client."""
+
+    client_id: str
+    secret_hash: str | None
+    grant_types: frozenset[str]
+    scopes: frozenset[str]
+    audience: str | None
+    first_party: bool
+    access_token_ttl: int | None
+    refresh_token_ttl: int | None
+    refresh_token_max_lifetime: int | None
+    can_introspect: bool
+
+    @property
+    def is_public(self) -> bool:
+        return self.secret_hash is None
+
+    def allows_grant(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+    def scope_set(self) -> set[str]:
+        return set(self.scopes)
+
+    @classmethod
+    def of(cls, client: Client) -> ClientInfo:
+        return cls(client.client_id, client.secret_hash, frozenset(client.grant_types.split()),
+                   frozenset(client.scopes.split()), client.audience, client.first_party, client.access_token_ttl,
+                   client.refresh_token_ttl, client.refresh_token_max_lifetime, client.can_introspect)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A client as registered and as the administration shows it (never its secret hash).
+
+    ``grant_types`` and ``scopes`` keep the order they were given in."""
+
+    client_id: str
+    name: str
+    public: bool
+    grant_types: tuple[str, ...]
+    scopes: tuple[str, ...]
+    audience: str | None
+    first_party: bool
+    access_token_ttl: int | None
+    refresh_token_ttl: int | None
+    refresh_token_max_lifetime: int | None
+    can_introspect: bool
+
+    @classmethod
+    def of(cls, client: Client) -> Registration:
+        return cls(client.client_id, client.name, client.is_public, tuple(client.grant_types.split()),
+                   tuple(client.scopes.split()), client.audience, client.first_party, client.access_token_ttl,
+                   client.refresh_token_ttl, client.refresh_token_max_lifetime, client.can_introspect)
+
+
+class ClientStore(Protocol):
+    def get(self, client_id: str) -> ClientInfo | None:
+        """The client's snapshot, from the cache while it is fresh; ``None`` for an unknown id (not cached)."""
+        ...
+
+    def registration(self, client_id: str) -> Registration | None: ...
+    def create(self, registration: Registration, secret_hash: str | None) -> None: ...
+    def set_secret_hash(self, client_id: str, secret_hash: str) -> None: ...
+    def set_access_token_ttl(self, client_id: str, ttl: int | None) -> None: ...
+    def delete(self, client_id: str) -> None:
+        """Delete the client (its refresh tokens go with it: the foreign key cascades)."""
+        ...
+
+    def all(self) -> list[Registration]:
+        """Every client, by name and id."""
+        ...
+
+
+class ClientCache:
+    def __init__(self, ttl: int) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, ClientInfo]] = {}
+
+    def get(self, client_id: str, now: float) -> ClientInfo | None:
+        entry = self._entries.get(client_id)
+        return entry[1] if entry is not None and entry[0] > now else None
+
+    def put(self, info: ClientInfo, now: float) -> None:
+        if self.ttl > 0:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[info.client_id] = (now + self.ttl, info)
+
+    def invalidate(self, client_id: str) -> None:
+        self._entries.pop(client_id, None)
+
+
+class SqlClientStore:
+    """Clients through SQLAlchemy on the app's session, with the snapshot cache in front of :meth:`get`."""
+
+    def __init__(self, cache_seconds: int) -> None:
+        self.cache = ClientCache(cache_seconds)
+
+    def get(self, client_id: str) -> ClientInfo | None:
+        now = time.monotonic()
+        cached = self.cache.get(client_id, now)
+        if cached is not None:
+            return cached
+        client = db.session.get(Client, client_id)
+        if client is None:
+            self.cache.invalidate(client_id)
+            return None
+        info = ClientInfo.of(client)
+        self.cache.put(info, now)
+        return info
+
+    def registration(self, client_id: str) -> Registration | None:
+        client = db.session.get(Client, client_id)
+        return None if client is None else Registration.of(client)
+
+    def create(self, registration: Registration, secret_hash: str | None) -> None:
+        r = registration
+        db.session.add(Client(client_id=r.client_id, name=r.name, grant_types=" ".join(r.grant_types),
+                              scopes=" ".join(r.scopes), audience=r.audience, first_party=r.first_party,
+                              access_token_ttl=r.access_token_ttl, refresh_token_ttl=r.refresh_token_ttl,
+                              refresh_token_max_lifetime=r.refresh_token_max_lifetime,
+                              can_introspect=r.can_introspect, secret_hash=secret_hash))
+        db.session.commit()
+
+    def _change(self, client_id: str, **values: object) -> None:
+        client = db.session.get(Client, client_id)
+        assert client is not None, f"no client {client_id!r}"
+        for name, value in values.items():
+            setattr(client, name, value)
+        db.session.commit()
+        self.cache.invalidate(client_id)
+
+    def set_secret_hash(self, client_id: str, secret_hash: str) -> None:
+        self._change(client_id, secret_hash=secret_hash)
+
+    def set_access_token_ttl(self, client_id: str, ttl: int | None) -> None:
+        self._change(client_id, access_token_ttl=ttl)
+
+    def delete(self, client_id: str) -> None:
+        client = db.session.get(Client, client_id)
+        if client is not None:
+            db.session.delete(client)
+            db.session.commit()
+        self.cache.invalidate(client_id)
+
+    def all(self) -> list[Registration]:
+        clients = db.session.execute(select(Client).order_by(Client.name, Client.client_id)).scalars()
+        return [Registration.of(client) for client in clients]
+
+
+def make_store(cache_seconds: int) -> ClientStore:
+    return SqlClientStore(cache_seconds)
