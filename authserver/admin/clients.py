@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 
-from flask import current_app
 from sqlalchemy import select
 
 from authserver.admin.errors import AdminError
@@ -17,6 +16,7 @@ from authserver.extensions import db
 from authserver.models import Client
 from authserver.oauth import clientcache
 from authserver.oauth.metadata import GRANT_TYPES
+from authserver.settings import current_settings
 
 
 def new_client_id() -> str:
@@ -34,7 +34,7 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
     unknown = sorted(set(grant_types) - set(GRANT_TYPES))
     if unknown:
         raise AdminError(f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})")
-    known_scopes = set(current_app.config["SCOPES"].split())
+    known_scopes = set(current_settings().scopes.split())
     if not set(scopes) <= known_scopes:
         raise AdminError(f"unknown scopes: {', '.join(sorted(set(scopes) - known_scopes))} "
                           f"(AUTHSERVER_SCOPES is {' '.join(sorted(known_scopes))!r})")
@@ -45,9 +45,9 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
     for ttl in (access_token_ttl, refresh_token_ttl, refresh_token_max_lifetime):
         if ttl is not None and ttl <= 0:
             raise AdminError("token lifetimes must be positive")
-    if access_token_ttl is not None and access_token_ttl > current_app.config["ACCESS_TOKEN_MAX_TTL"]:
+    if access_token_ttl is not None and access_token_ttl > current_settings().tokens.access_token_max_ttl:
         raise AdminError(f"access token lifetime over AUTHSERVER_ACCESS_TOKEN_MAX_TTL "
-                          f"({current_app.config['ACCESS_TOKEN_MAX_TTL']}s)")
+                          f"({current_settings().tokens.access_token_max_ttl}s)")
     client_id = client_id or new_client_id()
     if db.session.get(Client, client_id) is not None:
         raise AdminError(f"client {client_id!r} already exists")
@@ -56,7 +56,7 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
                     scopes=" ".join(dict.fromkeys(scopes)), audience=audience, first_party=first_party,
                     access_token_ttl=access_token_ttl, refresh_token_ttl=refresh_token_ttl,
                     refresh_token_max_lifetime=refresh_token_max_lifetime, can_introspect=introspect,
-                    secret_hash=None if secret is None else secret_digest(current_app.config["SECRET_PEPPER"], secret))
+                    secret_hash=None if secret is None else secret_digest(current_settings().secret_pepper, secret))
     db.session.add(client)
     db.session.commit()
     return client, secret
@@ -74,7 +74,7 @@ def rotate_secret(client_id: str) -> tuple[Client, str]:
     if client.is_public:
         raise AdminError(f"client {client_id!r} is public and has no secret")
     secret = secrets.token_urlsafe(32)
-    client.secret_hash = secret_digest(current_app.config["SECRET_PEPPER"], secret)
+    client.secret_hash = secret_digest(current_settings().secret_pepper, secret)
     db.session.commit()
     clientcache.invalidate(client_id)
     return client, secret

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,6 +18,7 @@ from authserver.extensions import db
 from authserver.models import User
 from authserver.oauth import families
 from authserver.passwords.hasher import current_passwords
+from authserver.settings import current_settings
 from authserver.throttle.policy import current_throttle
 from authserver.usernames import MAX_LENGTH
 from authserver.usernames import normal_form
@@ -36,7 +36,7 @@ def common_passwords() -> frozenset[str]:
 
 def check_password_policy(password: str) -> None:
     """NIST SP 800-63B §5.1.1.2: a minimum length and a blocklist of common passwords, no composition rules."""
-    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    minimum = current_settings().password_min_length
     if len(password) < minimum:
         raise AdminError(f"password must be at least {minimum} characters")
     if len(password) > MAX_PASSWORD_LENGTH:

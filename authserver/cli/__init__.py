@@ -26,8 +26,8 @@ def register_commands(app: Flask) -> None:
 
 def _create_app() -> Flask:
     from authserver import create_app
-    from authserver.config import ConfigError
     from authserver.keys.keystore import KeystoreError
+    from authserver.settings import ConfigError
 
     try:
         return create_app({"KEYS_REQUIRED": False, "MIGRATIONS": True})

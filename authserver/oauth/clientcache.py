@@ -16,6 +16,7 @@ from flask import current_app
 
 from authserver.extensions import db
 from authserver.models import Client
+from authserver.settings import current_settings
 
 MAX_ENTRIES = 10_000
 
@@ -78,7 +79,7 @@ class ClientCache:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["authserver.client_cache"] = ClientCache(app.config["CLIENT_CACHE_SECONDS"])
+    app.extensions["authserver.client_cache"] = ClientCache(current_settings(app).client_cache_seconds)
 
 
 def get_client(client_id: str) -> ClientInfo | None:

@@ -10,38 +10,38 @@ import json
 import secrets
 from typing import Any
 
-from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 
 from authserver.http import MAX_TOKEN_CHARS
 from authserver.keys.keyring import current_keystore
 from authserver.oauth.clientcache import ClientInfo
+from authserver.settings import current_settings
 
 
 def access_token_ttl(client: ClientInfo) -> int:
-    return client.access_token_ttl or current_app.config["ACCESS_TOKEN_TTL"]
+    return client.access_token_ttl or current_settings().tokens.access_token_ttl
 
 
 def refresh_token_ttl(client: ClientInfo) -> int:
-    return client.refresh_token_ttl or current_app.config["REFRESH_TOKEN_TTL"]
+    return client.refresh_token_ttl or current_settings().tokens.refresh_token_ttl
 
 
 def refresh_token_max_lifetime(client: ClientInfo) -> int:
-    return client.refresh_token_max_lifetime or current_app.config["REFRESH_TOKEN_MAX_LIFETIME"]
+    return client.refresh_token_max_lifetime or current_settings().tokens.refresh_token_max_lifetime
 
 
 def audience(client: ClientInfo) -> str:
     """The client's audience: the ``aud`` of its access tokens, and for a resource server (``--introspect``)
     the audience whose access tokens it may introspect."""
-    return client.audience or current_app.config["DEFAULT_AUDIENCE"]
+    return client.audience or current_settings().default_audience
 
 
 def sign_access_token(*, client: ClientInfo, sub: str, scope: str, sid: str | None, now: int) -> tuple[str, int]:
     """Return ``(jwt, expires_in)`` for an RFC 9068 access token."""
     ttl = access_token_ttl(client)
     claims: dict[str, Any] = {
-        "iss": current_app.config["ISSUER"],
+        "iss": current_settings().issuer,
         "sub": sub,
         "aud": audience(client),
         "exp": now + ttl,
@@ -90,7 +90,7 @@ def decode_access_token(token: str, now: int) -> dict[str, Any] | None:
     except (JoseError, ValueError, TypeError, KeyError):
         return None
     header, claims = decoded.header, decoded.claims
-    if header.get("typ") != "at+jwt" or claims.get("iss") != current_app.config["ISSUER"]:
+    if header.get("typ") != "at+jwt" or claims.get("iss") != current_settings().issuer:
         return None
     if not all(isinstance(claims.get(c), str) and claims[c] for c in ("sub", "jti", "client_id")):
         return None

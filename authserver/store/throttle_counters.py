@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from authserver import autocommit
 from authserver.extensions import db
 from authserver.models.throttle import ThrottleEntry
+from authserver.settings import current_settings
 
 LOCKOUT_MEMORY = 86400  # lockouts are forgotten a day after the last one (Keycloak: failure reset time)
 MAX_KEY_LENGTH = 200  # the database column holds 250
@@ -316,5 +317,5 @@ def purge_expired(now: int) -> int:
 
 
 def make_store(app: Flask) -> Store:
-    url = app.config.get("REDIS_URL")
+    url = current_settings(app).redis_url
     return RedisStore(url) if url else DatabaseStore()

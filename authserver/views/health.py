@@ -12,6 +12,7 @@ from sqlalchemy import text
 from authserver.clock import now
 from authserver.extensions import db
 from authserver.keys.keyring import current_keyring
+from authserver.settings import current_settings
 from authserver.telemetry import counters
 
 bp = Blueprint("health", __name__)
@@ -41,7 +42,7 @@ def readyz() -> Response:
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus text exposition: event counters and signing-key gauges (``AUTHSERVER_METRICS``)."""
-    if not current_app.config["METRICS"]:
+    if not current_settings().metrics:
         abort(404)
     lines = []
     for name, value in sorted(counters().items()):
