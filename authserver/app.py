@@ -14,13 +14,13 @@ from authserver import telemetry
 from authserver import wsgi
 from authserver.cli import register_commands
 from authserver.clock import Clock
-from authserver.config import finalize_config
-from authserver.config import load_config
 from authserver.keys import keyring
 from authserver.keys.keystore import KeystoreError
 from authserver.keys.keystore import ensure_development_key
 from authserver.oauth import server as authorization_server
 from authserver.passwords import hasher
+from authserver.settings import Settings
+from authserver.settings import init_app as init_settings
 from authserver.store.database import engine_options
 from authserver.throttle import policy as throttle_policy
 from authserver.views import health
@@ -40,21 +40,21 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     Raises :class:`ConfigError` (or :class:`~authserver.keys.keystore.KeystoreError`) on bad set-up.
     """
     app = Flask(__name__, instance_relative_config=True)
-    config = load_config(overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    warnings = finalize_config(config, app.instance_path)
-    app.config.update(config)
+    settings = Settings.load(overrides, instance_path=app.instance_path)
+    app.config.update(overrides or {})  # the switches; the settings' validated values replace the rest below
+    init_settings(app, settings)
     app.config.update(
-        SQLALCHEMY_DATABASE_URI=config["DATABASE_URL"],
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(config["DATABASE_URL"]),
-        MAX_CONTENT_LENGTH=config["MAX_REQUEST_BYTES"],
-        MAX_FORM_MEMORY_SIZE=config["MAX_REQUEST_BYTES"],
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
         MAX_FORM_PARTS=100,
     )
     telemetry.init_app(app)
-    for message in warnings:
+    for message in settings.warnings:
         log.warning(message, extra={"event": "config.warning"})
-    app.extensions["authserver.clock"] = config.get("CLOCK") or Clock()
+    app.extensions["authserver.clock"] = app.config.get("CLOCK") or Clock()
     store.init_app(app)
     hasher.init_app(app)
     throttle_policy.init_app(app)

@@ -26,6 +26,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authserver import telemetry
+from authserver.settings import current_settings
 
 log = logging.getLogger("authserver.forwarding")
 
@@ -112,10 +113,10 @@ class UntrustedForwardedFor:
 
 def wrap(app: Flask, wsgi_app: WsgiApp) -> WsgiApp:
     """``wsgi_app`` behind the client-address layer this configuration needs (see :mod:`authserver.wsgi`)."""
-    hops = app.config["TRUSTED_PROXY_HOPS"]
+    hops = current_settings(app).trusted_proxy_hops
     if hops:
         # X-Forwarded-For is honoured only through this many trusted proxies; a forged header is ignored.
         return ProxyFix(ValidatedForwardedAddress(wsgi_app), x_for=hops)  # type: ignore[return-value]
-    if app.config["ENV"] == "production":
+    if current_settings(app).production:
         return UntrustedForwardedFor(wsgi_app)
     return wsgi_app

@@ -16,6 +16,8 @@ from typing import Any
 
 from flask import Flask
 
+from authserver.settings import current_settings
+
 FORBIDDEN_FIELDS = frozenset({"password", "token", "access_token", "refresh_token", "client_secret", "secret"})
 _RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -66,7 +68,7 @@ class JsonFormatter(logging.Formatter):
 def init_app(app: Flask) -> None:
     """Send ``authserver.*`` logs as JSON to stderr; keep Authlib's token-dumping DEBUG logs off."""
     logger = logging.getLogger("authserver")
-    logger.setLevel(app.config["LOG_LEVEL"].upper())
+    logger.setLevel(current_settings(app).log_level.upper())
     if not any(getattr(h, "_authserver", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())

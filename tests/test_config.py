@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from authserver import create_app
-from authserver.config import DEV_PEPPER
-from authserver.config import ConfigError
 from authserver.keys.keystore import KeystoreError
 from authserver.keys.keystore import ensure_development_key
+from authserver.settings import DEV_PEPPER
+from authserver.settings import ConfigError
 
 PEPPER = "p" * 40
 PASSPHRASE = "production keys passphrase"

@@ -19,7 +19,7 @@ from authserver.admin import clients
 from authserver.admin import users
 
 ISSUER = "https://auth.test"  # conftest.ISSUER
-ACCESS_TOKEN_TTL = 600  # default ACCESS_TOKEN_TTL (authserver/config.py)
+ACCESS_TOKEN_TTL = 600  # default ACCESS_TOKEN_TTL (authserver/settings.py)
 
 
 @pytest.fixture

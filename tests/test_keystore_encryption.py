@@ -46,7 +46,7 @@ def test_a_passphrase_for_unencrypted_keys_fails_clearly(tmp_path: Path):
 
 def test_production_refuses_to_start_without_a_keys_passphrase(tmp_path: Path):
     from authserver import create_app
-    from authserver.config import ConfigError
+    from authserver.settings import ConfigError
 
     with pytest.raises(ConfigError, match="AUTHSERVER_KEYS_PASSPHRASE"):
         create_app({"ENV": "production", "ISSUER": "https://auth.example", "SECRET_PEPPER": "p" * 40,

@@ -6,7 +6,7 @@ import pytest
 from token_asserts import assert_error
 from token_asserts import claims
 
-DEFAULT_REFRESH_TTL = 14 * 86400  # REFRESH_TOKEN_TTL default (authserver/config.py)
+DEFAULT_REFRESH_TTL = 14 * 86400  # REFRESH_TOKEN_TTL default (authserver/settings.py)
 
 
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import secrets
 
-from flask import current_app
-
 from authserver.admin.errors import AdminError
 from authserver.digests import secret_digest
 from authserver.oauth.metadata import GRANT_TYPES
+from authserver.settings import current_settings
 from authserver.store import current_stores
 from authserver.store.clients import Registration
 
@@ -32,7 +31,7 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
     unknown = sorted(set(grant_types) - set(GRANT_TYPES))
     if unknown:
         raise AdminError(f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})")
-    known_scopes = set(current_app.config["SCOPES"].split())
+    known_scopes = set(current_settings().scopes.split())
     if not set(scopes) <= known_scopes:
         raise AdminError(f"unknown scopes: {', '.join(sorted(set(scopes) - known_scopes))} "
                           f"(AUTHSERVER_SCOPES is {' '.join(sorted(known_scopes))!r})")
@@ -52,14 +51,14 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
     client = Registration(client_id, name, public, tuple(dict.fromkeys(grant_types)), tuple(dict.fromkeys(scopes)),
                           audience, first_party, access_token_ttl, refresh_token_ttl, refresh_token_max_lifetime,
                           introspect)
-    store.create(client, None if secret is None else secret_digest(current_app.config["SECRET_PEPPER"], secret))
+    store.create(client, None if secret is None else secret_digest(current_settings().secret_pepper, secret))
     return client, secret
 
 
 def _check_access_token_ttl(ttl: int | None) -> None:
-    if ttl is not None and ttl > current_app.config["ACCESS_TOKEN_MAX_TTL"]:
+    if ttl is not None and ttl > current_settings().tokens.access_token_max_ttl:
         raise AdminError(f"access token lifetime over AUTHSERVER_ACCESS_TOKEN_MAX_TTL "
-                          f"({current_app.config['ACCESS_TOKEN_MAX_TTL']}s)")
+                          f"({current_settings().tokens.access_token_max_ttl}s)")
 
 
 def registration(client_id: str) -> Registration:
@@ -76,7 +75,7 @@ def rotate_secret(client_id: str) -> tuple[Registration, str]:
     if client.public:
         raise AdminError(f"client {client_id!r} is public and has no secret")
     secret = secrets.token_urlsafe(32)
-    current_stores().clients.set_secret_hash(client_id, secret_digest(current_app.config["SECRET_PEPPER"], secret))
+    current_stores().clients.set_secret_hash(client_id, secret_digest(current_settings().secret_pepper, secret))
     return client, secret
 
 

@@ -10,12 +10,11 @@ import dataclasses
 import functools
 from importlib import resources
 
-from flask import current_app
-
 from authserver import clock
 from authserver.admin.errors import AdminError
 from authserver.oauth import families
 from authserver.passwords.hasher import current_passwords
+from authserver.settings import current_settings
 from authserver.store import current_stores
 from authserver.store.transaction import run_with_retry
 from authserver.store.users import UserExistsError
@@ -37,7 +36,7 @@ def common_passwords() -> frozenset[str]:
 
 def check_password_policy(password: str) -> None:
     """NIST SP 800-63B §5.1.1.2: a minimum length and a blocklist of common passwords, no composition rules."""
-    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    minimum = current_settings().password_min_length
     if len(password) < minimum:
         raise AdminError(f"password must be at least {minimum} characters")
     if len(password) > MAX_PASSWORD_LENGTH:

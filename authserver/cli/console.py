@@ -12,8 +12,8 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from authserver.app import create_app
-from authserver.config import ConfigError
 from authserver.keys.keystore import KeystoreError
+from authserver.settings import ConfigError
 
 
 def _create_app() -> Flask:

@@ -18,7 +18,6 @@ from typing import Any
 from typing import TextIO
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from authserver.admin import clients
@@ -26,7 +25,8 @@ from authserver.admin import users
 from authserver.admin.errors import AdminError
 from authserver.cli.output import json_option
 from authserver.cli.output import show
-from authserver.config import load_config
+from authserver.settings import current_settings
+from authserver.settings import load_values
 
 DEMO_USER = "demo"
 DEMO_CLIENT = "demo-app"
@@ -51,7 +51,7 @@ def _development_only(env: str) -> None:
 @json_option
 def seed(short_ttl: bool, as_json: bool) -> None:
     """Create (or reset) user `demo` and client `demo-app`, printing fresh credentials."""
-    _development_only(current_app.config["ENV"])
+    _development_only(current_settings().env)
     password = secrets.token_urlsafe(12)
     try:
         users.set_password(DEMO_USER, password)
@@ -195,7 +195,7 @@ def _credentials(source: TextIO | None, **given: str | None) -> dict[str, str]:
 def run(issuer: str, resource: str, credentials: TextIO | None, client_id: str | None, client_secret: str | None,
         username: str | None, password: str | None, max_wait: float) -> None:
     """Walk the story against a running server and resource service; exit 1 if a step misbehaves."""
-    _development_only(load_config()["ENV"])  # an HTTP client, needing no app: the environment decides
+    _development_only(load_values()["ENV"])  # an HTTP client, needing no app: the environment decides
     creds = _credentials(credentials, client_id=client_id, client_secret=client_secret, username=username,
                          password=password)
     story = Story(issuer, resource, (creds["client_id"], creds["client_secret"]),

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from authserver.cli.output import DASHED_ARGUMENT
@@ -22,10 +21,12 @@ from authserver.cli.output import show
 from authserver.clock import now
 from authserver.keys import keystore
 from authserver.keys import lifecycle
+from authserver.settings import current_settings
 
 
 def _context() -> tuple[Path, lifecycle.Policy]:
-    return Path(current_app.config["KEYS_DIR"]), lifecycle.policy_from_config(current_app.config)
+    keys = current_settings().keys
+    return Path(keys.keys_dir), lifecycle.Policy.from_settings(keys)
 
 
 def _run(fn, *args, **kwargs):

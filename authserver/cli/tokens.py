@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from authserver.cli.output import json_option
 from authserver.cli.output import show
 from authserver.clock import now
 from authserver.oauth import families
+from authserver.settings import current_settings
 from authserver.store import current_stores
 
 
@@ -25,7 +25,7 @@ def group() -> None:
 @json_option
 def purge(batch_size: int, as_json: bool) -> None:
     """Delete expired refresh tokens and revoked-jti rows in batches; erase lapsed grace successors."""
-    config = current_app.config
-    result = asdict(families.purge(now(), config["REFRESH_GRACE_SECONDS"], batch_size, config["ACCESS_TOKEN_MAX_TTL"]))
+    tokens = current_settings().tokens
+    result = asdict(families.purge(now(), tokens.refresh_grace_seconds, batch_size, tokens.access_token_max_ttl))
     result["throttle_entries"] = current_stores().throttle_counters.purge_expired(now())
     show(result, as_json, ", ".join(f"{k}: {v}" for k, v in result.items()))

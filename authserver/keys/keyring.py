@@ -21,6 +21,7 @@ from authserver.keys import lifecycle
 from authserver.keys.keystore import MANIFEST
 from authserver.keys.keystore import Keystore
 from authserver.keys.keystore import KeystoreError
+from authserver.settings import current_settings
 from authserver.telemetry import emit
 
 log = logging.getLogger("authserver.keys.keyring")
@@ -104,8 +105,8 @@ class Keyring:
 
 
 def init_app(app: Flask) -> None:
-    keys_dir = Path(app.config["KEYS_DIR"])
-    keyring = Keyring(keys_dir, lifecycle.policy_from_config(app.config))
+    keys = current_settings(app).keys
+    keyring = Keyring(Path(keys.keys_dir), lifecycle.Policy.from_settings(keys))
     app.extensions["authserver.keys.keyring"] = keyring
     app.before_request(keyring.maybe_reload)
 

@@ -24,6 +24,7 @@ from authserver.keys.keystore import KeyRecord
 from authserver.keys.keystore import KeystoreError
 from authserver.keys.keystore import changing
 from authserver.keys.keystore import generate_private_key
+from authserver.settings import KeySettings
 
 LEEWAY_SECONDS = 60
 
@@ -37,10 +38,16 @@ class Policy:
     token_lifetime: int
     rotation_period: int = 0  # 0: no schedule
     passphrase: str | None = None
-    #: Production: never write an unencrypted key (the config already requires a passphrase there).
+    #: Production: never write an unencrypted key (the settings already require a passphrase there).
     require_encryption: bool = False
     alg: str = "RS256"
     size: int = 2048
+
+    @classmethod
+    def from_settings(cls, keys: KeySettings) -> Policy:
+        return cls(jwks_max_age=keys.jwks_max_age, reload_interval=keys.reload_interval,
+                   token_lifetime=keys.token_lifetime, rotation_period=keys.rotation_period,
+                   passphrase=keys.passphrase or None, require_encryption=keys.require_encryption)
 
     @property
     def publish_delay(self) -> int:
@@ -222,13 +229,6 @@ def revoke(keys_dir: Path, kid: str, policy: Policy, now: int) -> Actions:
             actions.activated.append(pending.kid)
         change.remove([kid])  # unpublished first; the file is deleted once the directory is proven to load
     return actions
-
-
-def policy_from_config(config: dict) -> Policy:  # type: ignore[type-arg]
-    return Policy(jwks_max_age=config["JWKS_MAX_AGE"], reload_interval=config["KEYS_RELOAD_INTERVAL"],
-                  token_lifetime=config["ACCESS_TOKEN_MAX_TTL"], rotation_period=config["KEY_ROTATION_PERIOD"],
-                  passphrase=config.get("KEYS_PASSPHRASE") or None,
-                  require_encryption=config.get("ENV") == "production")
 
 
 def key_metrics(records: list[KeyRecord], policy: Policy, now: int) -> dict[str, int | None]:

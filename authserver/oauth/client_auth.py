@@ -12,12 +12,11 @@ import base64
 from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
-from flask import current_app
-
 from authserver.digests import digests_equal
 from authserver.digests import secret_digest
 from authserver.errors import InvalidClientError
 from authserver.errors import InvalidRequestError
+from authserver.settings import current_settings
 from authserver.store import current_stores
 from authserver.store.clients import ClientInfo
 
@@ -65,7 +64,7 @@ def authenticate(headers: Mapping[str, str], form: Mapping[str, str]) -> tuple[C
 def _check_secret(client_id: str | None, secret: str) -> ClientInfo:
     client = current_stores().clients.get(client_id) if client_id else None
     stored = client.secret_hash if client is not None and client.secret_hash else _DUMMY_DIGEST
-    presented = secret_digest(current_app.config["SECRET_PEPPER"], secret)
+    presented = secret_digest(current_settings().secret_pepper, secret)
     if not digests_equal(presented, stored) or client is None:
         raise InvalidClientError("unknown client or wrong secret")
     return client

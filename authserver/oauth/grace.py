@@ -17,16 +17,16 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
 
 from authserver.digests import token_digest
+from authserver.settings import current_settings
 
 _INFO = b"authserver refresh-token grace window v2: key from the parent token and the pepper"
 
 
 def _aead(parent_token: str) -> AESGCM:
     """The sealing key of one parent: HKDF with the pepper as salt and the parent token as key material."""
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=current_app.config["SECRET_PEPPER"].encode(),
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=current_settings().secret_pepper.encode(),
                info=_INFO).derive(parent_token.encode("utf-8", "surrogatepass"))
     return AESGCM(key)
 

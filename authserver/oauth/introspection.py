@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
-from flask import current_app
 
 from authserver import clock
 from authserver.errors import InvalidClientError
@@ -15,6 +14,7 @@ from authserver.oauth import tokens
 from authserver.oauth.presented import FoundToken
 from authserver.oauth.presented import find_token
 from authserver.oauth.presented import token_param
+from authserver.settings import current_settings
 from authserver.store import current_stores
 from authserver.store.clients import ClientInfo
 
@@ -65,7 +65,7 @@ def introspect(found: FoundToken | None, now: int, asking: ClientInfo) -> dict[s
     inactive: dict[str, Any] = {"active": False}
     if found is None:
         return inactive
-    issuer = current_app.config["ISSUER"]
+    issuer = current_settings().issuer
     if found.claims is not None:
         claims = found.claims
         if not tokens.audience_includes(claims, tokens.audience(asking)) or not access_token_is_active(claims):

@@ -15,6 +15,7 @@ from joserfc import jwt
 
 from authserver.http import MAX_TOKEN_CHARS
 from authserver.keys.keyring import current_keystore
+from authserver.settings import current_settings
 from authserver.store.clients import ClientInfo
 from authserver_verifier import ANY_AUDIENCE
 from authserver_verifier import TokenError
@@ -22,28 +23,28 @@ from authserver_verifier import Verifier
 
 
 def access_token_ttl(client: ClientInfo) -> int:
-    return client.access_token_ttl or current_app.config["ACCESS_TOKEN_TTL"]
+    return client.access_token_ttl or current_settings().tokens.access_token_ttl
 
 
 def refresh_token_ttl(client: ClientInfo) -> int:
-    return client.refresh_token_ttl or current_app.config["REFRESH_TOKEN_TTL"]
+    return client.refresh_token_ttl or current_settings().tokens.refresh_token_ttl
 
 
 def refresh_token_max_lifetime(client: ClientInfo) -> int:
-    return client.refresh_token_max_lifetime or current_app.config["REFRESH_TOKEN_MAX_LIFETIME"]
+    return client.refresh_token_max_lifetime or current_settings().tokens.refresh_token_max_lifetime
 
 
 def audience(client: ClientInfo) -> str:
     """The client's audience: the ``aud`` of its access tokens, and for a resource server (``--introspect``)
     the audience whose access tokens it may introspect."""
-    return client.audience or current_app.config["DEFAULT_AUDIENCE"]
+    return client.audience or current_settings().default_audience
 
 
 def sign_access_token(*, client: ClientInfo, sub: str, scope: str, sid: str | None, now: int) -> tuple[str, int]:
     """Return ``(jwt, expires_in)`` for an RFC 9068 access token."""
     ttl = access_token_ttl(client)
     claims: dict[str, Any] = {
-        "iss": current_app.config["ISSUER"],
+        "iss": current_settings().issuer,
         "sub": sub,
         "aud": audience(client),
         "exp": now + ttl,
@@ -85,7 +86,7 @@ def _own_verifier() -> Verifier:
     if built is None or built[0] is not keystore:
         # ANY_AUDIENCE: we answer for our tokens whatever resource they are for (RFC 7662, RFC 7009).
         # No leeway: our own clock issued them, and exp is exact (RFC 7519 §4.1.4).
-        verifier = Verifier.from_jwks(json.loads(keystore.jwks_body), issuer=current_app.config["ISSUER"],
+        verifier = Verifier.from_jwks(json.loads(keystore.jwks_body), issuer=current_settings().issuer,
                                       audience=ANY_AUDIENCE, algorithms=keystore.algorithms, leeway=0,
                                       max_token_bytes=MAX_TOKEN_CHARS)
         built = current_app.extensions[_VERIFIER] = (keystore, verifier)

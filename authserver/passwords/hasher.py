@@ -17,6 +17,8 @@ from flask import current_app
 
 from authserver.passwords.slots import HashSlots
 from authserver.passwords.slots import make_slots
+from authserver.settings import Argon2Settings
+from authserver.settings import current_settings
 
 
 class Passwords:
@@ -49,14 +51,17 @@ class Passwords:
             except (VerificationError, InvalidHashError):
                 return False
 
+    @classmethod
+    def from_settings(cls, argon2: Argon2Settings) -> Passwords:
+        return cls(argon2.time_cost, argon2.memory_kib, argon2.parallelism,
+                   make_slots(argon2.slots_dir, argon2.max_concurrent))
+
     def needs_rehash(self, password_hash: str) -> bool:
         return self.hasher.check_needs_rehash(password_hash)
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["authserver.passwords.hasher"] = Passwords(
-        app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"], app.config["ARGON2_PARALLELISM"],
-        make_slots(app.config["ARGON2_SLOTS_DIR"], app.config["ARGON2_MAX_CONCURRENT"]))
+    app.extensions["authserver.passwords.hasher"] = Passwords.from_settings(current_settings(app).argon2)
 
 
 def current_passwords() -> Passwords:

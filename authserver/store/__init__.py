@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from flask import Flask
 from flask import current_app
 
+from authserver.settings import current_settings
 from authserver.store import clients
 from authserver.store import database
 from authserver.store import refresh_token_sql
@@ -39,11 +40,11 @@ class Stores:
 def init_app(app: Flask) -> None:
     """Bind the database to ``app`` and build its stores (once: nothing chooses an implementation per call)."""
     database.init_app(app)
-    postgresql = database.is_postgresql(app)
+    postgresql, settings = database.is_postgresql(app), current_settings(app)
     app.extensions[_EXTENSION] = Stores(
         users=users.make_store(postgresql),
-        clients=clients.make_store(app.config["CLIENT_CACHE_SECONDS"]),
-        throttle_counters=throttle_counters.make_store(app.config.get("REDIS_URL"), postgresql),
+        clients=clients.make_store(settings.client_cache_seconds),
+        throttle_counters=throttle_counters.make_store(settings.redis_url, postgresql),
         refresh_tokens=refresh_token_sql.make_store(app),
         revoked_jtis=revoked_jtis.make_store(app),
     )

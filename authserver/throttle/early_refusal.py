@@ -11,6 +11,7 @@ from flask import Flask
 from authserver.errors import TooManyRequestsError
 from authserver.errors import render_oauth_error
 from authserver.http import FORM
+from authserver.settings import current_settings
 from authserver.telemetry import emit
 from authserver.throttle.policy import Throttle
 from authserver.usernames import MAX_LENGTH as MAX_USERNAME_LENGTH
@@ -32,7 +33,7 @@ class RefuseDeniedAttempts:
         self.wsgi_app = wsgi_app
         self.throttle: Throttle = app.extensions["authserver.throttle"]
         self.clock = app.extensions["authserver.clock"]
-        self.max_bytes = app.config["MAX_REQUEST_BYTES"]
+        self.max_bytes = current_settings(app).max_request_bytes
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO") != TOKEN_PATH or environ.get("REQUEST_METHOD") != "POST":

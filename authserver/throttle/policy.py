@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from flask import Flask
 from flask import current_app
 
+from authserver.settings import ThrottleLimits
+from authserver.settings import current_settings
 from authserver.store import stores_of
 from authserver.store.throttle_counters import LOCKOUT_MEMORY
 from authserver.store.throttle_counters import PERMANENT
@@ -53,25 +55,6 @@ class Verdict:
 
     reason: str  # "locked" | "ip" | "global"
     retry_after: int | None  # None: permanent lock
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_failures: int
-    window: int
-    wait_increment: int
-    max_wait: int
-    permanent_after: int
-    ip_max_failures: int
-    ip_window: int
-    global_max_failures: int
-
-    @classmethod
-    def from_config(cls, config: dict) -> Limits:  # type: ignore[type-arg]
-        return cls(config["BRUTE_FORCE_MAX_FAILURES"], config["BRUTE_FORCE_WINDOW"],
-                   config["BRUTE_FORCE_WAIT_INCREMENT"], config["BRUTE_FORCE_MAX_WAIT"],
-                   config["BRUTE_FORCE_PERMANENT_AFTER"], config["IP_MAX_FAILURES"], config["IP_WINDOW"],
-                   config["GLOBAL_MAX_FAILURES"])
 
 
 def user_key(username: str) -> str:
@@ -106,7 +89,7 @@ class Fallback:
 
     MAX_ENTRIES = 100_000
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: ThrottleLimits) -> None:
         self.limits = limits
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
@@ -159,7 +142,7 @@ class Fallback:
 
 
 class Throttle:
-    def __init__(self, store: Store, limits: Limits) -> None:
+    def __init__(self, store: Store, limits: ThrottleLimits) -> None:
         self.store = store
         self.limits = limits
         self.fallback = Fallback(limits)
@@ -290,7 +273,7 @@ class Throttle:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["authserver.throttle"] = Throttle(stores_of(app).throttle_counters, Limits.from_config(app.config))
+    app.extensions["authserver.throttle"] = Throttle(stores_of(app).throttle_counters, current_settings(app).throttle)
 
 
 def current_throttle() -> Throttle:

@@ -10,6 +10,7 @@ from flask import jsonify
 
 from authserver.clock import now
 from authserver.keys.keyring import current_keyring
+from authserver.settings import current_settings
 from authserver.store import database
 from authserver.telemetry import counters
 
@@ -40,7 +41,7 @@ def readyz() -> Response:
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus text exposition: event counters and signing-key gauges (``AUTHSERVER_METRICS``)."""
-    if not current_app.config["METRICS"]:
+    if not current_settings().metrics:
         abort(404)
     lines = []
     for name, value in sorted(counters().items()):

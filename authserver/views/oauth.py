@@ -6,7 +6,6 @@ import json
 
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import request
 
 from authserver import clock
@@ -19,6 +18,7 @@ from authserver.oauth import families
 from authserver.oauth import tokens
 from authserver.oauth.introspection import access_token_is_active
 from authserver.oauth.server import current_authorization_server
+from authserver.settings import current_settings
 from authserver.store.transaction import run_with_retry
 from authserver.telemetry import emit
 
@@ -95,7 +95,7 @@ def bearer_user() -> str:
     claims = tokens.decode_access_token(value.strip(), clock.now()) if scheme.lower() == "bearer" else None
     if claims is None or "sid" not in claims:
         raise InvalidTokenError("missing or invalid bearer token, or not a user's")
-    if not tokens.audience_includes(claims, current_app.config["ISSUER"]):
+    if not tokens.audience_includes(claims, current_settings().issuer):
         raise InvalidTokenError("bearer token for another audience")
     if not access_token_is_active(claims):
         raise InvalidTokenError("inactive bearer token")

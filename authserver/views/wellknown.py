@@ -16,6 +16,7 @@ from authserver.clock import now
 from authserver.keys.keyring import Keyring
 from authserver.keys.keyring import current_keyring
 from authserver.oauth.metadata import server_metadata
+from authserver.settings import current_settings
 
 bp = Blueprint("wellknown", __name__, url_prefix="/.well-known")
 
@@ -64,7 +65,7 @@ def metadata() -> Response:
     keystore = current_keyring().current.keystore
     cached = current_app.extensions.get("authserver.metadata")
     if cached is None or cached[0] is not keystore:  # built once per keystore load
-        body = json.dumps(server_metadata(current_app.config["ISSUER"], current_app.config["SCOPES"].split(),
+        body = json.dumps(server_metadata(current_settings().issuer, current_settings().scopes.split(),
                                           keystore.algorithms)).encode()
         cached = current_app.extensions["authserver.metadata"] = (keystore, body)
     doc = cached[1]

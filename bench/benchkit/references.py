@@ -3,7 +3,7 @@
 * ``openssl speed -seconds 3 rsa2048``: RSA-2048 signs/s and verifies/s on one core, the floor
   of one RS256 access token.
 * one argon2id verify with the server's configured parameters (``AUTHSERVER_ARGON2_*``, read
-  through :func:`authserver.config.load_config` so an override in the environment counts), the
+  through :class:`authserver.settings.Settings` so an override in the environment counts), the
   floor of one password-grant request;
 * the raw argon2 verify rate "with the same parameters and worker count" (issue 6): as many
   processes as gunicorn workers, each verifying in a loop for a few seconds, all at once. On two
@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import statistics
 import subprocess
@@ -53,15 +54,16 @@ def _hasher():
     from argon2 import PasswordHasher
     from argon2 import Type
 
-    from authserver.config import load_config
+    from authserver.settings import Settings
 
-    config = load_config()
-    return config, PasswordHasher(time_cost=config["ARGON2_TIME_COST"], memory_cost=config["ARGON2_MEMORY_KIB"],
-                                  parallelism=config["ARGON2_PARALLELISM"], type=Type.ID)
+    # Only the argon2 variables count: the rest of this process's environment is not a server's.
+    argon2 = Settings.load(environ={k: v for k, v in os.environ.items() if k.startswith("AUTHSERVER_ARGON2_")}).argon2
+    return argon2, PasswordHasher(time_cost=argon2.time_cost, memory_cost=argon2.memory_kib,
+                                  parallelism=argon2.parallelism, type=Type.ID)
 
 
 def _verify_loop(start_at: float, stop_at: float, out) -> None:
-    _config, hasher = _hasher()
+    _argon2, hasher = _hasher()
     encoded = hasher.hash("benchmark-password")
     hasher.verify(encoded, "benchmark-password")  # warm the allocator, as a server worker is
     while time.time() < start_at:
@@ -100,7 +102,7 @@ def openssl_rsa2048(seconds: int = 3) -> tuple[float, float, str]:
 
 
 def argon2_verify(samples: int = 25) -> Argon2Reference:
-    config, hasher = _hasher()
+    argon2, hasher = _hasher()
     encoded = hasher.hash("benchmark-password")
     hasher.verify(encoded, "benchmark-password")  # warm the allocator
     walls, cpus = [], []
@@ -109,5 +111,5 @@ def argon2_verify(samples: int = 25) -> Argon2Reference:
         hasher.verify(encoded, "benchmark-password")
         cpus.append((time.process_time() - c0) * 1000)
         walls.append((time.perf_counter() - w0) * 1000)
-    return Argon2Reference(config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_KIB"], config["ARGON2_PARALLELISM"],
+    return Argon2Reference(argon2.time_cost, argon2.memory_kib, argon2.parallelism,
                            statistics.median(walls), min(walls), statistics.median(cpus))

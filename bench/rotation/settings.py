@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from authserver.keys.lifecycle import Policy
-from authserver.keys.lifecycle import policy_from_config
 from authserver.keys.lifecycle import revoke_propagation_bound
+from authserver.settings import Settings
 from authserver.testing.databases import PG_ADMIN_URL
 
 HERE = Path(__file__).resolve().parent
@@ -16,7 +16,7 @@ AUDIENCE = "https://api.rotation.test"
 TIMINGS = {"JWKS_MAX_AGE": 3, "KEYS_RELOAD_INTERVAL": 1, "ACCESS_TOKEN_TTL": 5, "ACCESS_TOKEN_MAX_TTL": 5,
            "KEY_ROTATION_PERIOD": 0}
 #: The lifecycle the server and its CLI apply with these timings.
-POLICY: Policy = policy_from_config(TIMINGS)
+POLICY: Policy = Policy.from_settings(Settings.load(TIMINGS, environ={}).keys)
 REVOKE_BOUND = revoke_propagation_bound(POLICY)
 LATE_MARGIN = 2.0  # the second check of each token runs this long before its exp
 PROBE_TOLERANCE = 300  # clock tolerance of revoke probes: only the key may make them fail, never exp

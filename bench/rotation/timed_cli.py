@@ -18,8 +18,9 @@ from authserver import create_app
 from authserver.keys.keystore import KeyRecord
 from authserver.keys.keystore import KeystoreError
 from authserver.keys.keystore import read_manifest
+from authserver.keys.lifecycle import Policy
 from authserver.keys.lifecycle import activation_eligible_at
-from authserver.keys.lifecycle import policy_from_config
+from authserver.settings import current_settings
 
 
 def _pending(keys_dir: Path, deadline: float) -> KeyRecord | None:
@@ -44,11 +45,11 @@ def main(argv: list[str]) -> int:
         while time.time() % 1 < float(value) and time.time() < deadline:
             time.sleep(0.001)
     elif how == "activate-next":
-        pending = _pending(Path(app.config["KEYS_DIR"]), deadline)
+        pending = _pending(Path(current_settings(app).keys.keys_dir), deadline)
         if pending is None:
             return 3
         args = ["keys", "activate", "--json", "--", pending.kid]
-        eligible = activation_eligible_at(pending, policy_from_config(app.config))
+        eligible = activation_eligible_at(pending, Policy.from_settings(current_settings(app).keys))
         while time.time() < eligible:
             time.sleep(0.001)
     else:

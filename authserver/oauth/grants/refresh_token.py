@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import NoReturn
 
 from authlib.oauth2.rfc6749 import grants
-from flask import current_app
 
 from authserver import clock
 from authserver.digests import new_token
@@ -19,6 +18,7 @@ from authserver.oauth import tokens
 from authserver.oauth.grants.base import TokenEndpointGrant
 from authserver.oauth.scope import parse_scope
 from authserver.oauth.scope import scope_covers
+from authserver.settings import current_settings
 from authserver.store import current_stores
 from authserver.store.clients import ClientInfo
 from authserver.store.refresh_tokens import Standing
@@ -45,7 +45,7 @@ class RefreshTokenGrant(TokenEndpointGrant, grants.RefreshTokenGrant):
         presented = self.request.form["refresh_token"]
         digest = token_digest(presented)
         now = clock.now()
-        grace_seconds = current_app.config["REFRESH_GRACE_SECONDS"]
+        grace_seconds = current_settings().tokens.refresh_grace_seconds
         successor = new_token()
         # One atomic step: consumed only if valid for this client and covering the requested scope.
         grant = current_stores().refresh_tokens.rotate(
