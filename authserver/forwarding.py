@@ -116,7 +116,7 @@ def wrap(app: Flask, wsgi_app: WsgiApp) -> WsgiApp:
     hops = current_settings(app).trusted_proxy_hops
     if hops:
         # X-Forwarded-For is honoured only through this many trusted proxies; a forged header is ignored.
-        return ProxyFix(ValidatedForwardedAddress(wsgi_app), x_for=hops)  # type: ignore[return-value]
+        return ProxyFix(ValidatedForwardedAddress(wsgi_app), x_for=hops)
     if current_settings(app).production:
         return UntrustedForwardedFor(wsgi_app)
     return wsgi_app

@@ -12,10 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from authserver.extensions import db
+from authserver.extensions import Model
 
 
-class RefreshToken(db.Model):
+class RefreshToken(Model):
     """One refresh token. Times are Unix seconds (JWT NumericDate), identical on every database."""
 
     __tablename__ = "refresh_tokens"
@@ -46,7 +46,7 @@ class RefreshToken(db.Model):
     successor_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
-class RevokedAccessToken(db.Model):
+class RevokedAccessToken(Model):
     """A revoked access token's ``jti`` (RFC 7009), kept until the token would have expired."""
 
     __tablename__ = "revoked_access_tokens"

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy import CursorResult
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import case
@@ -43,8 +44,8 @@ from authserver.store.refresh_tokens import Purged
 from authserver.store.refresh_tokens import RefreshTokenStore
 from authserver.store.refresh_tokens import TokenState
 
-_rt = RefreshToken.__table__
-_users = User.__table__
+_rt = cast(Table, RefreshToken.__table__)  # a mapped class's table (typed FromClause)
+_users = cast(Table, User.__table__)  # a mapped class's table (typed FromClause)
 
 #: At most this many sealed successors whose window has passed are erased by one rotation (bounded work).
 SWEEP_BATCH = 20

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 from typing import Protocol
+from typing import cast
 
 from flask import Flask
+from sqlalchemy import Table
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
@@ -20,7 +22,7 @@ from sqlalchemy.dialects import sqlite
 from authserver.extensions import db
 from authserver.models import RevokedAccessToken
 
-_jti = RevokedAccessToken.__table__
+_jti = cast(Table, RevokedAccessToken.__table__)  # a mapped class's table (typed FromClause)
 
 
 class RevokedJtiStore(Protocol):

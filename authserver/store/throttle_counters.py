@@ -23,12 +23,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from typing import Protocol
+from typing import cast
 
 import psycopg
 from sqlalchemy import BigInteger
 from sqlalchemy import Connection
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import case
@@ -194,7 +196,7 @@ class RedisStore:
         return self.table.purge_expired(now)
 
 
-_t = ThrottleEntry.__table__
+_t = cast(Table, ThrottleEntry.__table__)  # a mapped class's table (typed FromClause)
 
 
 @functools.cache

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+from typing import cast
 
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
@@ -20,7 +22,7 @@ from authserver.extensions import db
 from authserver.models import User
 from authserver.store import autocommit
 
-_users = User.__table__
+_users = cast(Table, User.__table__)  # a mapped class's table (typed FromClause)
 
 
 class UserExistsError(Exception):

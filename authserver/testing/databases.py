@@ -44,7 +44,7 @@ def pg_admin(sql: str, admin_url: str = PG_ADMIN_URL) -> None:
     """Run one statement (``CREATE DATABASE``, ``DROP DATABASE``) outside a transaction."""
     try:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]  # names are generated here, never user input
+            conn.execute(sql)  # names are generated here, never user input
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailableError(f"PostgreSQL is unreachable at {admin_url}: {exc}") from exc
 

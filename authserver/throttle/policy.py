@@ -226,8 +226,8 @@ class Throttle:
             retry = self.limits.ip_window - now % self.limits.ip_window
             return Attempt(key, ip, now, self._remember("ip:" + ip, now + retry, Verdict("ip", retry)))
         if state.locked_until is not None:
-            retry = None if state.locked_until >= PERMANENT else state.locked_until - now
-            return Attempt(key, ip, now, self._locked(ip, now, retry))
+            lock_wait = None if state.locked_until >= PERMANENT else state.locked_until - now
+            return Attempt(key, ip, now, self._locked(ip, now, lock_wait))
         if state.user_failures > self.limits.max_failures:
             # As many attempts as the limit allows are already counted (in flight, or their lock not yet
             # written): answered as locked, and counted, so the count cannot lapse into a fresh start.

@@ -41,7 +41,7 @@ class RefreshTokenGrant(TokenEndpointGrant, grants.RefreshTokenGrant):
         self.requested_scope = parse_scope(self.request.form.get("scope"))
 
     def create_token_response(self) -> tuple[int, str, list[tuple[str, str]]]:
-        client = self.request.client
+        client = self.client
         presented = self.request.form["refresh_token"]
         digest = token_digest(presented)
         now = clock.now()

@@ -51,7 +51,7 @@ _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 def _read(stream: Any) -> bytes:
-    body = stream.read(MAX_BODY_BYTES + 1)
+    body: bytes = stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         raise FetchError(f"response larger than {MAX_BODY_BYTES} bytes")
     return body

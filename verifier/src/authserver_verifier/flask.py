@@ -31,7 +31,8 @@ def init_app(app: flask.Flask, verifier: Verifier) -> None:
 
 def current_verifier() -> Verifier:
     try:
-        return flask.current_app.extensions[EXTENSION]
+        verifier: Verifier = flask.current_app.extensions[EXTENSION]
+        return verifier
     except KeyError:
         raise RuntimeError("no verifier: call authserver_verifier.flask.init_app(app, verifier) "
                            "or pass require_token(verifier=...)") from None

@@ -68,6 +68,10 @@ class KeySource(Protocol):
 
     def key(self, kid: str, now: float) -> tuple[VerificationKey, KeySnapshot]: ...
 
+    def is_fresh(self, now: float) -> bool:
+        """Whether :meth:`snapshot` would answer without any I/O (the ASGI adapter then verifies inline)."""
+        ...
+
 
 class StaticKeys:
     """A fixed JWK Set, never fetched: the issuer checking its own tokens against the keys it publishes.
@@ -82,6 +86,9 @@ class StaticKeys:
 
     def snapshot(self, now: float) -> KeySnapshot:
         return self._snapshot
+
+    def is_fresh(self, now: float) -> bool:
+        return True  # never fetched: always answered without I/O
 
     def key(self, kid: str, now: float) -> tuple[VerificationKey, KeySnapshot]:
         key = self._snapshot.keys.get(kid)
@@ -226,7 +233,8 @@ class JWKSCache:
                 log.warning("cannot refresh the issuer's metadata; keeping the old copy",
                             extra={"event": "metadata.fetch_failed"})
         assert self.metadata is not None
-        return self.metadata["jwks_uri"]
+        uri: str = self.metadata["jwks_uri"]
+        return uri
 
     def discover(self, now: float) -> dict[str, Any]:
         """Fetch and check the issuer's RFC 8414 metadata. Raises :class:`~fetch.FetchError`."""

@@ -119,9 +119,12 @@ class LocalIssuer:
         """Any header and payload, RS256-signed by hand with a published key (for hostile tokens)."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric import rsa
 
         unsigned = compact(header, payload).rsplit(".", 1)[0]
         key = self.keys[kid or self.active_kid][0].get_op_key("sign")
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise TypeError("sign() signs RS256 with an RSA key; this kid is not one")
         return f"{unsigned}.{b64url(key.sign(unsigned.encode(), padding.PKCS1v15(), hashes.SHA256()))}"
 
     # ------------------------------------------------------------------ HTTP

@@ -185,7 +185,7 @@ class Verifier:
         if not valid:
             raise InvalidTokenError("bad signature")
         try:
-            claims = strict_json.loads(b64url_decode(raw[head + 1:tail]))
+            claims: dict[str, Any] = strict_json.loads(b64url_decode(raw[head + 1:tail]))
         except ValueError as exc:
             raise InvalidTokenError(f"payload is not base64url UTF-8 JSON: {str(exc)[:80]}") from None
         check_claims(claims, issuer=self.issuer, audiences=self.audiences, now=now, leeway=leeway)
