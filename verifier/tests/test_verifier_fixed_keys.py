@@ -111,3 +111,25 @@ def test_introspection_needs_the_issuers_metadata_not_a_fixed_key_set(issuer):
     with pytest.raises(ValueError, match="introspection"):
         Verifier(issuer.url, AUD, keys=StaticKeys(json.loads(issuer.jwks_body()), ["RS256"]),
                  introspection=Introspection("rs", "rs-secret"))
+
+
+def test_asgi_middleware_over_a_fixed_key_set_verifies_inline(issuer):
+    import asyncio
+
+    from authserver_verifier.asgi import BearerMiddleware
+
+    async def inner(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["state"]["token_claims"]["sub"].encode()})
+
+    sent: list[dict] = []
+    scope = {"type": "http", "path": "/", "headers": [(b"authorization", f"Bearer {issuer.token(sub='u-5')}".encode())]}
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(BearerMiddleware(inner, fixed(issuer, AUD))(scope, receive, send))
+    assert (sent[0]["status"], sent[1]["body"]) == (200, b"u-5")
