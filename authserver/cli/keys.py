@@ -43,7 +43,7 @@ def _show_actions(actions: lifecycle.Actions, as_json: bool) -> None:
 
 @click.group("keys", cls=AppGroup)
 def group() -> None:
-    """Manage signing keys (runbook: keys/README.md)."""
+    """Manage signing keys (runbook: docs/keys.md)."""
 
 
 @group.command("list")

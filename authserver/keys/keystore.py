@@ -270,7 +270,7 @@ class Keystore:
         active = [k for k in keys if k.record.state == "active"]
         if len(active) != 1:
             raise KeystoreError(f"exactly one active key is required, found {len(active)}; "
-                                "see keys/README.md (`authserver keys list`)")
+                                "see docs/keys.md (`authserver keys list`)")
         self.keys = keys
         self.signing = active[0]
         self.signing_header: dict[str, Any] = {"alg": self.signing.record.alg, "typ": "at+jwt",

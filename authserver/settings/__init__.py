@@ -64,7 +64,7 @@ class TokenLifetimes:
 class KeySettings:
     """The signing keys' directory and the timing of their lifecycle (keys/lifecycle.py ``Policy``)."""
 
-    keys_dir: str = setting("KEYS_DIR", str, "keys", "signing keys, see [keys/README.md](keys/README.md).")
+    keys_dir: str = setting("KEYS_DIR", str, "keys", "signing keys, see [docs/keys.md](docs/keys.md).")
     passphrase: str | None = setting("KEYS_PASSPHRASE", str, None,
                                      "encrypts private keys at rest (PKCS#8); required in production, at least "
                                      f"{KEYS_PASSPHRASE_MIN_LENGTH} characters (e.g. `openssl rand -hex 32`).",

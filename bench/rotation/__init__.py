@@ -24,7 +24,7 @@ revoked key is re-verified every ``--probe-interval`` seconds through each verif
 the time from the revocation (the manifest write) until each verifier rejects it is the revoke
 propagation, documented to be at most JWKS_MAX_AGE + KEYS_RELOAD_INTERVAL. Tokens signed by the
 replacement key fail on these strict verifiers until their caches refresh (documented in
-keys/README.md); they are counted separately, as is everything signed by the revoked key.
+docs/keys.md); they are counted separately, as is everything signed by the revoked key.
 
 Modules: :mod:`.settings` (timings, options), :mod:`.verifiers` (PyJWT, jose), :mod:`.deployment`
 (database, keys, CLI, gunicorn through :mod:`authserver.testing`), :mod:`.load` (issuing and

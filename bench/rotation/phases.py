@@ -50,7 +50,7 @@ class KeyRotations:
         much early; a refusal is retried at once). ``after-delay``: the publish delay after ``keys
         generate`` returned.
         """
-        if self.opts.activate_at == "after-delay":  # keys/README.md by hand: wait the delay after `generate`
+        if self.opts.activate_at == "after-delay":  # docs/keys.md by hand: wait the delay after `generate`
             time.sleep(max(0.0, self.generate_returned + POLICY.publish_delay - time.time()))
         else:  # the first moment the CLI accepts, as `keys rotate --if-due` from cron may
             time.sleep(max(0.0, activation_eligible_at(record, POLICY) - self.cli_latency + 0.05 - time.time()))

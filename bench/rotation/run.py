@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--activate-at", choices=["eligible", "after-delay", "edge"], default="eligible",
                         help="eligible: the first moment `keys activate` accepts (created_at + publish delay), "
                         "as cron's `keys rotate --if-due` may, give or take the CLI's start-up; after-delay: the "
-                        "publish delay after `keys generate` returned, as keys/README.md tells an operator by "
+                        "publish delay after `keys generate` returned, as docs/keys.md tells an operator by "
                         "hand; edge: `keys generate` late in a second and `keys activate` at the exact second it "
                         "is accepted, with a pool of strict caches watching (reproduces the truncated created_at)")
     parser.add_argument("--workers", type=int, default=3)
