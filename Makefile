@@ -25,7 +25,7 @@ run: $(STAMP)
 
 ## Set up and run the whole suite on SQLite and PostgreSQL (starting local services if needed), after
 ## the static checks (ruff, ruff format, mypy for the server and, strict, for the verifier).
-## pytest's testpaths include verifier/tests, and tests/test_verifier_distribution.py installs the verifier
+## pytest's testpaths include verifier/tests, and tests/e2e/test_verifier_distribution.py installs the verifier
 ## alone into a fresh virtualenv and runs its tests there.
 test: lint services
 	$(BIN)/pytest

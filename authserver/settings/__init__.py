@@ -7,7 +7,7 @@ start-up. Durations carry their unit in the name (``_TTL`` values are seconds).
 
 Every setting is declared once, on the field that holds it, with its default and its documentation;
 the README's settings table is generated from these declarations (``python -m authserver.settings
---markdown``) and tests/test_docs.py fails when the README's copy differs. How a declaration works is
+--markdown``) and tests/server/test_docs.py fails when the README's copy differs. How a declaration works is
 in :mod:`.declaration`, the checks and their messages in :mod:`.validation`.
 
 The app keeps its settings in ``app.extensions`` (:func:`current_settings`). ``app.config`` also

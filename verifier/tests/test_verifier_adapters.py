@@ -1,5 +1,5 @@
 """Adapters: the Flask decorator, WSGI and ASGI middleware. The example resource service is tested in
-the server's tests/test_example_resource_service.py; import hygiene in test_verifier_imports.py."""
+the server's tests/server/test_example_resource_service.py; import hygiene in test_verifier_imports.py."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Flask is imported only by the Flask adapter (the ``flask`` extra), joserfc only by the test helper
 (the ``test`` extra). The server's own test suite installs a fresh virtualenv with the verifier alone
-(tests/test_verifier_distribution.py); these tests hold in any environment.
+(tests/e2e/test_verifier_distribution.py); these tests hold in any environment.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """User routes need a user's token: a client_credentials token (sub = client_id, no sid) is refused 403.
 
 The rule (authserver_verifier.claims.is_user_token), ``require_user`` in the core, the Flask, WSGI and
-ASGI adapters. The example resource service is tested in the server's tests/test_example_resource_service.py,
-the same against the real server, over HTTP, in tests/test_demo_end_to_end.py.
+ASGI adapters. The example resource service is tested in the server's tests/server/test_example_resource_service.py,
+the same against the real server, over HTTP, in tests/e2e/test_demo_end_to_end.py.
 """
 
 from __future__ import annotations

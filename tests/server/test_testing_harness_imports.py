@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "authserver"
+PACKAGE = Path(__file__).resolve().parents[2] / "authserver"
 
 
 def _imported_modules(path: Path) -> set[str]:

@@ -2,12 +2,12 @@
 
 * Authlib's ``OAuth2Session``: ``revoke_token`` and ``introspect_token``.
 * oauth4webapi (Node): RFC 8414 discovery, then ``revocationRequest`` / ``processRevocationResponse``
-  and ``introspectionRequest`` / ``processIntrospectionResponse`` (tests/interop/revoke_introspect.mjs).
+  and ``introspectionRequest`` / ``processIntrospectionResponse`` (tests/e2e/interop/revoke_introspect.mjs).
 
 The revoking client is a first-party app (password + refresh_token), created with ``introspect=True``
 so that it may introspect its own refresh tokens (only their holder may); the introspecting client for
 access tokens is a resource server created with ``introspect=True``. Node and npm are required: without them the
-oauth4webapi test fails, it does not skip. ``npm ci`` runs when tests/interop/node_modules is
+oauth4webapi test fails, it does not skip. ``npm ci`` runs when tests/e2e/interop/node_modules is
 missing or does not match package-lock.json.
 """
 
@@ -227,9 +227,9 @@ def node() -> str:
             done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=INTEROP_DIR, capture_output=True,
                                   text=True, timeout=300)
         except subprocess.TimeoutExpired:
-            pytest.fail("npm ci in tests/interop took over 300 s", pytrace=False)
+            pytest.fail("npm ci in tests/e2e/interop took over 300 s", pytrace=False)
         if done.returncode != 0:
-            pytest.fail(f"npm ci in tests/interop failed ({done.returncode}):\n{done.stdout}\n{done.stderr}",
+            pytest.fail(f"npm ci in tests/e2e/interop failed ({done.returncode}):\n{done.stdout}\n{done.stderr}",
                         pytrace=False)
     assert _installed_version() == _locked_version()
     return node

@@ -3,7 +3,7 @@ on its health check, a user's token with the right scope on its user routes.
 
 Moved here from the verifier's own tests (test_verifier_adapters.py, test_verifier_user_tokens.py):
 the example belongs to this repository, not to the verifier distribution. The same against the real
-server, over HTTP, is in tests/test_demo_end_to_end.py.
+server, over HTTP, is in tests/e2e/test_demo_end_to_end.py.
 """
 
 from __future__ import annotations
