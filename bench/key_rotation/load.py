@@ -11,15 +11,15 @@ from typing import Any
 
 import requests
 
-from bench.rotation.settings import LATE_MARGIN
-from bench.rotation.settings import Options
-from bench.rotation.timeline import Timeline
-from bench.rotation.tokens import Check
-from bench.rotation.tokens import Token
-from bench.rotation.tokens import claims
-from bench.rotation.verifiers import JoseVerifier
-from bench.rotation.verifiers import PyJWTVerifier
-from bench.rotation.verifiers import max_age
+from bench.key_rotation.settings import LATE_MARGIN
+from bench.key_rotation.settings import Options
+from bench.key_rotation.timeline import Timeline
+from bench.key_rotation.tokens import Check
+from bench.key_rotation.tokens import Token
+from bench.key_rotation.tokens import claims
+from bench.key_rotation.verifiers import JoseVerifier
+from bench.key_rotation.verifiers import PyJWTVerifier
+from bench.key_rotation.verifiers import max_age
 
 
 class Load:

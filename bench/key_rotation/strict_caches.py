@@ -9,9 +9,9 @@ from typing import Any
 
 import jwt
 
-from bench.rotation.load import Load
-from bench.rotation.settings import AUDIENCE
-from bench.rotation.verifiers import CountingJWKClient
+from bench.key_rotation.load import Load
+from bench.key_rotation.settings import AUDIENCE
+from bench.key_rotation.verifiers import CountingJWKClient
 
 
 class StrictCachePool:

@@ -6,18 +6,18 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench.rotation.load import Load
-from bench.rotation.phases import KeyRotations
-from bench.rotation.settings import POLICY
-from bench.rotation.settings import PROPAGATION_SLACK
-from bench.rotation.settings import REVOKE_BOUND
-from bench.rotation.settings import TIMINGS
-from bench.rotation.settings import Options
-from bench.rotation.timeline import Timeline
-from bench.rotation.tokens import Check
-from bench.rotation.verifiers import EXPIRED
-from bench.rotation.verifiers import NO_MATCHING_KEY
-from bench.rotation.verifiers import max_age
+from bench.key_rotation.load import Load
+from bench.key_rotation.phases import KeyRotations
+from bench.key_rotation.settings import POLICY
+from bench.key_rotation.settings import PROPAGATION_SLACK
+from bench.key_rotation.settings import REVOKE_BOUND
+from bench.key_rotation.settings import TIMINGS
+from bench.key_rotation.settings import Options
+from bench.key_rotation.timeline import Timeline
+from bench.key_rotation.tokens import Check
+from bench.key_rotation.verifiers import EXPIRED
+from bench.key_rotation.verifiers import NO_MATCHING_KEY
+from bench.key_rotation.verifiers import max_age
 
 
 def classify(check: Check, r: dict[str, Any] | None, revoke: dict[str, Any]) -> str:

@@ -28,9 +28,9 @@ from authserver.testing.ports import free_port
 from authserver.testing.servers import ROOT
 from authserver.testing.servers import LiveServer
 from authserver.testing.servers import start_gunicorn
-from bench.rotation.settings import AUDIENCE
-from bench.rotation.settings import TIMINGS
-from bench.rotation.settings import Options
+from bench.key_rotation.settings import AUDIENCE
+from bench.key_rotation.settings import TIMINGS
+from bench.key_rotation.settings import Options
 
 
 class Deployment:
@@ -70,8 +70,8 @@ class Deployment:
         return json.loads(self.cli(*args, "--json").stdout)
 
     def cli_at(self, how: str, *args: str) -> subprocess.Popen[str]:
-        """One CLI command at a chosen moment through :mod:`bench.rotation.timed_cli`; :meth:`cli_done` waits."""
-        return subprocess.Popen([sys.executable, "-m", "bench.rotation.timed_cli", how, *args],
+        """One CLI command at a chosen moment through :mod:`bench.key_rotation.timed_cli`; :meth:`cli_done` waits."""
+        return subprocess.Popen([sys.executable, "-m", "bench.key_rotation.timed_cli", how, *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env(), cwd=ROOT)
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""Signing-key rotation under load, end to end (the ``bench.rotation`` package, bench/rotation/).
+"""Signing-key rotation under load, end to end (the ``bench.key_rotation`` package, bench/key_rotation/).
 
 gunicorn with 3 workers, short timings (JWKS max-age 3 s, keys reload 1 s, access tokens 5 s),
 client_credentials tokens issued continuously, each verified at once and again 2 s before it expires
@@ -8,10 +8,10 @@ the CLI, each key activated at the first moment ``keys activate`` accepts it; th
 of the active key, timing how long each verifier keeps accepting a token the revoked key signed.
 
 PostgreSQL only: the server runs as several processes beside the CLI processes, as deployed. Node
-and npm are required (the test fails without them); ``npm ci`` runs when bench/rotation/node_modules
+and npm are required (the test fails without them); ``npm ci`` runs when bench/key_rotation/node_modules
 is missing or does not match package-lock.json. About 60 s on 2 cores.
 
-This harness found a real bug, since fixed (bench/rotation/README.md): ``keys activate`` could accept
+This harness found a real bug, since fixed (bench/key_rotation/README.md): ``keys activate`` could accept
 a key up to ~1 s before it had been published for the full publish delay. A failure with
 ``no_matching_key`` on a new key's first tokens here means that guarantee broke again.
 """
@@ -24,11 +24,11 @@ import time
 import pytest
 from conftest import Database
 
-from bench.rotation.report import problems
-from bench.rotation.report import render
-from bench.rotation.run import run
-from bench.rotation.settings import PROPAGATION_SLACK
-from bench.rotation.settings import Options
+from bench.key_rotation.report import problems
+from bench.key_rotation.report import render
+from bench.key_rotation.run import run
+from bench.key_rotation.settings import PROPAGATION_SLACK
+from bench.key_rotation.settings import Options
 
 pytestmark = pytest.mark.live
 

@@ -32,7 +32,7 @@ checking tokens), :mod:`.phases` (rotations, prunes, the revoke), :mod:`.report`
 text) and :mod:`.run` (the command line). Timing rules (publish delay, activation eligibility,
 removal due, revoke bound) come from :mod:`authserver.keys.lifecycle`, never re-derived here.
 
-Run: ``.venv/bin/python bench/rotation/rotation_under_load.py`` or ``.venv/bin/python -m bench.rotation``
+Run: ``.venv/bin/python bench/key_rotation/key_rotation_under_load.py`` or ``.venv/bin/python -m bench.key_rotation``
 from the repository root (see README.md beside this file). Exit status 0 when every check holds, 1 otherwise.
 """
 

@@ -1,4 +1,4 @@
-"""``python -m bench.rotation.timed_cli HOW [ARGS...]``: one CLI command at a chosen moment.
+"""``python -m bench.key_rotation.timed_cli HOW [ARGS...]``: one CLI command at a chosen moment.
 
 The app is built first, then ``authserver ARGS`` runs through the app's own CLI group, so the
 command's clock read lands on time. HOW ``fraction VALUE ARGS...``: once the clock's fraction of a

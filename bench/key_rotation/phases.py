@@ -16,16 +16,16 @@ from typing import Any
 from authserver.keys.keystore import KeyRecord
 from authserver.keys.lifecycle import activation_eligible_at
 from authserver.keys.lifecycle import removal_due_at
-from bench.rotation.deployment import Deployment
-from bench.rotation.load import Load
-from bench.rotation.settings import POLICY
-from bench.rotation.settings import PROBE_TOLERANCE
-from bench.rotation.settings import REVOKE_BOUND
-from bench.rotation.strict_caches import StrictCachePool
-from bench.rotation.timeline import Timeline
-from bench.rotation.tokens import Check
-from bench.rotation.tokens import Token
-from bench.rotation.verifiers import NO_MATCHING_KEY
+from bench.key_rotation.deployment import Deployment
+from bench.key_rotation.load import Load
+from bench.key_rotation.settings import POLICY
+from bench.key_rotation.settings import PROBE_TOLERANCE
+from bench.key_rotation.settings import REVOKE_BOUND
+from bench.key_rotation.strict_caches import StrictCachePool
+from bench.key_rotation.timeline import Timeline
+from bench.key_rotation.tokens import Check
+from bench.key_rotation.tokens import Token
+from bench.key_rotation.verifiers import NO_MATCHING_KEY
 
 
 class KeyRotations:

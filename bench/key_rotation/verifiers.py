@@ -19,9 +19,9 @@ from typing import Any
 
 import jwt
 
-from bench.rotation.settings import AUDIENCE
-from bench.rotation.settings import HERE
-from bench.rotation.tokens import Check
+from bench.key_rotation.settings import AUDIENCE
+from bench.key_rotation.settings import HERE
+from bench.key_rotation.tokens import Check
 
 NO_MATCHING_KEY = "no_matching_key"
 EXPIRED = "expired"

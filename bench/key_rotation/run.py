@@ -9,23 +9,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-import bench.rotation
+import bench.key_rotation
 from authserver.testing.databases import PG_ADMIN_URL
-from bench.rotation.deployment import Deployment
-from bench.rotation.load import Load
-from bench.rotation.phases import KeyRotations
-from bench.rotation.phases import revoke_phase
-from bench.rotation.report import problems
-from bench.rotation.report import render
-from bench.rotation.report import tally
-from bench.rotation.settings import Options
-from bench.rotation.strict_caches import StrictCachePool
-from bench.rotation.timeline import Timeline
-from bench.rotation.verifiers import ensure_node_modules
+from bench.key_rotation.deployment import Deployment
+from bench.key_rotation.load import Load
+from bench.key_rotation.phases import KeyRotations
+from bench.key_rotation.phases import revoke_phase
+from bench.key_rotation.report import problems
+from bench.key_rotation.report import render
+from bench.key_rotation.report import tally
+from bench.key_rotation.settings import Options
+from bench.key_rotation.strict_caches import StrictCachePool
+from bench.key_rotation.timeline import Timeline
+from bench.key_rotation.verifiers import ensure_node_modules
 
 
 def run(opts: Options) -> dict[str, Any]:
-    """One whole run; every figure (see :func:`bench.rotation.report.tally`). Stops and drops what it started."""
+    """One whole run; every figure (see :func:`bench.key_rotation.report.tally`). Stops and drops what it started."""
     timeline = Timeline(opts.verbose)
     dep = Deployment(opts)
     load: Load | None = None
@@ -58,8 +58,8 @@ def run(opts: Options) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    summary = (bench.rotation.__doc__ or "").split("\n\n")[0]
-    parser = argparse.ArgumentParser(prog="rotation_under_load.py", description=summary)
+    summary = (bench.key_rotation.__doc__ or "").split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog="key_rotation_under_load.py", description=summary)
     parser.add_argument("--database-url", help="an existing PostgreSQL database (default: a fresh one on "
                         "--pg-admin-url, dropped after)")
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL,
