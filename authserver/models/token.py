@@ -22,8 +22,12 @@ class RefreshToken(Model):
     __table_args__ = (
         Index("ix_refresh_tokens_family_id", "family_id"),
         # The few rows still holding a sealed successor, by use: the lazy erasure once their window passed.
-        Index("ix_refresh_tokens_sealed_used_at", "used_at", postgresql_where=text("successor_sealed IS NOT NULL"),
-              sqlite_where=text("successor_sealed IS NOT NULL")),
+        Index(
+            "ix_refresh_tokens_sealed_used_at",
+            "used_at",
+            postgresql_where=text("successor_sealed IS NOT NULL"),
+            sqlite_where=text("successor_sealed IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)

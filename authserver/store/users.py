@@ -83,7 +83,8 @@ class UserStore(Protocol):
 
 
 _LOGIN = select(_users.c.id, _users.c.password_hash, _users.c.disabled).where(
-    _users.c.normal_username == bindparam("p_username", type_=String))
+    _users.c.normal_username == bindparam("p_username", type_=String)
+)
 
 
 class SqlUserStore:
@@ -110,7 +111,8 @@ class SqlUserStore:
 
     def spelling(self, normal_username: str) -> str | None:
         return db.session.execute(
-            select(User.username).where(User.normal_username == normal_username)).scalar_one_or_none()
+            select(User.username).where(User.normal_username == normal_username)
+        ).scalar_one_or_none()
 
     def create(self, username: str, normal_username: str, password_hash: str) -> UserRecord:
         user = User(username=username, normal_username=normal_username, password_hash=password_hash, disabled=False)

@@ -69,8 +69,9 @@ def migrate(url: str, keys_dir: Path) -> None:
 
 
 @contextmanager
-def fresh_database(backend: str, directory: Path, keys_dir: Path, prefix: str = "authserver_test",
-                   admin_url: str = PG_ADMIN_URL) -> Iterator[Database]:
+def fresh_database(
+    backend: str, directory: Path, keys_dir: Path, prefix: str = "authserver_test", admin_url: str = PG_ADMIN_URL
+) -> Iterator[Database]:
     """A migrated database on ``backend`` (SQLite: a file in ``directory``), dropped on the way out."""
     if backend == "sqlite":
         url = "sqlite:///" + str(directory / f"{prefix}.db")

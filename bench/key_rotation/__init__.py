@@ -35,4 +35,3 @@ removal due, revoke bound) come from :mod:`authserver.keys.lifecycle`, never re-
 Run: ``.venv/bin/python bench/key_rotation/key_rotation_under_load.py`` or ``.venv/bin/python -m bench.key_rotation``
 from the repository root (see README.md beside this file). Exit status 0 when every check holds, 1 otherwise.
 """
-

@@ -60,8 +60,9 @@ class Deployment:
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         exe = Path(sys.executable).with_name("authserver")
         command = [str(exe)] if exe.exists() else [str(ROOT / ".venv" / "bin" / "authserver")]
-        result = subprocess.run([*command, *args], capture_output=True, text=True, env=self.env(), cwd=ROOT,
-                                timeout=120)
+        result = subprocess.run(
+            [*command, *args], capture_output=True, text=True, env=self.env(), cwd=ROOT, timeout=120
+        )
         if check and result.returncode != 0:
             raise RuntimeError(f"`authserver {' '.join(args)}` failed ({result.returncode}): {result.stderr[-1500:]}")
         return result
@@ -71,8 +72,14 @@ class Deployment:
 
     def cli_at(self, how: str, *args: str) -> subprocess.Popen[str]:
         """One CLI command at a chosen moment through :mod:`bench.key_rotation.timed_cli`; :meth:`cli_done` waits."""
-        return subprocess.Popen([sys.executable, "-m", "bench.key_rotation.timed_cli", how, *args],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env(), cwd=ROOT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.key_rotation.timed_cli", how, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env(),
+            cwd=ROOT,
+        )
 
     @staticmethod
     def cli_done(process: subprocess.Popen[str]) -> tuple[str, float]:
@@ -105,16 +112,35 @@ class Deployment:
             raise RuntimeError("this check runs the server as several processes: PostgreSQL only")
         self.cli("db", "upgrade")
         first = self.cli_json("keys", "generate", "--activate")
-        client = self.cli_json("clients", "create", "--name", "rotation-load", "--grant", "client_credentials",
-                               "--scope", "read", "--audience", AUDIENCE,
-                               "--client-id", f"rotation-load-{uuid.uuid4().hex[:8]}")
+        client = self.cli_json(
+            "clients",
+            "create",
+            "--name",
+            "rotation-load",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "read",
+            "--audience",
+            AUDIENCE,
+            "--client-id",
+            f"rotation-load-{uuid.uuid4().hex[:8]}",
+        )
         basic = "Basic " + base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
         return first["kid"], basic
 
     def start(self) -> None:
-        self.server = start_gunicorn("authserver:create_app()", self.env(), self.port, self.opts.workers,
-                                     path="/readyz", wait_for_workers=True, seconds=45, log_path=self.log_path,
-                                     own_session=True)
+        self.server = start_gunicorn(
+            "authserver:create_app()",
+            self.env(),
+            self.port,
+            self.opts.workers,
+            path="/readyz",
+            wait_for_workers=True,
+            seconds=45,
+            log_path=self.log_path,
+            own_session=True,
+        )
 
     def alive(self) -> bool:
         return self.server is None or self.server.process.poll() is None

@@ -25,8 +25,7 @@ from bench.key_rotation.verifiers import max_age
 class Load:
     """Tokens issued, checks scheduled and each verifier's results, shared with the phases and the report."""
 
-    def __init__(self, opts: Options, base_url: str, basic: str, timeline: Timeline,
-                 alive: Callable[[], bool]) -> None:
+    def __init__(self, opts: Options, base_url: str, basic: str, timeline: Timeline, alive: Callable[[], bool]) -> None:
         self.opts, self.base_url, self.basic, self.timeline, self.alive = opts, base_url, basic, timeline, alive
         self.jwks_uri = f"{base_url}/.well-known/jwks.json"
         self.stop = threading.Event()
@@ -51,13 +50,18 @@ class Load:
         response = requests.get(self.jwks_uri, timeout=10)
         response.raise_for_status()
         self.max_age = max_age(response.headers.get("Cache-Control", ""))
-        self.timeline.say(f"JWKS Cache-Control: {response.headers.get('Cache-Control')}; "
-                          f"ETag {response.headers.get('ETag')}")
-        self.verifiers = [PyJWTVerifier(self.jwks_uri, self.base_url, self.max_age, self.sink),
-                          JoseVerifier(self.jwks_uri, self.base_url, self.max_age, self.sink)]
+        self.timeline.say(
+            f"JWKS Cache-Control: {response.headers.get('Cache-Control')}; ETag {response.headers.get('ETag')}"
+        )
+        self.verifiers = [
+            PyJWTVerifier(self.jwks_uri, self.base_url, self.max_age, self.sink),
+            JoseVerifier(self.jwks_uri, self.base_url, self.max_age, self.sink),
+        ]
         self.verifiers[0].start()
-        self.timeline.say(f"verifiers: PyJWT {self.verifiers[0].version}, jose {self.verifiers[1].version}; "
-                          f"cache lifetime {self.max_age} s, unknown-kid refetch cooldown {self.max_age} s")
+        self.timeline.say(
+            f"verifiers: PyJWT {self.verifiers[0].version}, jose {self.verifiers[1].version}; "
+            f"cache lifetime {self.max_age} s, unknown-kid refetch cooldown {self.max_age} s"
+        )
         self.spawn(self.late_scheduler, "late")
         for i in range(self.opts.issuers):
             self.spawn(lambda i=i: self.issuer(i), f"issuer-{i}")
@@ -113,8 +117,12 @@ class Load:
 
     def _issue_one(self, session: requests.Session) -> None:
         try:
-            response = session.post(f"{self.base_url}/oauth/token", timeout=10, headers={"Authorization": self.basic},
-                                    data={"grant_type": "client_credentials", "scope": "read"})
+            response = session.post(
+                f"{self.base_url}/oauth/token",
+                timeout=10,
+                headers={"Authorization": self.basic},
+                data={"grant_type": "client_credentials", "scope": "read"},
+            )
         except requests.RequestException as exc:
             with self.lock:
                 self.issue_errors.append(f"{time.time():.3f} {type(exc).__name__}: {exc}")
@@ -158,8 +166,7 @@ class Load:
     def verified_by_all(self, predicate: Callable[[Token], bool]) -> bool:
         with self.lock:
             candidates = [t for t in self.tokens[-50:] if predicate(t)]
-            return any(all(self.results[v].get(f"{t.seq}:now", {}).get("ok") for v in self.results)
-                       for t in candidates)
+            return any(all(self.results[v].get(f"{t.seq}:now", {}).get("ok") for v in self.results) for t in candidates)
 
     def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -181,6 +188,7 @@ class Load:
                     return False
             with self.lock:
                 return all(len(self.results[v]) >= len(self.checks) for v in self.results) and all(
-                    job in self.results[v] for v in self.results for job in self.checks)
+                    job in self.results[v] for v in self.results for job in self.checks
+                )
 
         self.wait_for(done, timeout, "all verifications")

@@ -31,8 +31,9 @@ from bench.key_rotation.verifiers import NO_MATCHING_KEY
 class KeyRotations:
     """``--rotations`` rotations, each activated as early as the CLI allows, and the prunes after them."""
 
-    def __init__(self, deployment: Deployment, load: Load, timeline: Timeline, active_kid: str,
-                 pool: StrictCachePool | None) -> None:
+    def __init__(
+        self, deployment: Deployment, load: Load, timeline: Timeline, active_kid: str, pool: StrictCachePool | None
+    ) -> None:
         self.dep, self.load, self.timeline, self.pool = deployment, load, timeline, pool
         self.opts = deployment.opts
         self.active_kid = active_kid
@@ -94,8 +95,9 @@ class KeyRotations:
         self.generate_returned = time.time()
         generated_wall = self.dep.manifest_mtime()
         self.cli_latency = generated_wall - launched  # launch to manifest write, under the current load
-        self.timeline.event("generated", kid, at=generated_wall, created_at=record.created_at,
-                            cli_latency=f"{self.cli_latency:.2f}s")
+        self.timeline.event(
+            "generated", kid, at=generated_wall, created_at=record.created_at, cli_latency=f"{self.cli_latency:.2f}s"
+        )
         if activator is not None:
             called = self.dep.cli_done(activator)[1]
             self.timeline.say(f"keys activate ran {called - eligible:+.3f} s from eligibility")
@@ -104,16 +106,29 @@ class KeyRotations:
             refusals = self._activate(record)
         activated_wall = self.dep.manifest_mtime()
         self.active_kid = kid
-        self.timeline.event("activated", kid, at=activated_wall, refusals=refusals,
-                            after_eligible=f"{activated_wall - eligible:.2f}s",
-                            published_for=f"{activated_wall - generated_wall:.2f}s")
+        self.timeline.event(
+            "activated",
+            kid,
+            at=activated_wall,
+            refusals=refusals,
+            after_eligible=f"{activated_wall - eligible:.2f}s",
+            published_for=f"{activated_wall - generated_wall:.2f}s",
+        )
         self.timeline.event("retired", before, at=activated_wall)
-        self.rotations.append({"index": index, "kid": kid, "retired": before, "created_at": record.created_at,
-                               "generated_at": generated_wall, "activated_at": activated_wall,
-                               "activation_eligible_at": eligible,
-                               "activated_after_eligible_s": round(activated_wall - eligible, 3),
-                               "published_before_activation_s": round(activated_wall - generated_wall, 3),
-                               "activate_refusals": refusals})
+        self.rotations.append(
+            {
+                "index": index,
+                "kid": kid,
+                "retired": before,
+                "created_at": record.created_at,
+                "generated_at": generated_wall,
+                "activated_at": activated_wall,
+                "activation_eligible_at": eligible,
+                "activated_after_eligible_s": round(activated_wall - eligible, 3),
+                "published_before_activation_s": round(activated_wall - generated_wall, 3),
+                "activate_refusals": refusals,
+            }
+        )
         if self.pool is not None:
             self.rotations[-1]["strict_caches"] = self.pool.check_new_key(kid, activated_wall)
             self.timeline.say(f"strict caches: {self.rotations[-1]['strict_caches']}")
@@ -149,8 +164,9 @@ class KeyRotations:
 
 def revoke_phase(dep: Deployment, load: Load, timeline: Timeline, victim: str) -> dict[str, Any]:
     """``keys revoke <active kid> --yes`` with the load still on; time until each verifier rejects."""
-    load.wait_for(lambda: load.verified_by_all(lambda t: t.kid == victim), 20,
-                  "a token of the active key verified by both")
+    load.wait_for(
+        lambda: load.verified_by_all(lambda t: t.kid == victim), 20, "a token of the active key verified by both"
+    )
     with load.lock:
         probe_token = next(t for t in reversed(load.tokens) if t.kid == victim)
     load.phase = "revoke"
@@ -165,12 +181,26 @@ def revoke_phase(dep: Deployment, load: Load, timeline: Timeline, victim: str) -
     time.sleep(max(0.0, t_revoked + REVOKE_BOUND + 1.5 - time.time()))
     load.drain()
     with load.lock:
-        probe_rows = {v: [(load.results[v][j]["at"] - t_revoked, load.results[v][j]["ok"],
-                           (load.results[v][j].get("error") or {}).get("code")) for j in probes]
-                      for v in load.results}
-    out: dict[str, Any] = {**info, "bound_s": REVOKE_BOUND, "probe_token_seq": probe_token.seq,
-                           "probes": len(probes), "propagation_s": {}, "accepted_after_rejection": {},
-                           "other_probe_errors": {}}
+        probe_rows = {
+            v: [
+                (
+                    load.results[v][j]["at"] - t_revoked,
+                    load.results[v][j]["ok"],
+                    (load.results[v][j].get("error") or {}).get("code"),
+                )
+                for j in probes
+            ]
+            for v in load.results
+        }
+    out: dict[str, Any] = {
+        **info,
+        "bound_s": REVOKE_BOUND,
+        "probe_token_seq": probe_token.seq,
+        "probes": len(probes),
+        "propagation_s": {},
+        "accepted_after_rejection": {},
+        "other_probe_errors": {},
+    }
     for v, rows in probe_rows.items():
         first = first_reject.get(v)
         out["propagation_s"][v] = None if first is None else round(first, 3)
@@ -179,8 +209,9 @@ def revoke_phase(dep: Deployment, load: Load, timeline: Timeline, victim: str) -
     return out
 
 
-def _probe_until_rejected(load: Load, timeline: Timeline, probe_token: Token, t_revoked: float,
-                          interval: float) -> tuple[list[str], dict[str, float]]:
+def _probe_until_rejected(
+    load: Load, timeline: Timeline, probe_token: Token, t_revoked: float, interval: float
+) -> tuple[list[str], dict[str, float]]:
     """Re-verify the revoked key's token through each verifier's cached JWKS until both reject it (and
     a second longer: it must stay rejected); the probe job ids and each verifier's first rejection."""
     first_reject: dict[str, float] = {}
@@ -194,9 +225,13 @@ def _probe_until_rejected(load: Load, timeline: Timeline, probe_token: Token, t_
         time.sleep(interval)
         with load.lock:
             for v in load.results:
-                rejected = [load.results[v][j]["at"] for j in probes if j in load.results[v]
-                            and not load.results[v][j]["ok"]
-                            and load.results[v][j]["error"]["code"] == NO_MATCHING_KEY]
+                rejected = [
+                    load.results[v][j]["at"]
+                    for j in probes
+                    if j in load.results[v]
+                    and not load.results[v][j]["ok"]
+                    and load.results[v][j]["error"]["code"] == NO_MATCHING_KEY
+                ]
                 if v not in first_reject and rejected:
                     first_reject[v] = min(rejected) - t_revoked
                     timeline.say(f"{v}: rejects the revoked key's token {first_reject[v]:.2f} s after the revoke")

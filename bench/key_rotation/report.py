@@ -29,15 +29,20 @@ def classify(check: Check, r: dict[str, Any] | None, revoke: dict[str, Any]) -> 
     t, code = check.token, (r.get("error") or {}).get("code")
     if t.kid == revoke["revoked_kid"] and r["at"] >= revoke["revoked_at"]:
         return "revoked"
-    if t.kid == revoke["replacement_kid"] and code == NO_MATCHING_KEY and \
-            r["at"] - revoke["revoked_at"] <= REVOKE_BOUND + PROPAGATION_SLACK:
+    if (
+        t.kid == revoke["replacement_kid"]
+        and code == NO_MATCHING_KEY
+        and r["at"] - revoke["revoked_at"] <= REVOKE_BOUND + PROPAGATION_SLACK
+    ):
         return "window"
     if code == EXPIRED and r["at"] >= t.exp:
         return "late"
     return "failed"
 
-def tally(load: Load, rotations: KeyRotations, revoke: dict[str, Any], timeline: Timeline, server_log: str,
-          opts: Options) -> dict[str, Any]:
+
+def tally(
+    load: Load, rotations: KeyRotations, revoke: dict[str, Any], timeline: Timeline, server_log: str, opts: Options
+) -> dict[str, Any]:
     """Every figure of the run, as the JSON written by ``--json-out``."""
     per: dict[str, Any] = {}
     with load.lock:
@@ -67,13 +72,21 @@ def tally(load: Load, rotations: KeyRotations, revoke: dict[str, Any], timeline:
             elif kind == "failed":
                 failed.add(check.token.seq)
                 err = (r or {}).get("error") or {"code": "no result"}
-                failures.append({"job": check.job_id, "kid": check.token.kid, "phase": check.token.phase,
-                                 "reason": err.get("code"), "message": err.get("message"),
-                                 "issued_at": round(check.token.issued_at, 3),
-                                 "verified_at": round(r["at"], 3) if r else None})
+                failures.append(
+                    {
+                        "job": check.job_id,
+                        "kid": check.token.kid,
+                        "phase": check.token.phase,
+                        "reason": err.get("code"),
+                        "message": err.get("message"),
+                        "issued_at": round(check.token.issued_at, 3),
+                        "verified_at": round(r["at"], 3) if r else None,
+                    }
+                )
         revoked = [t for t in tokens if t.kid == revoke["revoked_kid"]]
         per[v] = {
-            "checks": len(checks), "checks_ok": outcome["ok"],
+            "checks": len(checks),
+            "checks_ok": outcome["ok"],
             "tokens_verified_ok": sum(1 for t in tokens if t.seq not in not_ok),  # every check of it passed
             "valid_tokens_failed": len(failed),
             "late_expired_checks": outcome["late"],
@@ -88,20 +101,29 @@ def tally(load: Load, rotations: KeyRotations, revoke: dict[str, Any], timeline:
     for verifier in load.verifiers:
         s = verifier.stats()
         per[verifier.name]["jwks_fetches"] = len(s.get("fetches", []))
-        per[verifier.name]["fetch_log"] = [{"at": round(f["at"], 3), "kids": [k[:12] for k in f.get("kids") or []]}
-                                           for f in s.get("fetches", [])]
+        per[verifier.name]["fetch_log"] = [
+            {"at": round(f["at"], 3), "kids": [k[:12] for k in f.get("kids") or []]} for f in s.get("fetches", [])
+        ]
         per[verifier.name]["version"] = verifier.version
         if verifier.name == "jose":
-            per["jose"]["max_ages_seen"] = sorted({max_age(f.get("cache_control") or "")
-                                                   for f in s.get("fetches", []) if f.get("cache_control")})
-    after = [t.issued_at - revoke["revoked_at"] for t in tokens
-             if t.kid == revoke["revoked_kid"] and t.issued_at > revoke["revoked_at"]]
+            per["jose"]["max_ages_seen"] = sorted(
+                {max_age(f.get("cache_control") or "") for f in s.get("fetches", []) if f.get("cache_control")}
+            )
+    after = [
+        t.issued_at - revoke["revoked_at"]
+        for t in tokens
+        if t.kid == revoke["revoked_kid"] and t.issued_at > revoke["revoked_at"]
+    ]
     revoke["tokens_signed_by_revoked_key_after_revoke"] = len(after)
     revoke["last_such_token_after_s"] = round(max(after, default=0.0), 3)
     rotation_tokens = [t for t in tokens if t.phase == "rotation"]
     return {
-        "timings": {**TIMINGS, "publish_delay_s": POLICY.publish_delay, "revoke_bound_s": REVOKE_BOUND,
-                    "jwks_max_age_sent_s": load.max_age},
+        "timings": {
+            **TIMINGS,
+            "publish_delay_s": POLICY.publish_delay,
+            "revoke_bound_s": REVOKE_BOUND,
+            "jwks_max_age_sent_s": load.max_age,
+        },
         "workers": opts.workers,
         "mode": opts.mode,
         "activate_at": opts.activate_at,
@@ -134,9 +156,11 @@ def problems(result: dict[str, Any], rotations: int) -> list[str]:
     for r in result["rotations"]:
         pool = r.get("strict_caches")
         if pool and pool["failures"]:
-            out.append(f"key {r['kid'][:12]} signed {r['published_before_activation_s']:.2f} s after it was written "
-                       f"to the manifest: {pool['failures']} of {pool['checks']} verifications through strict "
-                       f"caches ({pool['lacking_the_key']} of {pool['fresh_at_activation']} lacked the key) failed")
+            out.append(
+                f"key {r['kid'][:12]} signed {r['published_before_activation_s']:.2f} s after it was written "
+                f"to the manifest: {pool['failures']} of {pool['checks']} verifications through strict "
+                f"caches ({pool['lacking_the_key']} of {pool['fresh_at_activation']} lacked the key) failed"
+            )
     bound = result["revoke"]["bound_s"]
     for name, v in result["verifiers"].items():
         if v["valid_tokens_failed"]:
@@ -165,7 +189,8 @@ def render(result: dict[str, Any]) -> str:
         f"{t['publish_delay_s']} s, revoke bound {t['revoke_bound_s']} s",
         f"rotations done: {result['rotations_done']}; each key in the manifest before it signed: "
         + ", ".join(f"{r['published_before_activation_s']:.2f}s" for r in result["rotations"])
-        + " (activated " + ", ".join(f"{r['activated_after_eligible_s']:+.2f}s" for r in result["rotations"])
+        + " (activated "
+        + ", ".join(f"{r['activated_after_eligible_s']:+.2f}s" for r in result["rotations"])
         + f" from the CLI's eligibility; activate refused {sum(r['activate_refusals'] for r in result['rotations'])}x)",
         f"keys pruned: {len(result['prunes'])} (early: {len(result['early_prunes'])})",
         f"tokens issued: {result['tokens_issued']['rotation']} during rotations, "
@@ -179,25 +204,31 @@ def render(result: dict[str, Any]) -> str:
     ]
     short = [r for r in result["rotations"] if r["published_before_activation_s"] < t["publish_delay_s"]]
     if short:
-        lines.insert(4, f"NOTE: {len(short)} key(s) signed less than the publish delay after they were written "
-                     "to the manifest (created_at is truncated to the second): "
-                     + ", ".join(f"{r['kid'][:12]} {r['published_before_activation_s']:.2f}s" for r in short))
+        lines.insert(
+            4,
+            f"NOTE: {len(short)} key(s) signed less than the publish delay after they were written "
+            "to the manifest (created_at is truncated to the second): "
+            + ", ".join(f"{r['kid'][:12]} {r['published_before_activation_s']:.2f}s" for r in short),
+        )
     rv = result["revoke"]
     for name, v in result["verifiers"].items():
         prop = rv["propagation_s"][name]
-        lines.append(f"{name:<8} {v['version']:<8} {v['checks']:>7} {v['tokens_verified_ok']:>10} "
-                     f"{v['valid_tokens_failed']:>7} {v['late_expired_checks']:>5} {len(v['kids_verified']):>5} "
-                     f"{v['jwks_fetches']:>8} {'never' if prop is None else f'{prop:.2f} s':>13}")
+        lines.append(
+            f"{name:<8} {v['version']:<8} {v['checks']:>7} {v['tokens_verified_ok']:>10} "
+            f"{v['valid_tokens_failed']:>7} {v['late_expired_checks']:>5} {len(v['kids_verified']):>5} "
+            f"{v['jwks_fetches']:>8} {'never' if prop is None else f'{prop:.2f} s':>13}"
+        )
     lines += [
         "",
-        f"valid tokens that failed verification: "
-        f"{sum(v['valid_tokens_failed'] for v in result['verifiers'].values())}",
+        f"valid tokens that failed verification: {sum(v['valid_tokens_failed'] for v in result['verifiers'].values())}",
         f"revoke of {rv['revoked_kid'][:12]}: rejected after "
         + ", ".join(f"{n} {p if p is None else f'{p:.2f}'} s" for n, p in rv["propagation_s"].items())
         + f" (bound {rv['bound_s']} s); tokens still signed by it after the revoke: "
         f"{rv['tokens_signed_by_revoked_key_after_revoke']} (last +{rv['last_such_token_after_s']:.2f} s)",
         "replacement key rejected by strict caches (documented window): "
-        + ", ".join(f"{n} {v['replacement_rejections']} checks until +{v['replacement_window_s']:.2f} s"
-                    for n, v in result["verifiers"].items()),
+        + ", ".join(
+            f"{n} {v['replacement_rejections']} checks until +{v['replacement_window_s']:.2f} s"
+            for n, v in result["verifiers"].items()
+        ),
     ]
     return "\n".join(lines)

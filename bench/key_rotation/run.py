@@ -60,22 +60,38 @@ def run(opts: Options) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     summary = (bench.key_rotation.__doc__ or "").split("\n\n")[0]
     parser = argparse.ArgumentParser(prog="key_rotation_under_load.py", description=summary)
-    parser.add_argument("--database-url", help="an existing PostgreSQL database (default: a fresh one on "
-                        "--pg-admin-url, dropped after)")
-    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL,
-                        help="default: AUTHSERVER_TEST_PG_URL or postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--duration", type=float, default=0.0,
-                        help="minimum seconds of load in the rotation phase; past ~70 s the retired keys are "
-                        "pruned as they come due (default 0: stop after the rotations)")
+    parser.add_argument(
+        "--database-url", help="an existing PostgreSQL database (default: a fresh one on --pg-admin-url, dropped after)"
+    )
+    parser.add_argument(
+        "--pg-admin-url",
+        default=PG_ADMIN_URL,
+        help="default: AUTHSERVER_TEST_PG_URL or postgresql://postgres@127.0.0.1:5432/test",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=0.0,
+        help="minimum seconds of load in the rotation phase; past ~70 s the retired keys are "
+        "pruned as they come due (default 0: stop after the rotations)",
+    )
     parser.add_argument("--rotations", type=int, default=3)
-    parser.add_argument("--mode", choices=["manual", "rotate"], default="manual",
-                        help="manual: keys generate / activate / prune; rotate: keys rotate steps")
-    parser.add_argument("--activate-at", choices=["eligible", "after-delay", "edge"], default="eligible",
-                        help="eligible: the first moment `keys activate` accepts (created_at + publish delay), "
-                        "as cron's `keys rotate --if-due` may, give or take the CLI's start-up; after-delay: the "
-                        "publish delay after `keys generate` returned, as docs/keys.md tells an operator by "
-                        "hand; edge: `keys generate` late in a second and `keys activate` at the exact second it "
-                        "is accepted, with a pool of strict caches watching (reproduces the truncated created_at)")
+    parser.add_argument(
+        "--mode",
+        choices=["manual", "rotate"],
+        default="manual",
+        help="manual: keys generate / activate / prune; rotate: keys rotate steps",
+    )
+    parser.add_argument(
+        "--activate-at",
+        choices=["eligible", "after-delay", "edge"],
+        default="eligible",
+        help="eligible: the first moment `keys activate` accepts (created_at + publish delay), "
+        "as cron's `keys rotate --if-due` may, give or take the CLI's start-up; after-delay: the "
+        "publish delay after `keys generate` returned, as docs/keys.md tells an operator by "
+        "hand; edge: `keys generate` late in a second and `keys activate` at the exact second it "
+        "is accepted, with a pool of strict caches watching (reproduces the truncated created_at)",
+    )
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--rate", type=float, default=40.0, help="tokens per second")
     parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
@@ -84,9 +100,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.activate_at == "edge" and args.mode != "manual":
         parser.error("--activate-at edge times `keys generate` and `keys activate`: use it with --mode manual")
-    opts = Options(database_url=args.database_url, pg_admin_url=args.pg_admin_url, duration=args.duration,
-                   rotations=args.rotations, mode=args.mode, activate_at=args.activate_at, workers=args.workers,
-                   rate=args.rate, keep_workdir=args.keep_workdir, verbose=not args.quiet)
+    opts = Options(
+        database_url=args.database_url,
+        pg_admin_url=args.pg_admin_url,
+        duration=args.duration,
+        rotations=args.rotations,
+        mode=args.mode,
+        activate_at=args.activate_at,
+        workers=args.workers,
+        rate=args.rate,
+        keep_workdir=args.keep_workdir,
+        verbose=not args.quiet,
+    )
 
     def terminated(signum: int, _frame: Any) -> None:
         raise SystemExit(128 + signum)

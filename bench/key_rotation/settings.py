@@ -13,8 +13,13 @@ from authserver.testing.databases import PG_ADMIN_URL
 HERE = Path(__file__).resolve().parent
 AUDIENCE = "https://api.rotation.test"
 #: Short timings; the publish delay, revoke bound and retire keep follow from POLICY (authserver.keys.lifecycle).
-TIMINGS = {"JWKS_MAX_AGE": 3, "KEYS_RELOAD_INTERVAL": 1, "ACCESS_TOKEN_TTL": 5, "ACCESS_TOKEN_MAX_TTL": 5,
-           "KEY_ROTATION_PERIOD": 0}
+TIMINGS = {
+    "JWKS_MAX_AGE": 3,
+    "KEYS_RELOAD_INTERVAL": 1,
+    "ACCESS_TOKEN_TTL": 5,
+    "ACCESS_TOKEN_MAX_TTL": 5,
+    "KEY_ROTATION_PERIOD": 0,
+}
 #: The lifecycle the server and its CLI apply with these timings.
 POLICY: Policy = Policy.from_settings(Settings.load(TIMINGS, environ={}).keys)
 REVOKE_BOUND = revoke_propagation_bound(POLICY)

@@ -30,8 +30,13 @@ class StrictCachePool:
 
     def run(self) -> None:
         while not self.load.stop.is_set():
-            client = CountingJWKClient(self.load.jwks_uri, cache_jwk_set=True, lifespan=self.load.max_age,
-                                       cooldown_duration=self.load.max_age, timeout=10)
+            client = CountingJWKClient(
+                self.load.jwks_uri,
+                cache_jwk_set=True,
+                lifespan=self.load.max_age,
+                cooldown_duration=self.load.max_age,
+                timeout=10,
+            )
             with contextlib.suppress(jwt.PyJWTError):
                 client.get_jwk_set()
                 with self.lock:
@@ -42,9 +47,12 @@ class StrictCachePool:
     def check_new_key(self, kid: str, activated_at: float) -> dict[str, Any]:
         with self.lock:
             fresh = [(f, c) for f, c in self.clients if f + self.load.max_age > activated_at]
-        stale = [(f, c) for f, c in fresh
-                 if c.jwk_set_cache and kid not in {k.key_id for k in c.jwk_set_cache.jwk_set_with_timestamp
-                                                    .get_jwk_set().keys}]  # type: ignore[union-attr]
+        stale = [
+            (f, c)
+            for f, c in fresh
+            if c.jwk_set_cache
+            and kid not in {k.key_id for k in c.jwk_set_cache.jwk_set_with_timestamp.get_jwk_set().keys}
+        ]  # type: ignore[union-attr]
         checks = failures = 0
         seen: set[int] = set()
         first_failure: float | None = None
@@ -65,5 +73,10 @@ class StrictCachePool:
                         failures += 1
                         first_failure = first_failure or time.time() - activated_at
             time.sleep(0.02)
-        return {"fresh_at_activation": len(fresh), "lacking_the_key": len(stale), "checks": checks,
-                "failures": failures, "first_failure_after_activation_s": first_failure and round(first_failure, 3)}
+        return {
+            "fresh_at_activation": len(fresh),
+            "lacking_the_key": len(stale),
+            "checks": checks,
+            "failures": failures,
+            "first_failure_after_activation_s": first_failure and round(first_failure, 3),
+        }

@@ -50,8 +50,9 @@ class CountingJWKClient(jwt.PyJWKClient):
     def fetch_data(self) -> Any:
         started = time.time()
         data = super().fetch_data()
-        self.fetches.append({"started_at": started, "at": time.time(),
-                             "kids": [k.get("kid") for k in data.get("keys", [])]})
+        self.fetches.append(
+            {"started_at": started, "at": time.time(), "kids": [k.get("kid") for k in data.get("keys", [])]}
+        )
         return data
 
 
@@ -59,8 +60,9 @@ class PyJWTVerifier:
     name = "pyjwt"
 
     def __init__(self, jwks_uri: str, issuer: str, max_age: float, sink: Sink) -> None:
-        self.client = CountingJWKClient(jwks_uri, cache_jwk_set=True, lifespan=max_age, cooldown_duration=max_age,
-                                        timeout=10)
+        self.client = CountingJWKClient(
+            jwks_uri, cache_jwk_set=True, lifespan=max_age, cooldown_duration=max_age, timeout=10
+        )
         self.issuer, self.sink = issuer, sink
         self.queue: Queue[Check | None] = Queue()
         self.thread = threading.Thread(target=self._run, name="pyjwt-verifier", daemon=True)
@@ -80,16 +82,27 @@ class PyJWTVerifier:
             if header.get("typ") != "at+jwt":
                 raise jwt.InvalidTokenError(f"typ is {header.get('typ')!r}, not at+jwt")
             signing_key = self.client.get_signing_key_from_jwt(token)
-            jwt.decode(token, signing_key, algorithms=["RS256"], audience=AUDIENCE, issuer=self.issuer,
-                       leeway=tolerance, options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]})
+            jwt.decode(
+                token,
+                signing_key,
+                algorithms=["RS256"],
+                audience=AUDIENCE,
+                issuer=self.issuer,
+                leeway=tolerance,
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
+            )
         except jwt.PyJWKClientError as exc:
             code = NO_MATCHING_KEY if "Unable to find a signing key" in str(exc) else type(exc).__name__
             return {"ok": False, "kid": kid, "at": time.time(), "error": {"code": code, "message": str(exc)}}
         except jwt.ExpiredSignatureError as exc:
             return {"ok": False, "kid": kid, "at": time.time(), "error": {"code": EXPIRED, "message": str(exc)}}
         except jwt.PyJWTError as exc:
-            return {"ok": False, "kid": kid, "at": time.time(),
-                    "error": {"code": type(exc).__name__, "message": str(exc)}}
+            return {
+                "ok": False,
+                "kid": kid,
+                "at": time.time(),
+                "error": {"code": type(exc).__name__, "message": str(exc)},
+            }
         return {"ok": True, "kid": kid, "at": time.time()}
 
     def _run(self) -> None:
@@ -100,8 +113,11 @@ class PyJWTVerifier:
             self.sink(self.name, check.job_id, self.verify(check.token.token, check.tolerance))
 
     def stats(self) -> dict[str, Any]:
-        return {"fetches": self.client.fetches, "lifespan_s": self.client.jwk_set_cache.lifespan
-                if self.client.jwk_set_cache else None, "cooldown_s": self.client.cooldown_duration}
+        return {
+            "fetches": self.client.fetches,
+            "lifespan_s": self.client.jwk_set_cache.lifespan if self.client.jwk_set_cache else None,
+            "cooldown_s": self.client.cooldown_duration,
+        }
 
     def close(self) -> None:
         self.queue.put(None)
@@ -114,11 +130,24 @@ class JoseVerifier:
     name = "jose"
 
     def __init__(self, jwks_uri: str, issuer: str, max_age: float, sink: Sink) -> None:
-        env = {**os.environ, "JWKS_URI": jwks_uri, "ISSUER": issuer, "AUDIENCE": AUDIENCE,
-               "CACHE_MAX_AGE_MS": str(int(max_age * 1000)), "COOLDOWN_MS": str(int(max_age * 1000))}
+        env = {
+            **os.environ,
+            "JWKS_URI": jwks_uri,
+            "ISSUER": issuer,
+            "AUDIENCE": AUDIENCE,
+            "CACHE_MAX_AGE_MS": str(int(max_age * 1000)),
+            "COOLDOWN_MS": str(int(max_age * 1000)),
+        }
         self.sink = sink
-        self.process = subprocess.Popen(["node", str(HERE / "verify_loop.mjs")], cwd=HERE, env=env, text=True,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=1)
+        self.process = subprocess.Popen(
+            ["node", str(HERE / "verify_loop.mjs")],
+            cwd=HERE,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=1,
+        )
         self.write_lock = threading.Lock()
         self.ready = threading.Event()
         self.stats_event = threading.Event()

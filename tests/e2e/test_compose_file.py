@@ -44,7 +44,7 @@ def interpolate(value: str, env: dict[str, str]) -> str:
         if op is not None and op.endswith("?") and unset:
             raise KeyError(f"{name}: {arg}")
         replacement = (arg or "") if unset and op is not None and op.endswith("-") else (current or "")
-        value = value[:match.start()] + replacement + value[match.end():]
+        value = value[: match.start()] + replacement + value[match.end() :]
 
 
 def load_compose() -> dict:
@@ -150,8 +150,15 @@ class Stack:
 
     def run(self, name: str, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """The service's command (or ``argv`` instead, as in ``docker compose run``) in its environment."""
-        return subprocess.run(list(argv) or self.command(name)[0], env=self.env(name), cwd=ROOT, input=stdin,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            list(argv) or self.command(name)[0],
+            env=self.env(name),
+            cwd=ROOT,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def start(self, name: str) -> str:
         argv, port = self.command(name)
@@ -206,19 +213,36 @@ def test_every_service_of_ours_starts_with_its_compose_command_and_environment(s
     resource = stack.start("resource")
 
     # The wiring agrees end to end: a token from a replica is accepted by the resource service.
-    users = stack.run("migrate", "authserver", "users", "create", "alice", "--password-stdin",
-                      stdin="correct horse battery staple\n")
+    users = stack.run(
+        "migrate", "authserver", "users", "create", "alice", "--password-stdin", stdin="correct horse battery staple\n"
+    )
     assert users.returncode == 0, users.stderr
-    created = stack.run("migrate", "authserver", "clients", "create", "--name", "app", "--grant", "password",
-                        "--scope", "read", "--first-party", "--json")
+    created = stack.run(
+        "migrate",
+        "authserver",
+        "clients",
+        "create",
+        "--name",
+        "app",
+        "--grant",
+        "password",
+        "--scope",
+        "read",
+        "--first-party",
+        "--json",
+    )
     assert created.returncode == 0, created.stderr
     client = json.loads(created.stdout)
-    reply = requests.post(f"{replicas[-1]}/oauth/token", auth=(client["client_id"], client["client_secret"]),
-                          data={"grant_type": "password", "username": "alice",
-                                "password": "correct horse battery staple"}, timeout=10)
+    reply = requests.post(
+        f"{replicas[-1]}/oauth/token",
+        auth=(client["client_id"], client["client_secret"]),
+        data={"grant_type": "password", "username": "alice", "password": "correct horse battery staple"},
+        timeout=10,
+    )
     assert reply.status_code == 200, reply.text
-    data = requests.get(f"{resource}/user/data", timeout=10,
-                        headers={"Authorization": f"Bearer {reply.json()['access_token']}"})
+    data = requests.get(
+        f"{resource}/user/data", timeout=10, headers={"Authorization": f"Bearer {reply.json()['access_token']}"}
+    )
     assert data.status_code == 200, data.text
     assert data.json()["scope"] == ["read"]
     assert requests.get(f"{resource}/user/data", timeout=5).status_code == 401
@@ -241,11 +265,30 @@ def test_behind_the_compose_proxy_one_clients_failed_logins_do_not_throttle_ever
     migrate = stack.run("migrate")
     assert migrate.returncode == 0, migrate.stderr
     for username in ("alice", "bob"):
-        created = stack.run("migrate", "authserver", "users", "create", username, "--password-stdin",
-                            stdin=f"{username} correct horse battery\n")
+        created = stack.run(
+            "migrate",
+            "authserver",
+            "users",
+            "create",
+            username,
+            "--password-stdin",
+            stdin=f"{username} correct horse battery\n",
+        )
         assert created.returncode == 0, created.stderr
-    created = stack.run("migrate", "authserver", "clients", "create", "--name", "app", "--grant", "password",
-                        "--scope", "read", "--first-party", "--json")
+    created = stack.run(
+        "migrate",
+        "authserver",
+        "clients",
+        "create",
+        "--name",
+        "app",
+        "--grant",
+        "password",
+        "--scope",
+        "read",
+        "--first-party",
+        "--json",
+    )
     assert created.returncode == 0, created.stderr
     client = json.loads(created.stdout)
     url = stack.start("server")
@@ -253,9 +296,13 @@ def test_behind_the_compose_proxy_one_clients_failed_logins_do_not_throttle_ever
     assert "AUTHSERVER_IP_MAX_FAILURES" not in stack.env("server")
 
     def login(username: str, password: str, headers: dict[str, str]) -> requests.Response:
-        return requests.post(f"{url}/oauth/token", auth=(client["client_id"], client["client_secret"]),
-                             data={"grant_type": "password", "username": username, "password": password},
-                             headers=headers, timeout=10)
+        return requests.post(
+            f"{url}/oauth/token",
+            auth=(client["client_id"], client["client_secret"]),
+            data={"grant_type": "password", "username": username, "password": password},
+            headers=headers,
+            timeout=10,
+        )
 
     attacker = _address()
     made_up = [f"nobody-{uuid.uuid4().hex[:8]}" for _ in range(5)]

@@ -40,11 +40,18 @@ def server(live_server: LiveServer) -> LiveServer:
 
 
 def cli(database: Database, keys_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AUTHSERVER_ENV": "development", "AUTHSERVER_DATABASE_URL": database.url,
-           "AUTHSERVER_KEYS_DIR": str(keys_dir), "AUTHSERVER_SECRET_PEPPER": PEPPER,
-           "AUTHSERVER_ARGON2_TIME_COST": "1", "AUTHSERVER_ARGON2_MEMORY_KIB": "1024"}
-    return subprocess.run([str(AUTHSERVER), *args], env=env, cwd=ROOT, input=stdin, capture_output=True, text=True,
-                          timeout=120)
+    env = {
+        **os.environ,
+        "AUTHSERVER_ENV": "development",
+        "AUTHSERVER_DATABASE_URL": database.url,
+        "AUTHSERVER_KEYS_DIR": str(keys_dir),
+        "AUTHSERVER_SECRET_PEPPER": PEPPER,
+        "AUTHSERVER_ARGON2_TIME_COST": "1",
+        "AUTHSERVER_ARGON2_MEMORY_KIB": "1024",
+    }
+    return subprocess.run(
+        [str(AUTHSERVER), *args], env=env, cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_demo_run_walks_the_whole_story(server, database, keys_dir):
@@ -52,8 +59,21 @@ def test_demo_run_walks_the_whole_story(server, database, keys_dir):
     try:
         seed = cli(database, keys_dir, "demo", "seed", "--short-ttl", "--json")
         assert seed.returncode == 0, seed.stderr
-        run = cli(database, keys_dir, "demo", "run", "--issuer", server.url, "--resource", resource.url,
-                  "--credentials", "-", "--max-wait", "20", stdin=seed.stdout)
+        run = cli(
+            database,
+            keys_dir,
+            "demo",
+            "run",
+            "--issuer",
+            server.url,
+            "--resource",
+            resource.url,
+            "--credentials",
+            "-",
+            "--max-wait",
+            "20",
+            stdin=seed.stdout,
+        )
     finally:
         resource.stop()
     assert run.returncode == 0, run.stdout + run.stderr
@@ -93,8 +113,11 @@ def test_demo_run_fails_when_the_resource_accepts_an_expired_token(server, app):
     credentials = json.dumps(seed_in_process(app, "--short-ttl"))
     lenient = start_resource_service(server.url, leeway=3600)
     try:
-        result = CliRunner().invoke(run, ["--issuer", server.url, "--resource", lenient.url, "--credentials", "-",
-                                          "--max-wait", "1"], input=credentials)
+        result = CliRunner().invoke(
+            run,
+            ["--issuer", server.url, "--resource", lenient.url, "--credentials", "-", "--max-wait", "1"],
+            input=credentials,
+        )
     finally:
         lenient.stop()
     assert result.exit_code == 1
@@ -106,8 +129,23 @@ def test_demo_run_fails_on_wrong_credentials(server):
 
     from authserver.cli.demo import run
 
-    result = CliRunner().invoke(run, ["--issuer", server.url, "--resource", "http://127.0.0.1:9", "--client-id",
-                                      "demo-app", "--client-secret", "wrong", "--username", "demo", "--password", "x"])
+    result = CliRunner().invoke(
+        run,
+        [
+            "--issuer",
+            server.url,
+            "--resource",
+            "http://127.0.0.1:9",
+            "--client-id",
+            "demo-app",
+            "--client-secret",
+            "wrong",
+            "--username",
+            "demo",
+            "--password",
+            "x",
+        ],
+    )
     assert result.exit_code == 1
     assert "step 1 (log in (password grant)): expected 200, got 401" in result.output
 
@@ -116,8 +154,12 @@ def test_real_server_token_verifies_offline_and_its_revocation_is_seen_online(li
     user_id = make_user("alice")
     app = make_client("app")
     rs = make_client("rs", grants=("client_credentials",), scopes="", first_party=False, introspect=True)
-    reply = requests.post(f"{live_server.url}/oauth/token", headers=app.basic, timeout=10, data={
-        "grant_type": "password", "username": "alice", "password": "correct horse battery", "scope": "read"})
+    reply = requests.post(
+        f"{live_server.url}/oauth/token",
+        headers=app.basic,
+        timeout=10,
+        data={"grant_type": "password", "username": "alice", "password": "correct horse battery", "scope": "read"},
+    )
     assert reply.status_code == 200, reply.text
     token = reply.json()["access_token"]
 
@@ -125,12 +167,20 @@ def test_real_server_token_verifies_offline_and_its_revocation_is_seen_online(li
     claims = offline.verify(token, ("read",))
     assert (claims["sub"], claims["client_id"], claims["scope"]) == (user_id, "app", "read")
     clock = ManualClock()
-    online = Verifier(live_server.url, live_server.url, clock=clock,
-                      introspection=Introspection(rs.client_id, rs.secret, cache_ttl=10))
+    online = Verifier(
+        live_server.url,
+        live_server.url,
+        clock=clock,
+        introspection=Introspection(rs.client_id, rs.secret, cache_ttl=10),
+    )
     assert online.verify(token)["sub"] == user_id
 
-    revoked = requests.post(f"{live_server.url}/oauth/revoke", headers=app.basic, timeout=10,
-                            data={"token": token, "token_type_hint": "access_token"})
+    revoked = requests.post(
+        f"{live_server.url}/oauth/revoke",
+        headers=app.basic,
+        timeout=10,
+        data={"token": token, "token_type_hint": "access_token"},
+    )
     assert revoked.status_code == 200
     assert online.verify(token)["sub"] == user_id  # the cached answer, for at most cache_ttl
     clock.advance(11)
@@ -140,19 +190,27 @@ def test_real_server_token_verifies_offline_and_its_revocation_is_seen_online(li
     assert online.introspection is not None and online.introspection.requests == 2
 
 
-def test_example_service_serves_user_tokens_and_refuses_client_credentials_tokens(live_server, make_user,
-                                                                                  make_client):
+def test_example_service_serves_user_tokens_and_refuses_client_credentials_tokens(live_server, make_user, make_client):
     """Real tokens from the server, the example service under gunicorn, plain HTTP between them."""
     make_user("alice")
     app = make_client("app")
     service = make_client("batch", grants=("client_credentials",), scopes="read write", first_party=False)
-    user = requests.post(f"{live_server.url}/oauth/token", headers=app.basic, timeout=10, data={
-        "grant_type": "password", "username": "alice", "password": "correct horse battery", "scope": "read"})
-    machine = requests.post(f"{live_server.url}/oauth/token", headers=service.basic, timeout=10,
-                            data={"grant_type": "client_credentials", "scope": "read write"})
+    user = requests.post(
+        f"{live_server.url}/oauth/token",
+        headers=app.basic,
+        timeout=10,
+        data={"grant_type": "password", "username": "alice", "password": "correct horse battery", "scope": "read"},
+    )
+    machine = requests.post(
+        f"{live_server.url}/oauth/token",
+        headers=service.basic,
+        timeout=10,
+        data={"grant_type": "client_credentials", "scope": "read write"},
+    )
     assert user.status_code == 200 and machine.status_code == 200, (user.text, machine.text)
     resource = start_resource_service(live_server.url)
     try:
+
         def get(path: str, token: str) -> requests.Response:
             return requests.get(f"{resource.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
@@ -166,5 +224,6 @@ def test_example_service_serves_user_tokens_and_refuses_client_credentials_token
         assert reply.status_code == 403, reply.text
         assert reply.headers["WWW-Authenticate"] == (
             'Bearer realm="resource-service", error="insufficient_scope", '
-            'error_description="the resource requires a token issued to a user"')
+            'error_description="the resource requires a token issued to a user"'
+        )
         assert reply.json()["error"] == "insufficient_scope"

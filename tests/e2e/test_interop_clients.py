@@ -62,31 +62,45 @@ def _body(prepared: requests.PreparedRequest) -> dict[str, list[str]]:
 def test_requests_oauthlib_legacy_client_gets_and_refreshes_tokens(live_server, account, monkeypatch):
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the live server is plain http on loopback
     session = OAuth2Session(client=LegacyApplicationClient(client_id=account.client_id))
-    first = session.fetch_token(token_url(live_server), username=account.username, password=PASSWORD,
-                                client_id=account.client_id, client_secret=account.secret)
+    first = session.fetch_token(
+        token_url(live_server),
+        username=account.username,
+        password=PASSWORD,
+        client_id=account.client_id,
+        client_secret=account.secret,
+    )
     assert first["token_type"] == "Bearer"
     assert first["access_token"] and first["refresh_token"]
     assert sorted(first["scope"]) == ["read", "write"]  # oauthlib parses the scope string into a list
 
-    second = session.refresh_token(token_url(live_server), refresh_token=first["refresh_token"],
-                                   auth=HTTPBasicAuth(account.client_id, account.secret))
+    second = session.refresh_token(
+        token_url(live_server),
+        refresh_token=first["refresh_token"],
+        auth=HTTPBasicAuth(account.client_id, account.secret),
+    )
     assert second["access_token"] and second["access_token"] != first["access_token"]
     assert second["refresh_token"] and second["refresh_token"] != first["refresh_token"]
 
     # Rotation: the first refresh token was single-use.
-    replay = requests.post(token_url(live_server), auth=(account.client_id, account.secret), timeout=10,
-                           data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    replay = requests.post(
+        token_url(live_server),
+        auth=(account.client_id, account.secret),
+        timeout=10,
+        data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+    )
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_grant"
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 def test_authlib_client_gets_and_refreshes_tokens_with_each_auth_method(live_server, account, method):
-    session = AuthlibSession(client_id=account.client_id, client_secret=account.secret,
-                             token_endpoint_auth_method=method)
+    session = AuthlibSession(
+        client_id=account.client_id, client_secret=account.secret, token_endpoint_auth_method=method
+    )
     sent = _record_requests(session)
-    first = session.fetch_token(token_url(live_server), grant_type="password", username=account.username,
-                                password=PASSWORD)
+    first = session.fetch_token(
+        token_url(live_server), grant_type="password", username=account.username, password=PASSWORD
+    )
     assert first["access_token"] and first["refresh_token"]
     assert first["expires_in"] > 0
 
@@ -114,8 +128,12 @@ def test_pyjwt_verifies_access_token_with_keys_from_discovered_jwks(live_server,
     jwks_uri = metadata["jwks_uri"]
     assert jwks_uri.startswith(live_server.url + "/")
 
-    resp = requests.post(metadata["token_endpoint"], auth=(account.client_id, account.secret), timeout=10,
-                         data={"grant_type": "password", "username": account.username, "password": PASSWORD})
+    resp = requests.post(
+        metadata["token_endpoint"],
+        auth=(account.client_id, account.secret),
+        timeout=10,
+        data={"grant_type": "password", "username": account.username, "password": PASSWORD},
+    )
     assert resp.status_code == 200, resp.text
     token = resp.json()["access_token"]
 
@@ -131,8 +149,7 @@ def test_pyjwt_verifies_access_token_with_keys_from_discovered_jwks(live_server,
 
     # The signature really is checked: a different audience or a tampered token fails.
     with pytest.raises(jwt.InvalidAudienceError):
-        jwt.decode(token, signing_key.key, algorithms=["RS256"], audience="https://other.test",
-                   issuer=live_server.url)
+        jwt.decode(token, signing_key.key, algorithms=["RS256"], audience="https://other.test", issuer=live_server.url)
     head, payload, sig = token.split(".")
     forged = ".".join([head, payload, ("A" if sig[0] != "A" else "B") + sig[1:]])
     with pytest.raises(jwt.InvalidSignatureError):

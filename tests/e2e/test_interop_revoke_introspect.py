@@ -85,29 +85,37 @@ def accounts(make_user, make_client) -> Accounts:
     username = f"revoker-{suffix}"
     user_id = make_user(username, PASSWORD)
     app = make_client(f"revoking-app-{suffix}", introspect=True)
-    rs = make_client(f"resource-server-{suffix}", grants=("client_credentials",), first_party=False,
-                     introspect=True)
+    rs = make_client(f"resource-server-{suffix}", grants=("client_credentials",), first_party=False, introspect=True)
     assert app.secret and rs.secret
     return Accounts(username, user_id, app.client_id, app.secret, rs.client_id, rs.secret)
 
 
 def login(server: Server, acc: Accounts) -> Tokens:
-    resp = requests.post(f"{server.url}/oauth/token", auth=(acc.app_id, acc.app_secret), timeout=TIMEOUT,
-                         data={"grant_type": "password", "username": acc.username, "password": PASSWORD})
+    resp = requests.post(
+        f"{server.url}/oauth/token",
+        auth=(acc.app_id, acc.app_secret),
+        timeout=TIMEOUT,
+        data={"grant_type": "password", "username": acc.username, "password": PASSWORD},
+    )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     return Tokens(body["access_token"], body["refresh_token"])
 
 
 def refresh(server: Server, acc: Accounts, refresh_token: str) -> requests.Response:
-    return requests.post(f"{server.url}/oauth/token", auth=(acc.app_id, acc.app_secret), timeout=TIMEOUT,
-                         data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+    return requests.post(
+        f"{server.url}/oauth/token",
+        auth=(acc.app_id, acc.app_secret),
+        timeout=TIMEOUT,
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+    )
 
 
 def bearer_probe(server: Server, access_token: str) -> requests.Response:
     """The server's one bearer-protected endpoint (log out everywhere): 401 unless the token is active."""
-    return requests.post(f"{server.url}/oauth/sessions/revoke-all", timeout=TIMEOUT,
-                         headers={"Authorization": f"Bearer {access_token}"})
+    return requests.post(
+        f"{server.url}/oauth/sessions/revoke-all", timeout=TIMEOUT, headers={"Authorization": f"Bearer {access_token}"}
+    )
 
 
 def json_of(resp: requests.Response) -> Any:
@@ -115,8 +123,11 @@ def json_of(resp: requests.Response) -> Any:
     try:
         return resp.json()
     except ValueError:
-        pytest.fail(f"{resp.request.method} {resp.url} -> {resp.status_code} "
-                    f"{resp.headers.get('Content-Type')!r}: body is not JSON: {resp.text[:300]!r}", pytrace=False)
+        pytest.fail(
+            f"{resp.request.method} {resp.url} -> {resp.status_code} "
+            f"{resp.headers.get('Content-Type')!r}: body is not JSON: {resp.text[:300]!r}",
+            pytrace=False,
+        )
 
 
 def assert_active(body: dict[str, Any], server: Server, acc: Accounts, token_type: str) -> None:
@@ -166,21 +177,23 @@ def test_authlib_revokes_refresh_token_and_its_family(server, accounts):
     revoke_url, introspect_url = f"{server.url}/oauth/revoke", f"{server.url}/oauth/introspect"
     with _authlib(accounts.app_id, accounts.app_secret) as app, _authlib(accounts.rs_id, accounts.rs_secret) as rs:
         # A refresh token is introspectable by its holder only: the resource server learns nothing.
-        hidden = rs.introspect_token(introspect_url, token=tokens.refresh, token_type_hint="refresh_token",
-                                     timeout=TIMEOUT)
+        hidden = rs.introspect_token(
+            introspect_url, token=tokens.refresh, token_type_hint="refresh_token", timeout=TIMEOUT
+        )
         assert hidden.status_code == 200, hidden.text
         assert json_of(hidden) == {"active": False}
-        before = app.introspect_token(introspect_url, token=tokens.refresh, token_type_hint="refresh_token",
-                                      timeout=TIMEOUT)
+        before = app.introspect_token(
+            introspect_url, token=tokens.refresh, token_type_hint="refresh_token", timeout=TIMEOUT
+        )
         assert before.status_code == 200, before.text
         assert_active(json_of(before), server, accounts, "refresh_token")
 
-        revoked = app.revoke_token(revoke_url, token=tokens.refresh, token_type_hint="refresh_token",
-                                   timeout=TIMEOUT)
+        revoked = app.revoke_token(revoke_url, token=tokens.refresh, token_type_hint="refresh_token", timeout=TIMEOUT)
         assert revoked.status_code == 200, revoked.text
 
-        after = app.introspect_token(introspect_url, token=tokens.refresh, token_type_hint="refresh_token",
-                                     timeout=TIMEOUT)
+        after = app.introspect_token(
+            introspect_url, token=tokens.refresh, token_type_hint="refresh_token", timeout=TIMEOUT
+        )
         assert after.status_code == 200, after.text
         assert json_of(after) == {"active": False}
         # RFC 7009 §2.1: access tokens of the same grant SHOULD go too; this server revokes the family.
@@ -200,8 +213,11 @@ def test_authlib_revokes_refresh_token_and_its_family(server, accounts):
 def _require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"{name} is required for the oauth4webapi interop test and was not found on PATH "
-                    "(install Node.js 20+ with npm)", pytrace=False)
+        pytest.fail(
+            f"{name} is required for the oauth4webapi interop test and was not found on PATH "
+            "(install Node.js 20+ with npm)",
+            pytrace=False,
+        )
     return path
 
 
@@ -224,24 +240,33 @@ def node() -> str:
         pytest.fail(f"oauth4webapi 3 needs Node.js 20 or newer, found {raw!r}", pytrace=False)
     if _installed_version() != _locked_version():
         try:
-            done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=INTEROP_DIR, capture_output=True,
-                                  text=True, timeout=300)
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"], cwd=INTEROP_DIR, capture_output=True, text=True, timeout=300
+            )
         except subprocess.TimeoutExpired:
             pytest.fail("npm ci in tests/e2e/interop took over 300 s", pytrace=False)
         if done.returncode != 0:
-            pytest.fail(f"npm ci in tests/e2e/interop failed ({done.returncode}):\n{done.stdout}\n{done.stderr}",
-                        pytrace=False)
+            pytest.fail(
+                f"npm ci in tests/e2e/interop failed ({done.returncode}):\n{done.stdout}\n{done.stderr}", pytrace=False
+            )
     assert _installed_version() == _locked_version()
     return node
 
 
 def run_oauth4webapi(node: str, server: Server, acc: Accounts, plan: list[dict[str, str]]) -> dict[str, Any]:
-    env = {**os.environ, "ISSUER": server.url, "CLIENT_ID": acc.app_id, "CLIENT_SECRET": acc.app_secret,
-           "RS_CLIENT_ID": acc.rs_id, "RS_CLIENT_SECRET": acc.rs_secret, "PLAN": json.dumps(plan)}
-    done = subprocess.run([node, str(SCRIPT)], cwd=INTEROP_DIR, env=env, capture_output=True, text=True,
-                          timeout=60)
-    context = f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}\n" \
-              f"--- server log ---\n{server.log_tail()}"
+    env = {
+        **os.environ,
+        "ISSUER": server.url,
+        "CLIENT_ID": acc.app_id,
+        "CLIENT_SECRET": acc.app_secret,
+        "RS_CLIENT_ID": acc.rs_id,
+        "RS_CLIENT_SECRET": acc.rs_secret,
+        "PLAN": json.dumps(plan),
+    }
+    done = subprocess.run([node, str(SCRIPT)], cwd=INTEROP_DIR, env=env, capture_output=True, text=True, timeout=60)
+    context = (
+        f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}\n--- server log ---\n{server.log_tail()}"
+    )
     assert done.returncode == 0, context
     return json.loads(done.stdout)
 
@@ -251,13 +276,23 @@ def test_oauth4webapi_discovers_revokes_and_introspects(node, server, accounts):
     plan = [
         {"label": "access before", "op": "introspect", "token": first.access, "hint": "access_token"},
         {"label": "refresh hidden", "op": "introspect", "token": second.refresh, "hint": "refresh_token"},
-        {"label": "refresh before", "op": "introspect", "token": second.refresh, "hint": "refresh_token",
-         "by": "client"},
+        {
+            "label": "refresh before",
+            "op": "introspect",
+            "token": second.refresh,
+            "hint": "refresh_token",
+            "by": "client",
+        },
         {"label": "revoke access", "op": "revoke", "token": first.access, "hint": "access_token"},
         {"label": "access after", "op": "introspect", "token": first.access, "hint": "access_token"},
         {"label": "revoke refresh", "op": "revoke", "token": second.refresh, "hint": "refresh_token"},
-        {"label": "refresh after", "op": "introspect", "token": second.refresh, "hint": "refresh_token",
-         "by": "client"},
+        {
+            "label": "refresh after",
+            "op": "introspect",
+            "token": second.refresh,
+            "hint": "refresh_token",
+            "by": "client",
+        },
         {"label": "family access after", "op": "introspect", "token": second.access},
         {"label": "revoke unknown", "op": "revoke", "token": "not-a-token-" + uuid.uuid4().hex},
     ]

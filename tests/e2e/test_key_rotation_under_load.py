@@ -61,7 +61,8 @@ def test_three_rotations_under_load_fail_no_valid_token_and_revoke_propagates_in
         v = result["verifiers"][name]
         assert v["valid_tokens_failed"] == 0, (
             f"{name}: {v['valid_tokens_failed']} valid tokens failed verification during rotation:\n"
-            f"{v['failures'][:5]}\nrotations: {result['rotations']}\ntimeline:\n{timeline}")
+            f"{v['failures'][:5]}\nrotations: {result['rotations']}\ntimeline:\n{timeline}"
+        )
         assert len(v["kids_verified"]) >= 2, v["kids_verified"]
         assert v["checks_ok"] >= 600, v
         # Both checks of (almost) every token ran while it was valid: the load did not outrun the verifiers.

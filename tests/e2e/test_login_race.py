@@ -43,8 +43,10 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 @pytest.fixture
 def postgresql_only(database: Database) -> Database:
     if database.backend != "postgresql":
-        pytest.skip("concurrency guarantees are proven on PostgreSQL only, with real parallel requests; SQLite "
-                    "serialises all writers behind one file lock, so a race there proves nothing")
+        pytest.skip(
+            "concurrency guarantees are proven on PostgreSQL only, with real parallel requests; SQLite "
+            "serialises all writers behind one file lock, so a race there proves nothing"
+        )
     return database
 
 
@@ -70,8 +72,12 @@ def _fire(url: str, auth: tuple[str, str | None], username: str) -> list[tuple[i
         local.session = session
         session.get(f"{url}/healthz", timeout=TIMEOUT)  # the connection is open before the barrier
         barrier.wait()
-        resp = session.post(f"{url}/oauth/token", auth=auth, timeout=TIMEOUT,
-                            data={"grant_type": "password", "username": username, "password": WRONG})
+        resp = session.post(
+            f"{url}/oauth/token",
+            auth=auth,
+            timeout=TIMEOUT,
+            data={"grant_type": "password", "username": username, "password": WRONG},
+        )
         return resp.status_code, resp.content
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
@@ -79,23 +85,32 @@ def _fire(url: str, auth: tuple[str, str | None], username: str) -> list[tuple[i
 
 
 @pytest.mark.parametrize("store", ["database", "redis"])
-def test_parallel_wrong_passwords_verify_at_most_the_limit(store, postgresql_only, keys_dir, app, make_user,
-                                                           make_client):
+def test_parallel_wrong_passwords_verify_at_most_the_limit(
+    store, postgresql_only, keys_dir, app, make_user, make_client
+):
     reg = make_client(f"race-{store}")
     names = [f"racer-{store}-{uuid.uuid4().hex[:8]}" for _ in range(ROUNDS)]
     for name in names:
         make_user(name, PASSWORD)
-    env = {"GUNICORN_CMD_ARGS": f"--threads {THREADS}", "AUTHSERVER_BRUTE_FORCE_MAX_FAILURES": str(MAX_FAILURES),
-           "AUTHSERVER_IP_MAX_FAILURES": "100000", "AUTHSERVER_GLOBAL_MAX_FAILURES": "100000",
-           **({"AUTHSERVER_REDIS_URL": REDIS_URL} if store == "redis" else {})}
+    env = {
+        "GUNICORN_CMD_ARGS": f"--threads {THREADS}",
+        "AUTHSERVER_BRUTE_FORCE_MAX_FAILURES": str(MAX_FAILURES),
+        "AUTHSERVER_IP_MAX_FAILURES": "100000",
+        "AUTHSERVER_GLOBAL_MAX_FAILURES": "100000",
+        **({"AUTHSERVER_REDIS_URL": REDIS_URL} if store == "redis" else {}),
+    }
     server = start_server(postgresql_only, keys_dir, workers=WORKERS, **env)
     try:
         auth = (reg.client_id, reg.secret)
         results = []
         for name in names:
             replies = _fire(server.url, auth, name)
-            after = requests.post(f"{server.url}/oauth/token", auth=auth, timeout=TIMEOUT,
-                                  data={"grant_type": "password", "username": name, "password": PASSWORD})
+            after = requests.post(
+                f"{server.url}/oauth/token",
+                auth=auth,
+                timeout=TIMEOUT,
+                data={"grant_type": "password", "username": name, "password": PASSWORD},
+            )
             results.append((name, replies, after))
         log = server.log()
     finally:

@@ -116,8 +116,12 @@ class Firing:
         session = self._session()
         barrier.wait()
         try:
-            resp = session.post(self.token_url, auth=self.auth, timeout=REQUEST_TIMEOUT,
-                                data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+            resp = session.post(
+                self.token_url,
+                auth=self.auth,
+                timeout=REQUEST_TIMEOUT,
+                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            )
         except requests.RequestException as exc:
             return Reply(None, f"{type(exc).__name__}: {exc}")
         return _reply(resp)
@@ -140,14 +144,22 @@ class Firing:
 
 
 def _login(url: str, reg: Registered, username: str) -> Reply:
-    resp = requests.post(f"{url}/oauth/token", auth=(reg.client_id, reg.secret), timeout=REQUEST_TIMEOUT,
-                         data={"grant_type": "password", "username": username, "password": PASSWORD})
+    resp = requests.post(
+        f"{url}/oauth/token",
+        auth=(reg.client_id, reg.secret),
+        timeout=REQUEST_TIMEOUT,
+        data={"grant_type": "password", "username": username, "password": PASSWORD},
+    )
     return _reply(resp)
 
 
 def _refresh(url: str, reg: Registered, refresh_token: str) -> Reply:
-    resp = requests.post(f"{url}/oauth/token", auth=(reg.client_id, reg.secret), timeout=REQUEST_TIMEOUT,
-                         data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+    resp = requests.post(
+        f"{url}/oauth/token",
+        auth=(reg.client_id, reg.secret),
+        timeout=REQUEST_TIMEOUT,
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+    )
     return _reply(resp)
 
 
@@ -163,15 +175,19 @@ def _family_rows(app, login_refresh_token: str) -> FamilyRows:
 
     with app.app_context():
         try:
-            row = db.session.execute(text("SELECT id, family_id FROM refresh_tokens WHERE token_hash = :h"),
-                                     {"h": token_digest(login_refresh_token)}).one_or_none()
+            row = db.session.execute(
+                text("SELECT id, family_id FROM refresh_tokens WHERE token_hash = :h"),
+                {"h": token_digest(login_refresh_token)},
+            ).one_or_none()
             if row is None:
                 return FamilyRows(None, 0, 0)
-            successors = db.session.execute(text("SELECT count(*) FROM refresh_tokens WHERE parent_id = :id"),
-                                            {"id": row.id}).scalar_one()
+            successors = db.session.execute(
+                text("SELECT count(*) FROM refresh_tokens WHERE parent_id = :id"), {"id": row.id}
+            ).scalar_one()
             unrevoked = db.session.execute(
                 text("SELECT count(*) FROM refresh_tokens WHERE family_id = :f AND revoked_at IS NULL"),
-                {"f": row.family_id}).scalar_one()
+                {"f": row.family_id},
+            ).scalar_one()
             return FamilyRows(row.id, successors, unrevoked)
         finally:
             db.session.rollback()
@@ -200,25 +216,35 @@ class Tally:
 
     @property
     def server_errors(self) -> int:
-        return sum(n for counter in (self.parallel, self.other) for status, n in counter.items()
-                   if status.startswith("5") or status == "no answer")
+        return sum(
+            n
+            for counter in (self.parallel, self.other)
+            for status, n in counter.items()
+            if status.startswith("5") or status == "no answer"
+        )
 
     def summary(self, elapsed: float) -> str:
         slowest = max(self.round_seconds, default=0.0)
         mean = sum(self.round_seconds) / len(self.round_seconds) if self.round_seconds else 0.0
-        return (f"[{self.mode}] {self.rounds}/{ROUNDS} rounds x {PARALLEL} parallel refreshes, {WORKERS} gunicorn "
-                f"workers: {elapsed:.1f}s (parallel burst mean {mean:.3f}s, slowest {slowest:.3f}s); "
-                f"parallel statuses {dict(self.parallel)}; other statuses {dict(self.other)}; "
-                f"5xx or no answer: {self.server_errors}; anomalies: {len(self.anomalies)}")
+        return (
+            f"[{self.mode}] {self.rounds}/{ROUNDS} rounds x {PARALLEL} parallel refreshes, {WORKERS} gunicorn "
+            f"workers: {elapsed:.1f}s (parallel burst mean {mean:.3f}s, slowest {slowest:.3f}s); "
+            f"parallel statuses {dict(self.parallel)}; other statuses {dict(self.other)}; "
+            f"5xx or no answer: {self.server_errors}; anomalies: {len(self.anomalies)}"
+        )
 
 
-def _check_strict_round(app, url: str, reg: Registered, login_token: str, replies: list[Reply],
-                        tally: Tally) -> list[str]:
+def _check_strict_round(
+    app, url: str, reg: Registered, login_token: str, replies: list[Reply], tally: Tally
+) -> list[str]:
     problems = []
     ok = [r for r in replies if r.status == 200]
     rejected = [r for r in replies if r.status == 400 and r.error == "invalid_grant"]
-    other = [(r.status, r.body) for r in replies if r.status not in (200, 400) or (r.status == 400 and
-                                                                                   r.error != "invalid_grant")]
+    other = [
+        (r.status, r.body)
+        for r in replies
+        if r.status not in (200, 400) or (r.status == 400 and r.error != "invalid_grant")
+    ]
     if len(ok) != 1 or len(rejected) != PARALLEL - 1 or other:
         problems.append(f"{len(ok)} x 200, {len(rejected)} x 400 invalid_grant, others {other[:3]}")
     rows = _family_rows(app, login_token)
@@ -239,8 +265,9 @@ def _check_strict_round(app, url: str, reg: Registered, login_token: str, replie
     return problems
 
 
-def _check_grace_round(app, url: str, reg: Registered, login_token: str, replies: list[Reply],
-                       tally: Tally) -> list[str]:
+def _check_grace_round(
+    app, url: str, reg: Registered, login_token: str, replies: list[Reply], tally: Tally
+) -> list[str]:
     problems = []
     ok = [r for r in replies if r.status == 200]
     if len(ok) != PARALLEL:
@@ -265,8 +292,10 @@ def _check_grace_round(app, url: str, reg: Registered, login_token: str, replies
 @pytest.fixture
 def postgresql_only(database: Database) -> Database:
     if database.backend != "postgresql":
-        pytest.skip("concurrency guarantees are proven on PostgreSQL only, with real parallel requests; SQLite "
-                    "serialises all writers behind one file lock, so a race there proves nothing")
+        pytest.skip(
+            "concurrency guarantees are proven on PostgreSQL only, with real parallel requests; SQLite "
+            "serialises all writers behind one file lock, so a race there proves nothing"
+        )
     return database
 
 
@@ -298,8 +327,9 @@ def test_parallel_refreshes_with_one_token(mode, postgresql_only, keys_dir, app,
                 tally.round_seconds.append(time.monotonic() - round_start)
                 for reply in replies:
                     tally.count(reply, parallel=True)
-                tally.anomalies += [f"round {number}: {p}" for p in
-                                    check(app, server.url, reg, login.refresh_token, replies, tally)]
+                tally.anomalies += [
+                    f"round {number}: {p}" for p in check(app, server.url, reg, login.refresh_token, replies, tally)
+                ]
                 tally.rounds = number
         finally:
             firing.close()

@@ -93,19 +93,29 @@ def test_the_images_command_writes_an_access_log_with_the_path_and_without_the_q
     ensure_development_key(keys, int(time.time()), PASSPHRASE)
     port = _free_port()
     argv = [f"127.0.0.1:{port}" if arg == "0.0.0.0:8000" else arg for arg in dockerfile_cmd()]
-    env = {"PATH": f"{VENV_BIN}:{os.environ['PATH']}", "HOME": os.environ.get("HOME", "/tmp"), **dockerfile_env(),
-           "AUTHSERVER_ISSUER": "https://auth.test", "AUTHSERVER_DATABASE_URL": database.url,
-           "AUTHSERVER_KEYS_DIR": str(keys), "AUTHSERVER_SECRET_PEPPER": PEPPER,
-           "AUTHSERVER_KEYS_PASSPHRASE": PASSPHRASE}
+    env = {
+        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        **dockerfile_env(),
+        "AUTHSERVER_ISSUER": "https://auth.test",
+        "AUTHSERVER_DATABASE_URL": database.url,
+        "AUTHSERVER_KEYS_DIR": str(keys),
+        "AUTHSERVER_SECRET_PEPPER": PEPPER,
+        "AUTHSERVER_KEYS_PASSPHRASE": PASSPHRASE,
+    }
     log_path = Path(tempfile.mkstemp(prefix="access-log-", suffix=".log", dir=tmp_path)[1])
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         assert wait_healthy(url, process), log_path.read_text()[-3000:]
-        reply = requests.post(f"{url}/oauth/token?grant_type=password&username=alice&password={SECRETS[0]}"
-                              f"&client_id=app&client_secret={SECRETS[1]}", data={"grant_type": "password"},
-                              headers={"Referer": f"https://app.example/callback?code={SECRETS[2]}"}, timeout=10)
+        reply = requests.post(
+            f"{url}/oauth/token?grant_type=password&username=alice&password={SECRETS[0]}"
+            f"&client_id=app&client_secret={SECRETS[1]}",
+            data={"grant_type": "password"},
+            headers={"Referer": f"https://app.example/callback?code={SECRETS[2]}"},
+            timeout=10,
+        )
         assert reply.status_code in (400, 401), reply.text  # the query string is ignored
         deadline = time.monotonic() + 10
         while "/oauth/token" not in log_path.read_text() and time.monotonic() < deadline:
@@ -148,10 +158,17 @@ def stub_bin(tmp_path: Path) -> Path:
 
 def test_make_run_is_development_explicitly_even_when_the_shell_says_production(stub_bin, tmp_path):
     env = {**os.environ, "AUTHSERVER_ENV": "production"}
-    proc = subprocess.run(["make", "-s", "run", f"BIN={stub_bin}", f"STAMP={stub_bin / 'stamp'}"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["make", "-s", "run", f"BIN={stub_bin}", f"STAMP={stub_bin / 'stamp'}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     calls = (tmp_path / "calls").read_text().splitlines()
     assert [c.split(" ", 2)[:2] for c in calls] == [["authserver", "AUTHSERVER_ENV=development"]] * 2 + [
-        ["gunicorn", "AUTHSERVER_ENV=development"]]
+        ["gunicorn", "AUTHSERVER_ENV=development"]
+    ]
     assert calls[1].endswith("demo seed") and f"-c {SHARED_CONFIG}" in calls[2]

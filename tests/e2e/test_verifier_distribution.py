@@ -19,8 +19,21 @@ from conftest import ROOT
 
 VERIFIER = ROOT / "verifier"
 #: Distributions of the server's stack, none of which the verifier (without extras) may pull in.
-SERVER_STACK = {"flask", "werkzeug", "sqlalchemy", "flask-sqlalchemy", "flask-migrate", "psycopg", "psycopg-binary",
-                "argon2-cffi", "gunicorn", "redis", "authlib", "joserfc", "authserver"}
+SERVER_STACK = {
+    "flask",
+    "werkzeug",
+    "sqlalchemy",
+    "flask-sqlalchemy",
+    "flask-migrate",
+    "psycopg",
+    "psycopg-binary",
+    "argon2-cffi",
+    "gunicorn",
+    "redis",
+    "authlib",
+    "joserfc",
+    "authserver",
+}
 #: What ``pip install ./verifier`` may install: the verifier, cryptography and cryptography's own needs.
 EXPECTED = {"authserver-verifier", "cryptography", "cffi", "pycparser", "pip", "setuptools", "wheel"}
 
@@ -45,8 +58,11 @@ LOADED = "print(authserver_verifier.__file__, *sorted({m.split('.')[0] for m in 
 def test_verifier_installs_alone_without_the_server_stack_and_its_tests_pass_there(tmp_path: Path):
     # A copy, so that the build leaves nothing behind in the checkout (egg-info, build/).
     source = tmp_path / "verifier"
-    shutil.copytree(VERIFIER, source, ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__",
-                                                                   ".pytest_cache", ".hypothesis"))
+    shutil.copytree(
+        VERIFIER,
+        source,
+        ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__", ".pytest_cache", ".hypothesis"),
+    )
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
     python = venv / "bin" / "python"

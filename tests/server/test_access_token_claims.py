@@ -23,8 +23,14 @@ def verify(token: str, jwks: jwt.PyJWKSet, audience: str = ISSUER) -> dict:
     """Verify like a resource server: kid from the JWKS, RS256 only, issuer and audience pinned."""
     kid = jwt.get_unverified_header(token)["kid"]
     key = next(k for k in jwks.keys if k.key_id == kid)
-    return jwt.decode(token, key.key, algorithms=["RS256"], issuer=ISSUER, audience=audience,
-                      options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]})
+    return jwt.decode(
+        token,
+        key.key,
+        algorithms=["RS256"],
+        issuer=ISSUER,
+        audience=audience,
+        options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]},
+    )
 
 
 def login(make_user, make_client, oauth, **client_kw) -> tuple[str, object, dict]:

@@ -68,8 +68,9 @@ def test_a_forked_child_leaves_the_parents_connection_alone(postgresql_only, mak
     assert _backend_pid() == pid
 
 
-def test_after_every_connection_died_reads_and_logins_just_work(postgresql_only, app, client, make_user, make_client,
-                                                                 oauth):
+def test_after_every_connection_died_reads_and_logins_just_work(
+    postgresql_only, app, client, make_user, make_client, oauth
+):
     """A PostgreSQL restart: the ORM pool pre-pings, and the hot path's reads are sent again on a new
     connection, so neither the readiness probe nor a login fails."""
     make_user()
@@ -77,8 +78,10 @@ def test_after_every_connection_died_reads_and_logins_just_work(postgresql_only,
     assert oauth.password(reg).status_code == 200  # the autocommit connection is open
     assert client.get("/readyz").status_code == 200  # and a pooled ORM connection
     with psycopg.connect(app.config["DATABASE_URL"].replace("+psycopg", ""), autocommit=True) as admin:
-        killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                               "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
     assert killed >= 2
 
     store_failures = telemetry.counters().get("authserver_throttle_store_failed_total", 0)

@@ -39,13 +39,31 @@ def ok_json(result: Result):
 
 
 def password_grant(app: Flask, client_id: str, secret: str, username: str, password: str):
-    return app.test_client().post("/oauth/token", auth=(client_id, secret),
-                                  data={"grant_type": "password", "username": username, "password": password})
+    return app.test_client().post(
+        "/oauth/token",
+        auth=(client_id, secret),
+        data={"grant_type": "password", "username": username, "password": password},
+    )
 
 
 def create_first_party(cli, *extra: str) -> dict:
-    return ok_json(cli("clients", "create", "--name", "Web", "--grant", "password", "--grant", "refresh_token",
-                       "--scope", "read write", "--first-party", *extra, "--json"))
+    return ok_json(
+        cli(
+            "clients",
+            "create",
+            "--name",
+            "Web",
+            "--grant",
+            "password",
+            "--grant",
+            "refresh_token",
+            "--scope",
+            "read write",
+            "--first-party",
+            *extra,
+            "--json",
+        )
+    )
 
 
 def test_commands_run_through_the_apps_own_cli_group(app):
@@ -200,8 +218,9 @@ def test_generated_client_ids_work_as_cli_arguments(cli, monkeypatch):
 
 def test_identifiers_starting_with_a_dash_are_arguments_not_options(cli):
     """A kid (base64url thumbprint) begins with '-' one time in 64; client ids and usernames may too."""
-    made = cli("clients", "create", "--name", "dashed", "--grant", "client_credentials", "--client-id=-yes-abc",
-               "--json")
+    made = cli(
+        "clients", "create", "--name", "dashed", "--grant", "client_credentials", "--client-id=-yes-abc", "--json"
+    )
     assert made.exit_code == 0, made.output
     shown = ok_json(cli("clients", "rotate-secret", "-yes-abc", "--json"))
     assert shown["client_id"] == "-yes-abc"
@@ -217,9 +236,14 @@ def test_identifiers_starting_with_a_dash_are_arguments_not_options(cli):
 def _console_script(database_url: str, keys_dir: Path, *args: str, env: str) -> subprocess.CompletedProcess[str]:
     """``authserver ARGS`` as a separate process, in ``env`` with every other production setting valid."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
-    environ.update(AUTHSERVER_ENV=env, AUTHSERVER_ISSUER="https://auth.example.test", AUTHSERVER_SECRET_PEPPER="p" * 40,
-                   AUTHSERVER_KEYS_PASSPHRASE="a production keys passphrase", AUTHSERVER_DATABASE_URL=database_url,
-                   AUTHSERVER_KEYS_DIR=str(keys_dir))
+    environ.update(
+        AUTHSERVER_ENV=env,
+        AUTHSERVER_ISSUER="https://auth.example.test",
+        AUTHSERVER_SECRET_PEPPER="p" * 40,
+        AUTHSERVER_KEYS_PASSPHRASE="a production keys passphrase",
+        AUTHSERVER_DATABASE_URL=database_url,
+        AUTHSERVER_KEYS_DIR=str(keys_dir),
+    )
     script = Path(sys.executable).parent / "authserver"
     return subprocess.run([str(script), *args], env=environ, capture_output=True, text=True, timeout=60)
 
@@ -235,9 +259,25 @@ def test_demo_seed_refuses_production_and_creates_nothing(app, database, tmp_pat
 
 
 def test_demo_run_refuses_production_before_any_request(database, tmp_path):
-    proc = _console_script(database.url, tmp_path, "demo", "run", "--issuer", "http://127.0.0.1:9",
-                           "--resource", "http://127.0.0.1:9", "--client-id", "c", "--client-secret", "s",
-                           "--username", "u", "--password", "p", env="production")
+    proc = _console_script(
+        database.url,
+        tmp_path,
+        "demo",
+        "run",
+        "--issuer",
+        "http://127.0.0.1:9",
+        "--resource",
+        "http://127.0.0.1:9",
+        "--client-id",
+        "c",
+        "--client-secret",
+        "s",
+        "--username",
+        "u",
+        "--password",
+        "p",
+        env="production",
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "demo commands run only in development" in proc.stderr
     assert "127.0.0.1:9" not in proc.stdout + proc.stderr  # refused before the first step

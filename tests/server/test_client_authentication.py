@@ -66,8 +66,10 @@ def test_public_client_refreshes_with_client_id_only(client, make_user, make_cli
     make_user()
     pub = make_client("mobile", public=True)
     first = post(client, {"client_id": pub.client_id}).json
-    resp = client.post("/oauth/token", data={"grant_type": "refresh_token", "client_id": pub.client_id,
-                                             "refresh_token": first["refresh_token"]})
+    resp = client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "client_id": pub.client_id, "refresh_token": first["refresh_token"]},
+    )
     assert_ok(resp, pub.client_id)
 
 
@@ -138,12 +140,15 @@ def test_public_client_with_a_secret_is_invalid_client(client, make_user, make_c
     assert_invalid_client(post(client, headers=basic(pub.client_id, "anything")))
 
 
-@pytest.mark.parametrize("value", [
-    "Basic !!!not-base64!!!",
-    "Basic " + base64.b64encode(b"no-colon-here").decode(),
-    "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(),
-    "Basic",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Basic !!!not-base64!!!",
+        "Basic " + base64.b64encode(b"no-colon-here").decode(),
+        "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(),
+        "Basic",
+    ],
+)
 def test_malformed_basic_header_is_401_invalid_client(client, reg, value):
     assert_invalid_client(post(client, headers={"Authorization": value}))
 
@@ -156,8 +161,11 @@ def test_client_authentication_is_checked_before_user_credentials(client, reg):
 
 def test_refresh_with_wrong_client_secret_does_not_consume_token(client, reg, oauth):
     first = oauth.password(reg).json
-    bad = client.post("/oauth/token", headers=basic(reg.client_id, "wrong-secret"),
-                      data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    bad = client.post(
+        "/oauth/token",
+        headers=basic(reg.client_id, "wrong-secret"),
+        data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+    )
     assert_invalid_client(bad)
     assert oauth.refresh(reg, first["refresh_token"]).status_code == 200
 

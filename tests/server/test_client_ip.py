@@ -42,8 +42,13 @@ def hops():
 
 @pytest.fixture
 def config_overrides(store, hops):
-    overrides = {"IP_MAX_FAILURES": 5, "BRUTE_FORCE_MAX_FAILURES": 100, "GLOBAL_MAX_FAILURES": 100000,
-                 "TRUSTED_PROXY_HOPS": hops, "METRICS": 1}
+    overrides = {
+        "IP_MAX_FAILURES": 5,
+        "BRUTE_FORCE_MAX_FAILURES": 100,
+        "GLOBAL_MAX_FAILURES": 100000,
+        "TRUSTED_PROXY_HOPS": hops,
+        "METRICS": 1,
+    }
     return {**overrides, "REDIS_URL": REDIS_URL} if store == "redis" else overrides
 
 
@@ -92,8 +97,11 @@ def forwarding_warnings():
 
 
 def metric(client, name: str) -> int:
-    lines = dict(line.split(" ", 1) for line in client.get("/metrics").get_data(as_text=True).splitlines()
-                 if not line.startswith("#"))
+    lines = dict(
+        line.split(" ", 1)
+        for line in client.get("/metrics").get_data(as_text=True).splitlines()
+        if not line.startswith("#")
+    )
     return int(lines.get(name, 0))
 
 
@@ -142,10 +150,12 @@ NOT_AN_IP = ["x" * 300, "fe80::1%" + "x" * 300, "client.example.com", "10.0.0.30
 
 
 @pytest.mark.parametrize("hops", [1])
-@pytest.mark.parametrize("entry", NOT_AN_IP, ids=["junk300", "zone-id300", "hostname", "octet300", "unknown",
-                                                    "bad-port"])
+@pytest.mark.parametrize(
+    "entry", NOT_AN_IP, ids=["junk300", "zone-id300", "hostname", "octet300", "unknown", "bad-port"]
+)
 def test_with_a_trusted_proxy_an_entry_that_is_not_an_ip_counts_as_the_socket_address(
-        client, attempt, event_ips, forwarding_warnings, entry):
+    client, attempt, event_ips, forwarding_warnings, entry
+):
     socket_ip = ip()
     before = metric(client, "authserver_proxy_invalid_forwarded_for_total")
     for _ in range(5):
@@ -166,7 +176,8 @@ def test_with_a_trusted_proxy_an_entry_that_is_not_an_ip_counts_as_the_socket_ad
 @pytest.mark.parametrize("hops", [1])
 @pytest.mark.parametrize("form", ["{ipv4}:51234", "[{ipv6_upper}]:443", "{ipv6_long}"])
 def test_with_a_trusted_proxy_an_ip_with_a_port_or_in_long_form_counts_as_the_plain_ip(
-        attempt, event_ips, forwarding_warnings, form):
+    attempt, event_ips, forwarding_warnings, form
+):
     ipv4, group = ip(), f"{random.randrange(1, 0xFFFF):x}"
     entry = form.format(ipv4=ipv4, ipv6_upper=f"2001:DB8::A:{group.upper()}", ipv6_long=f"2001:0db8:0:0::b:{group}")
     address = ipv4 if "ipv4" in form else f"2001:db8::{'a' if 'upper' in form else 'b'}:{group}"
@@ -188,9 +199,17 @@ def production(database, tmp_path, store, hops):
     """A production app (encrypted keys) on the test database, with ``hops`` trusted proxies."""
     keys = tmp_path / "keys"
     ensure_development_key(keys, int(time.time()), PASSPHRASE)
-    overrides = {"ENV": "production", "ISSUER": ISSUER, "DATABASE_URL": database.url, "KEYS_DIR": str(keys),
-                 "SECRET_PEPPER": PEPPER, "KEYS_PASSPHRASE": PASSPHRASE, "METRICS": 1, "TRUSTED_PROXY_HOPS": hops,
-                 **({"REDIS_URL": REDIS_URL} if store == "redis" else {})}
+    overrides = {
+        "ENV": "production",
+        "ISSUER": ISSUER,
+        "DATABASE_URL": database.url,
+        "KEYS_DIR": str(keys),
+        "SECRET_PEPPER": PEPPER,
+        "KEYS_PASSPHRASE": PASSPHRASE,
+        "METRICS": 1,
+        "TRUSTED_PROXY_HOPS": hops,
+        **({"REDIS_URL": REDIS_URL} if store == "redis" else {}),
+    }
     app = create_app(overrides)
     yield app
     from authserver.extensions import db
@@ -203,14 +222,16 @@ UNTRUSTED = "authserver_proxy_untrusted_forwarded_for_total"
 
 
 def test_in_production_x_forwarded_for_without_a_trusted_proxy_is_warned_once_and_counted(
-        production, forwarding_warnings):
+    production, forwarding_warnings
+):
     client = production.test_client()
     before = metric(client, UNTRUSTED)
     assert client.get("/healthz", environ_overrides={"REMOTE_ADDR": "10.9.9.9"}).status_code == 200
     assert forwarding_warnings() == [] and metric(client, UNTRUSTED) == before
     for i in range(3):
-        resp = client.get("/healthz", headers={"X-Forwarded-For": f"198.51.100.{i}"},
-                          environ_overrides={"REMOTE_ADDR": "10.9.9.9"})
+        resp = client.get(
+            "/healthz", headers={"X-Forwarded-For": f"198.51.100.{i}"}, environ_overrides={"REMOTE_ADDR": "10.9.9.9"}
+        )
         assert resp.status_code == 200
     assert metric(client, UNTRUSTED) - before == 3
     warnings = forwarding_warnings()

@@ -39,9 +39,14 @@ def encrypted_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def production(tmp_path: Path, encrypted_keys_dir: Path) -> dict[str, Any]:
     """A valid production configuration; each test breaks one setting."""
-    return {"ENV": "production", "ISSUER": "https://auth.example.test", "SECRET_PEPPER": PEPPER,
-            "KEYS_PASSPHRASE": PASSPHRASE, "DATABASE_URL": f"sqlite:///{tmp_path / 'config.db'}",
-            "KEYS_DIR": str(encrypted_keys_dir)}
+    return {
+        "ENV": "production",
+        "ISSUER": "https://auth.example.test",
+        "SECRET_PEPPER": PEPPER,
+        "KEYS_PASSPHRASE": PASSPHRASE,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'config.db'}",
+        "KEYS_DIR": str(encrypted_keys_dir),
+    }
 
 
 def test_valid_production_configuration_starts(production):
@@ -51,22 +56,26 @@ def test_valid_production_configuration_starts(production):
     assert app.config["DEFAULT_AUDIENCE"] == "https://auth.example.test"
 
 
-@pytest.mark.parametrize(("change", "setting", "detail"), [
-    ({"ENV": "staging"}, "AUTHSERVER_ENV", "staging"),
-    ({"ENV": "Production"}, "AUTHSERVER_ENV", "Production"),
-    ({"ISSUER": None}, "AUTHSERVER_ISSUER", "required in production"),
-    ({"ISSUER": ""}, "AUTHSERVER_ISSUER", "required in production"),
-    ({"SECRET_PEPPER": None}, "AUTHSERVER_SECRET_PEPPER", "required in production"),
-    ({"KEYS_PASSPHRASE": None}, "AUTHSERVER_KEYS_PASSPHRASE", "required in production"),
-    ({"KEYS_PASSPHRASE": "k"}, "AUTHSERVER_KEYS_PASSPHRASE", "at least 16 characters"),
-    ({"KEYS_PASSPHRASE": "k" * 15}, "AUTHSERVER_KEYS_PASSPHRASE", "at least 16 characters"),
-    ({"ISSUER": "http://auth.example.test"}, "AUTHSERVER_ISSUER", "https"),
-    ({"ISSUER": "https://auth.example.test/"}, "AUTHSERVER_ISSUER", "trailing slash"),
-    ({"SECRET_PEPPER": "x" * 31}, "AUTHSERVER_SECRET_PEPPER", "at least 32"),
-    ({"SECRET_PEPPER": DEV_PEPPER}, "AUTHSERVER_SECRET_PEPPER", "development pepper"),
-    ({"DATABASE_URL": "mysql://db.example.test/auth"}, "AUTHSERVER_DATABASE_URL", "mysql"),
-    ({"ACCESS_TOKEN_TTL": 0}, "AUTHSERVER_ACCESS_TOKEN_TTL", "positive"),
-], ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    ("change", "setting", "detail"),
+    [
+        ({"ENV": "staging"}, "AUTHSERVER_ENV", "staging"),
+        ({"ENV": "Production"}, "AUTHSERVER_ENV", "Production"),
+        ({"ISSUER": None}, "AUTHSERVER_ISSUER", "required in production"),
+        ({"ISSUER": ""}, "AUTHSERVER_ISSUER", "required in production"),
+        ({"SECRET_PEPPER": None}, "AUTHSERVER_SECRET_PEPPER", "required in production"),
+        ({"KEYS_PASSPHRASE": None}, "AUTHSERVER_KEYS_PASSPHRASE", "required in production"),
+        ({"KEYS_PASSPHRASE": "k"}, "AUTHSERVER_KEYS_PASSPHRASE", "at least 16 characters"),
+        ({"KEYS_PASSPHRASE": "k" * 15}, "AUTHSERVER_KEYS_PASSPHRASE", "at least 16 characters"),
+        ({"ISSUER": "http://auth.example.test"}, "AUTHSERVER_ISSUER", "https"),
+        ({"ISSUER": "https://auth.example.test/"}, "AUTHSERVER_ISSUER", "trailing slash"),
+        ({"SECRET_PEPPER": "x" * 31}, "AUTHSERVER_SECRET_PEPPER", "at least 32"),
+        ({"SECRET_PEPPER": DEV_PEPPER}, "AUTHSERVER_SECRET_PEPPER", "development pepper"),
+        ({"DATABASE_URL": "mysql://db.example.test/auth"}, "AUTHSERVER_DATABASE_URL", "mysql"),
+        ({"ACCESS_TOKEN_TTL": 0}, "AUTHSERVER_ACCESS_TOKEN_TTL", "positive"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
 def test_bad_setting_raises_config_error_naming_it(production, change, setting, detail):
     with pytest.raises(ConfigError) as excinfo:
         create_app({**production, **change})
@@ -101,8 +110,9 @@ def test_console_script_reports_configuration_error_and_exits_non_zero(tmp_path)
     env["AUTHSERVER_ENV"] = "production"
     script = Path(sys.executable).parent / "authserver"
     assert script.exists(), f"console script missing at {script}"
-    proc = subprocess.run([str(script), "users", "list"], env=env, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [str(script), "users", "list"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode != 0
     assert "configuration error" in proc.stderr
     assert "AUTHSERVER_ISSUER" in proc.stderr

@@ -19,10 +19,12 @@ from authserver.keys.keystore import KeystoreError
 from authserver.keys.keystore import generate_private_key
 
 WORKERS = 4
-RFC_7638_N = ("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRX"
-              "jBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJ"
-              "ZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIq"
-              "bw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
+RFC_7638_N = (
+    "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRX"
+    "jBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJ"
+    "ZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIq"
+    "bw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+)
 NOW = 1_800_000_000
 
 # Each process imports everything first, then waits for the go-file, so all four race on the lock.
@@ -59,8 +61,15 @@ def rfc7638_thumbprint(pem: bytes) -> str:
 
 def test_concurrent_starts_create_exactly_one_active_key(tmp_path):
     keys_dir, go = tmp_path / "keys", tmp_path / "go"
-    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(keys_dir), str(go), str(NOW)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(WORKERS)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(keys_dir), str(go), str(NOW)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(WORKERS)
+    ]
     try:
         for proc in procs:
             assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
@@ -100,8 +109,16 @@ def _write_keystore(keys_dir: Path, entries: list[tuple[str, str, bytes]]) -> No
     records = []
     for kid, state, pem in entries:
         (keys_dir / f"{kid}.pem").write_bytes(pem)
-        records.append({"kid": kid, "alg": "RS256", "state": state, "created_at": NOW,
-                        "activated_at": NOW if state == "active" else None, "retired_at": None})
+        records.append(
+            {
+                "kid": kid,
+                "alg": "RS256",
+                "state": state,
+                "created_at": NOW,
+                "activated_at": NOW if state == "active" else None,
+                "retired_at": None,
+            }
+        )
     (keys_dir / MANIFEST).write_text(json.dumps({"keys": records}))
 
 

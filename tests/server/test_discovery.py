@@ -73,8 +73,15 @@ def test_metadata_has_required_members_and_configured_issuer(client):
     assert resp.status_code == 200
     assert resp.mimetype == "application/json"
     doc = json.loads(resp.data)
-    for member in ("issuer", "token_endpoint", "jwks_uri", "grant_types_supported",
-                   "token_endpoint_auth_methods_supported", "scopes_supported", "response_types_supported"):
+    for member in (
+        "issuer",
+        "token_endpoint",
+        "jwks_uri",
+        "grant_types_supported",
+        "token_endpoint_auth_methods_supported",
+        "scopes_supported",
+        "response_types_supported",
+    ):
         assert member in doc, member
     assert doc["issuer"] == ISSUER
 

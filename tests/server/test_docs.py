@@ -22,13 +22,19 @@ def test_every_setting_is_documented_in_the_readme():
 def test_readme_settings_table_is_the_one_generated_from_the_settings():
     assert README.count(TABLE_START) == 1 and README.count(TABLE_END) == 1
     table = README.split(TABLE_START)[1].split(TABLE_END)[0]
-    assert table == markdown_table(), "README.md's settings table is stale: paste `python -m authserver.settings " \
-        "--markdown` between its markers"
+    assert table == markdown_table(), (
+        "README.md's settings table is stale: paste `python -m authserver.settings --markdown` between its markers"
+    )
 
 
 def test_settings_markdown_command_prints_the_table():
-    proc = subprocess.run([sys.executable, "-m", "authserver.settings", "--markdown"], capture_output=True, text=True,
-                          check=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "authserver.settings", "--markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     assert proc.stdout == markdown_table()
     assert proc.stdout.count("| `AUTHSERVER_") == len(SETTINGS)
 

@@ -17,8 +17,10 @@ from conftest import ROOT
 from authserver_verifier.testing import LocalIssuer
 
 AUD = "https://api.test"
-FORBIDDEN = ('Bearer realm="resource-service", error="insufficient_scope", '
-             'error_description="the resource requires a token issued to a user"')
+FORBIDDEN = (
+    'Bearer realm="resource-service", error="insufficient_scope", '
+    'error_description="the resource requires a token issued to a user"'
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +73,10 @@ def test_example_service_refuses_a_client_credentials_token_on_user_routes(issue
     reply = resource.get(path, headers=bearer(client_token(issuer, scope="read write admin")))
     assert reply.status_code == 403
     assert reply.headers["WWW-Authenticate"] == FORBIDDEN
-    assert reply.get_json() == {"error": "insufficient_scope",
-                                "error_description": "the resource requires a token issued to a user"}
+    assert reply.get_json() == {
+        "error": "insufficient_scope",
+        "error_description": "the resource requires a token issued to a user",
+    }
 
 
 def test_example_service_serves_a_user_token(issuer, resource):

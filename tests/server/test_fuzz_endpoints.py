@@ -27,15 +27,45 @@ from werkzeug.test import encode_multipart
 
 EXAMPLES = int(os.environ.get("AUTHSERVER_FUZZ_EXAMPLES", "300"))
 ENDPOINTS = ["/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/sessions/revoke-all"]
-KNOWN = ["grant_type", "username", "password", "refresh_token", "scope", "client_id", "client_secret", "token",
-         "token_type_hint"]
+KNOWN = [
+    "grant_type",
+    "username",
+    "password",
+    "refresh_token",
+    "scope",
+    "client_id",
+    "client_secret",
+    "token",
+    "token_type_hint",
+]
 PASSWORD = "correct horse battery"
 FORM = "application/x-www-form-urlencoded"
-CONTENT_TYPES = [FORM, FORM, FORM, FORM + "; charset=utf-8", FORM + "; charset=utf-16", "application/json",
-                 "multipart/form-data", "text/plain", None, "application/octet-stream", "x/\x7f;;=", ""]
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large, HealthCheck.large_base_example])
+CONTENT_TYPES = [
+    FORM,
+    FORM,
+    FORM,
+    FORM + "; charset=utf-8",
+    FORM + "; charset=utf-16",
+    "application/json",
+    "multipart/form-data",
+    "text/plain",
+    None,
+    "application/octet-stream",
+    "x/\x7f;;=",
+    "",
+]
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=False,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 
 
 @dataclass
@@ -54,9 +84,24 @@ def world(make_user, make_client, oauth) -> World:
     rs = make_client("rs", grants=("client_credentials",), first_party=False, introspect=True)
     public = make_client("mobile", public=True)
     login = oauth.password(app_reg).json
-    values = ["password", "refresh_token", "client_credentials", "authorization_code", "access_token", "read",
-              "read write", "alice", PASSWORD, "app", app_reg.secret, "rs", rs.secret, "mobile",
-              login["access_token"], login["refresh_token"]]
+    values = [
+        "password",
+        "refresh_token",
+        "client_credentials",
+        "authorization_code",
+        "access_token",
+        "read",
+        "read write",
+        "alice",
+        PASSWORD,
+        "app",
+        app_reg.secret,
+        "rs",
+        rs.secret,
+        "mobile",
+        login["access_token"],
+        login["refresh_token"],
+    ]
     basics = [app_reg.basic["Authorization"], rs.basic["Authorization"], basic("mobile", "")]
     assert public.secret is None
     return World(values, basics, ["Bearer " + login["access_token"]])
@@ -75,30 +120,54 @@ def authorization_strategy(world: World) -> st.SearchStrategy[str | None]:
     """Every shape an ``Authorization`` header can take, real credentials included."""
     schemes = st.sampled_from(["Basic", "basic", "BASIC", "Bearer", "bearer", "Digest", "MAC", ""])
     return st.one_of(
-        st.none(), st.sampled_from(world.basics), st.sampled_from(world.bearers),
+        st.none(),
+        st.sampled_from(world.basics),
+        st.sampled_from(world.bearers),
         st.builds(lambda b: "Basic " + base64.b64encode(b).decode(), st.binary(max_size=80)),
         st.builds(basic, injected(st.sampled_from(["app", "rs", "mobile"])), st.sampled_from(world.values)),
-        st.builds(lambda t: "Bearer " + t, header_text()), header_text(),
+        st.builds(lambda t: "Bearer " + t, header_text()),
+        header_text(),
         st.builds(lambda s, t: f"{s} {t}", schemes, header_text()),
-        latin1_injected(st.sampled_from(world.basics + world.bearers)))
+        latin1_injected(st.sampled_from(world.basics + world.bearers)),
+    )
 
 
 def latin1_injected(values: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """A real header value with one byte a header can carry spliced in: non-ASCII, a control, padding."""
-    odd = st.one_of(st.characters(min_codepoint=0x80, max_codepoint=0xFF),
-                    st.sampled_from(["\x01", "\x7f", "\t", "=", "==", ":", "%", " ", "\\"]))
-    return st.builds(lambda v, c, i: v[: i % (len(v) + 1)] + c + v[i % (len(v) + 1):], values, odd, st.integers(0, 999))
+    odd = st.one_of(
+        st.characters(min_codepoint=0x80, max_codepoint=0xFF),
+        st.sampled_from(["\x01", "\x7f", "\t", "=", "==", ":", "%", " ", "\\"]),
+    )
+    return st.builds(
+        lambda v, c, i: v[: i % (len(v) + 1)] + c + v[i % (len(v) + 1) :], values, odd, st.integers(0, 999)
+    )
 
 
 def content_type_strategy() -> st.SearchStrategy[str | None]:
-    return st.one_of(st.sampled_from(CONTENT_TYPES), header_text(80),
-                     st.builds(lambda t: f"{FORM}; {t}", header_text(60)),
-                     st.builds(lambda t: f"{FORM}; charset={t}", header_text(20)))
+    return st.one_of(
+        st.sampled_from(CONTENT_TYPES),
+        header_text(80),
+        st.builds(lambda t: f"{FORM}; {t}", header_text(60)),
+        st.builds(lambda t: f"{FORM}; charset={t}", header_text(20)),
+    )
 
 
 def origin_strategy() -> st.SearchStrategy[str | None]:
-    return st.one_of(st.none(), st.sampled_from(["null", "https://app.example", "http://127.0.0.1:8000", "https://auth.test",
-                                                 "https://auth.test:443/", "file://", "*"]), header_text())
+    return st.one_of(
+        st.none(),
+        st.sampled_from(
+            [
+                "null",
+                "https://app.example",
+                "http://127.0.0.1:8000",
+                "https://auth.test",
+                "https://auth.test:443/",
+                "file://",
+                "*",
+            ]
+        ),
+        header_text(),
+    )
 
 
 def with_origin(draw, headers: dict[str, str]) -> dict[str, str]:
@@ -107,17 +176,22 @@ def with_origin(draw, headers: dict[str, str]) -> dict[str, str]:
 
 
 def value_strategy(world: World) -> st.SearchStrategy[str | bytes]:
-    huge = st.builds(lambda c, n: c * n, st.sampled_from(["a", "é", "\x00", "%", "𝄞", " "]),
-                     st.integers(3000, 40000))
-    return st.one_of(st.sampled_from(world.values), st.text(max_size=60), st.binary(max_size=60), huge,
-                     st.just(""), st.sampled_from(["\x00", "\ud7ff", "\ufeff", "a\r\nb", "%00", "%ZZ", "+", "&=&"]),
-                     injected(st.sampled_from(world.values)))
+    huge = st.builds(lambda c, n: c * n, st.sampled_from(["a", "é", "\x00", "%", "𝄞", " "]), st.integers(3000, 40000))
+    return st.one_of(
+        st.sampled_from(world.values),
+        st.text(max_size=60),
+        st.binary(max_size=60),
+        huge,
+        st.just(""),
+        st.sampled_from(["\x00", "\ud7ff", "\ufeff", "a\r\nb", "%00", "%ZZ", "+", "&=&"]),
+        injected(st.sampled_from(world.values)),
+    )
 
 
 def injected(values: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """A real value with one odd character spliced in (NUL, controls, a surrogate-adjacent code point, ...)."""
     odd = st.sampled_from(["\x00", "\x01", "\x7f", "\u0085", "\u2028", "\ufffd", "\U0010ffff", "%", ":", " "])
-    return st.builds(lambda v, c, i: v[: i % (len(v) + 1)] + c + v[i % (len(v) + 1):], values, odd, st.integers(0, 99))
+    return st.builds(lambda v, c, i: v[: i % (len(v) + 1)] + c + v[i % (len(v) + 1) :], values, odd, st.integers(0, 99))
 
 
 def name_strategy() -> st.SearchStrategy[str]:
@@ -130,29 +204,53 @@ def near_valid(draw, world: World, endpoint: str) -> dict:
     refresh, access = world.values[-1], world.values[-2]
     if endpoint.endswith("revoke-all"):
         bearer = draw(st.one_of(st.sampled_from(world.bearers), latin1_injected(st.sampled_from(world.bearers))))
-        return {"method": "POST", "data": b"", "content_type": draw(st.one_of(st.none(), content_type_strategy())),
-                "query_string": "", "headers": with_origin(draw, {"Authorization": bearer})}
-    templates = [{"grant_type": "password", "username": "alice", "password": PASSWORD, "scope": "read"},
-                 {"grant_type": "refresh_token", "refresh_token": refresh}, {"grant_type": "client_credentials"}]
+        return {
+            "method": "POST",
+            "data": b"",
+            "content_type": draw(st.one_of(st.none(), content_type_strategy())),
+            "query_string": "",
+            "headers": with_origin(draw, {"Authorization": bearer}),
+        }
+    templates = [
+        {"grant_type": "password", "username": "alice", "password": PASSWORD, "scope": "read"},
+        {"grant_type": "refresh_token", "refresh_token": refresh},
+        {"grant_type": "client_credentials"},
+    ]
     if not endpoint.endswith("token"):
-        templates = [{"token": access, "token_type_hint": "access_token"},
-                     {"token": refresh, "token_type_hint": "refresh_token"}, {"token": access}]
+        templates = [
+            {"token": access, "token_type_hint": "access_token"},
+            {"token": refresh, "token_type_hint": "refresh_token"},
+            {"token": access},
+        ]
     template = draw(st.sampled_from(templates))
-    pairs = [(k, draw(st.one_of(st.just(v), st.just(v), value_strategy(world), injected(st.just(v)))))
-             for k, v in template.items() if draw(st.integers(0, 9))]
+    pairs = [
+        (k, draw(st.one_of(st.just(v), st.just(v), value_strategy(world), injected(st.just(v)))))
+        for k, v in template.items()
+        if draw(st.integers(0, 9))
+    ]
     if draw(st.booleans()):
         pairs += draw(st.lists(st.tuples(name_strategy(), value_strategy(world)), min_size=1, max_size=2))
     headers = {}
     client_id, secret = draw(st.sampled_from([("app", world.values[10]), ("rs", world.values[12]), ("mobile", "")]))
     client_id = draw(st.one_of(st.just(client_id), st.just(client_id), injected(st.just(client_id))))
     if draw(st.booleans()):
-        headers["Authorization"] = draw(st.one_of(st.just(basic(client_id, secret)), st.just(basic(client_id, secret)),
-                                                  latin1_injected(st.just(basic(client_id, secret)))))
+        headers["Authorization"] = draw(
+            st.one_of(
+                st.just(basic(client_id, secret)),
+                st.just(basic(client_id, secret)),
+                latin1_injected(st.just(basic(client_id, secret))),
+            )
+        )
     else:
         pairs += [("client_id", client_id)] + ([("client_secret", secret)] if secret else [])
     content_type = draw(st.one_of(st.just(FORM), st.just(FORM), content_type_strategy()))
-    return {"method": "POST", "data": urlencode(pairs).encode(), "content_type": content_type, "query_string": "",
-            "headers": with_origin(draw, headers)}
+    return {
+        "method": "POST",
+        "data": urlencode(pairs).encode(),
+        "content_type": content_type,
+        "query_string": "",
+        "headers": with_origin(draw, headers),
+    }
 
 
 @st.composite
@@ -176,8 +274,11 @@ def requests(draw, world: World, endpoint: str) -> dict:
         body = draw(st.binary(max_size=300))
     auth = draw(authorization_strategy(world))
     headers = with_origin(draw, {"Authorization": auth} if auth is not None else {})
-    query = draw(st.one_of(st.just(""), st.builds(urlencode, st.lists(st.tuples(name_strategy(), st.text(max_size=30)),
-                                                                        max_size=4))))
+    query = draw(
+        st.one_of(
+            st.just(""), st.builds(urlencode, st.lists(st.tuples(name_strategy(), st.text(max_size=30)), max_size=4))
+        )
+    )
     return {"method": method, "data": body, "headers": headers, "content_type": content_type, "query_string": query}
 
 

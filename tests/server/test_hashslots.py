@@ -28,8 +28,9 @@ with HashSlots(Path(sys.argv[1]), 1).held():
 
 
 def hold_in_child(directory: Path, seconds: float) -> subprocess.Popen[str]:
-    child = subprocess.Popen([sys.executable, "-c", HOLD_IN_CHILD, str(directory), str(seconds)],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLD_IN_CHILD, str(directory), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     assert child.stdout is not None and child.stdout.readline().strip() == "held"
     return child
 

@@ -110,7 +110,8 @@ def test_the_authserver_package_has_no_import_cycles():
     graph = import_graph()
     found = cycles(graph)
     assert not found, "import cycles (each a set of modules importing one another):\n" + "\n".join(
-        _describe(c, graph) for c in found)
+        _describe(c, graph) for c in found
+    )
 
 
 def test_the_graph_sees_function_level_relative_and_from_package_imports(tmp_path):
@@ -126,7 +127,14 @@ def test_the_graph_sees_function_level_relative_and_from_package_imports(tmp_pat
     (pkg / "d.py").write_text("from pkg import make\n")
     (pkg / "e.py").write_text("import pkg.sub.b\n")
     graph = import_graph(pkg)
-    assert graph == {"pkg": {"pkg.d"}, "pkg.sub": {"pkg.e"}, "pkg.a": {"pkg.sub", "pkg.sub.b"}, "pkg.sub.b": {"pkg.c"},
-                     "pkg.c": {"pkg.a"}, "pkg.d": {"pkg"}, "pkg.e": {"pkg.sub", "pkg.sub.b"}}
+    assert graph == {
+        "pkg": {"pkg.d"},
+        "pkg.sub": {"pkg.e"},
+        "pkg.a": {"pkg.sub", "pkg.sub.b"},
+        "pkg.sub.b": {"pkg.c"},
+        "pkg.c": {"pkg.a"},
+        "pkg.d": {"pkg"},
+        "pkg.e": {"pkg.sub", "pkg.sub.b"},
+    }
     # e imports sub.b, which runs sub/__init__, which imports e: a cycle through a package's __init__.
     assert cycles(graph) == [["pkg", "pkg.d"], ["pkg.a", "pkg.c", "pkg.e", "pkg.sub", "pkg.sub.b"]]

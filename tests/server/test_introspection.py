@@ -32,7 +32,7 @@ def setup(make_user, make_client, oauth):
 def tamper_signature(token: str) -> str:
     head, payload, sig = token.split(".")
     i = len(sig) // 2  # a middle character: every one of its bits is signature, none padding
-    return f"{head}.{payload}.{sig[:i]}{'A' if sig[i] != 'A' else 'B'}{sig[i + 1:]}"
+    return f"{head}.{payload}.{sig[:i]}{'A' if sig[i] != 'A' else 'B'}{sig[i + 1 :]}"
 
 
 # ---------------------------------------------------------------- who may introspect
@@ -143,8 +143,9 @@ def test_revoked_family_makes_access_and_refresh_tokens_inactive(setup, client):
     assert introspect(client, reg, body["refresh_token"]) == INACTIVE
 
 
-@pytest.mark.parametrize("end_sessions", [users.disable_user, users.revoke_families],
-                         ids=["disabled user", "logged out everywhere"])
+@pytest.mark.parametrize(
+    "end_sessions", [users.disable_user, users.revoke_families], ids=["disabled user", "logged out everywhere"]
+)
 def test_tokens_of_a_user_whose_sessions_ended_are_inactive(setup, client, app, end_sessions):
     _, reg, rs, body = setup
     with app.app_context():
@@ -204,8 +205,9 @@ def test_access_token_for_another_audience_is_inactive(setup, make_client, oauth
 def test_resource_server_with_an_audience_sees_only_that_audiences_access_tokens(setup, make_client, oauth, client):
     _, _, _, body = setup
     api = make_client("api-app", scopes="read", audience="https://api.example")
-    api_rs = make_client("api-rs", grants=("client_credentials",), first_party=False, introspect=True,
-                         audience="https://api.example")
+    api_rs = make_client(
+        "api-rs", grants=("client_credentials",), first_party=False, introspect=True, audience="https://api.example"
+    )
     token = assert_tokens(oauth.password(api, scope="read"))["access_token"]
     info = introspect(client, api_rs, token)
     assert info["active"] is True and info["aud"] == "https://api.example" and info["client_id"] == "api-app"

@@ -67,9 +67,15 @@ def snapshot(keys_dir: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def _env(database, keys_dir: Path, passphrase: str | None, **extra: str) -> dict[str, str | None]:
-    return {"AUTHSERVER_ENV": "development", "AUTHSERVER_DATABASE_URL": database.url,
-            "AUTHSERVER_KEYS_DIR": str(keys_dir), "AUTHSERVER_SECRET_PEPPER": PEPPER,
-            "AUTHSERVER_ISSUER": "https://auth.test", "AUTHSERVER_KEYS_PASSPHRASE": passphrase, **extra}
+    return {
+        "AUTHSERVER_ENV": "development",
+        "AUTHSERVER_DATABASE_URL": database.url,
+        "AUTHSERVER_KEYS_DIR": str(keys_dir),
+        "AUTHSERVER_SECRET_PEPPER": PEPPER,
+        "AUTHSERVER_ISSUER": "https://auth.test",
+        "AUTHSERVER_KEYS_PASSPHRASE": passphrase,
+        **extra,
+    }
 
 
 def authserver(database, keys_dir: Path, passphrase: str | None, *args: str, **env: str) -> Result:
@@ -109,7 +115,8 @@ COMMANDS = {
 @pytest.mark.parametrize(("passphrase", "problem"), [(PASS_B, "wrong passphrase"), (None, "missing passphrase")])
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_writing_key_command_with_a_wrong_or_missing_passphrase_is_refused_and_changes_nothing(
-        database, encrypted_keys, command, passphrase, problem):
+    database, encrypted_keys, command, passphrase, problem
+):
     before = snapshot(encrypted_keys)
     result = authserver(database, encrypted_keys, passphrase, *COMMANDS[command](_states(encrypted_keys)))
     assert result.exit_code == 1, result.output
@@ -120,7 +127,8 @@ def test_every_writing_key_command_with_a_wrong_or_missing_passphrase_is_refused
 
 @pytest.mark.parametrize("passphrase", [PASS_B, None], ids=["wrong", "missing"])
 def test_emergency_revoke_with_the_wrong_passphrase_leaves_the_servers_keys_and_jwks_alone(
-        app, client, database, encrypted_keys, make_user, make_client, oauth, passphrase):
+    app, client, database, encrypted_keys, make_user, make_client, oauth, passphrase
+):
     """The reported attack, through the installed ``authserver`` script against a running app."""
     make_user()
     reg = make_client()
@@ -131,8 +139,9 @@ def test_emergency_revoke_with_the_wrong_passphrase_leaves_the_servers_keys_and_
     if passphrase is None:
         env.pop("AUTHSERVER_KEYS_PASSPHRASE", None)
     script = Path(sys.executable).with_name("authserver")
-    done = subprocess.run([str(script), "keys", "revoke", "--yes", "--", active], env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [str(script), "keys", "revoke", "--yes", "--", active], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert done.stdout == "", "nothing generated, activated or removed"
     assert ("wrong passphrase" if passphrase else "missing passphrase") in done.stderr
@@ -155,8 +164,9 @@ def test_emergency_revoke_with_the_wrong_passphrase_leaves_the_servers_keys_and_
 
 def test_emergency_revoke_with_the_wrong_passphrase_changes_nothing_on_a_live_server(database, encrypted_keys):
     """The same attack against gunicorn workers that reload every second."""
-    server = start_server(database, encrypted_keys, workers=1, AUTHSERVER_KEYS_PASSPHRASE=PASS_A,
-                          AUTHSERVER_KEYS_RELOAD_INTERVAL="1")
+    server = start_server(
+        database, encrypted_keys, workers=1, AUTHSERVER_KEYS_PASSPHRASE=PASS_A, AUTHSERVER_KEYS_RELOAD_INTERVAL="1"
+    )
     try:
         active = _states(encrypted_keys)["active"]
         jwks = requests.get(f"{server.url}/.well-known/jwks.json", timeout=5).json()
@@ -180,8 +190,16 @@ def test_emergency_revoke_with_the_wrong_passphrase_changes_nothing_on_a_live_se
 
 def test_production_refuses_key_commands_without_a_passphrase(database, tmp_path):
     keys_dir = tmp_path / "keys"
-    result = authserver(database, keys_dir, None, "keys", "generate", "--activate", AUTHSERVER_ENV="production",
-                        AUTHSERVER_SECRET_PEPPER="p" * 40)
+    result = authserver(
+        database,
+        keys_dir,
+        None,
+        "keys",
+        "generate",
+        "--activate",
+        AUTHSERVER_ENV="production",
+        AUTHSERVER_SECRET_PEPPER="p" * 40,
+    )
     assert result.exit_code == 2 and "AUTHSERVER_KEYS_PASSPHRASE is required in production" in result.stderr
     assert not keys_dir.exists() or not any(keys_dir.glob("*.pem"))
 
@@ -233,9 +251,9 @@ def test_a_change_that_would_leave_the_directory_unloadable_is_undone(database, 
     assert _states(encrypted_keys)["active"] == nxt and len(read_manifest(encrypted_keys)) == 3
 
 
-def test_server_whose_reload_fails_is_not_ready_and_says_so_until_a_reload_succeeds(app, client, encrypted_keys,
-                                                                                      make_user, make_client,
-                                                                                      oauth, events):
+def test_server_whose_reload_fails_is_not_ready_and_says_so_until_a_reload_succeeds(
+    app, client, encrypted_keys, make_user, make_client, oauth, events
+):
     """A manifest changed behind the CLI's back (another host's passphrase, a hand edit): the server
     keeps signing with the last good keys, and readiness, a gauge and an event say it is stuck."""
     make_user()

@@ -17,8 +17,9 @@ from authserver.keys.keystore import read_manifest
 JWKS_MAX_AGE = 300
 RELOAD = 10
 TOKEN_MAX = 3600
-POLICY = lifecycle.Policy(jwks_max_age=JWKS_MAX_AGE, reload_interval=RELOAD, token_lifetime=TOKEN_MAX,
-                         rotation_period=30 * 86400)
+POLICY = lifecycle.Policy(
+    jwks_max_age=JWKS_MAX_AGE, reload_interval=RELOAD, token_lifetime=TOKEN_MAX, rotation_period=30 * 86400
+)
 
 
 @pytest.fixture
@@ -49,8 +50,9 @@ def _reload(app) -> None:
         current_keyring()._next_check = 0
 
 
-def test_full_cycle_publishes_before_signing_and_removes_after_tokens_expire(app, client, own_keys, clock,
-                                                                             make_user, make_client, oauth):
+def test_full_cycle_publishes_before_signing_and_removes_after_tokens_expire(
+    app, client, own_keys, clock, make_user, make_client, oauth
+):
     make_user()
     reg = make_client()
     first = read_manifest(own_keys)[0].kid
@@ -95,8 +97,9 @@ def test_rotate_if_due_does_nothing_until_the_period_then_steps_idempotently(own
     assert sorted(states.values()) == ["active", "retired"]
 
 
-def test_revoke_of_the_active_key_promotes_a_replacement_and_unpublishes_it(app, client, own_keys, clock,
-                                                                             make_user, make_client, oauth):
+def test_revoke_of_the_active_key_promotes_a_replacement_and_unpublishes_it(
+    app, client, own_keys, clock, make_user, make_client, oauth
+):
     make_user()
     reg = make_client()
     old = read_manifest(own_keys)[0].kid

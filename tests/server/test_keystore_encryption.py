@@ -49,8 +49,15 @@ def test_production_refuses_to_start_without_a_keys_passphrase(tmp_path: Path):
     from authserver.settings import ConfigError
 
     with pytest.raises(ConfigError, match="AUTHSERVER_KEYS_PASSPHRASE"):
-        create_app({"ENV": "production", "ISSUER": "https://auth.example", "SECRET_PEPPER": "p" * 40,
-                    "KEYS_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/db"})
+        create_app(
+            {
+                "ENV": "production",
+                "ISSUER": "https://auth.example",
+                "SECRET_PEPPER": "p" * 40,
+                "KEYS_DIR": str(tmp_path),
+                "DATABASE_URL": f"sqlite:///{tmp_path}/db",
+            }
+        )
 
 
 @pytest.mark.parametrize("alg", ["PS256", "ES256"])

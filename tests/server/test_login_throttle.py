@@ -21,8 +21,14 @@ from authserver.store.throttle_counters import StoreError
 PASSWORD = "correct horse battery"
 WRONG = "wrong-password-5c1e7a"
 REDIS_URLS = {"redis": "redis://127.0.0.1:6379/15", "redis-down": "redis://127.0.0.1:1/0"}
-LIMITS = {"BRUTE_FORCE_MAX_FAILURES": 3, "BRUTE_FORCE_WAIT_INCREMENT": 60, "BRUTE_FORCE_MAX_WAIT": 900,
-          "BRUTE_FORCE_PERMANENT_AFTER": 3, "IP_MAX_FAILURES": 1000, "GLOBAL_MAX_FAILURES": 100000}
+LIMITS = {
+    "BRUTE_FORCE_MAX_FAILURES": 3,
+    "BRUTE_FORCE_WAIT_INCREMENT": 60,
+    "BRUTE_FORCE_MAX_WAIT": 900,
+    "BRUTE_FORCE_PERMANENT_AFTER": 3,
+    "IP_MAX_FAILURES": 1000,
+    "GLOBAL_MAX_FAILURES": 100000,
+}
 
 
 @pytest.fixture(params=["redis", "database"])
@@ -67,9 +73,12 @@ class Login:
         self.client, self.reg, self.ip = client, reg, ip
 
     def __call__(self, username: str, password: str = WRONG, ip: str | None = None):
-        return self.client.post("/oauth/token", headers=self.reg.basic,
-                                data={"grant_type": "password", "username": username, "password": password},
-                                environ_overrides={"REMOTE_ADDR": ip or self.ip})
+        return self.client.post(
+            "/oauth/token",
+            headers=self.reg.basic,
+            data={"grant_type": "password", "username": username, "password": password},
+            environ_overrides={"REMOTE_ADDR": ip or self.ip},
+        )
 
 
 @pytest.fixture
@@ -96,7 +105,6 @@ def verifies(monkeypatch):
 
     monkeypatch.setattr(argon2.PasswordHasher, "verify", counting)
     return calls
-
 
 
 def assert_invalid_grant(resp) -> None:
@@ -163,8 +171,11 @@ def test_unknown_username_locks_exactly_like_an_existing_one(app, login, user, v
     ghost, real = login(nobody, PASSWORD), login(user, PASSWORD)
     assert len(verifies) == before
     assert_invalid_grant(ghost)
-    assert (ghost.status_code, ghost.data, ghost.headers["Retry-After"]) == \
-           (real.status_code, real.data, real.headers["Retry-After"])
+    assert (ghost.status_code, ghost.data, ghost.headers["Retry-After"]) == (
+        real.status_code,
+        real.data,
+        real.headers["Retry-After"],
+    )
     unlock(app, nobody)
     assert "Retry-After" not in login(nobody, PASSWORD).headers
 
@@ -288,9 +299,12 @@ def test_a_300_character_forwarded_address_does_not_stop_the_lockout(login, user
     forwarded = {**login.reg.basic, "X-Forwarded-For": "1" * 300}
 
     def via_proxy(password=WRONG):
-        return login.client.post("/oauth/token", headers=forwarded,
-                                 data={"grant_type": "password", "username": user, "password": password},
-                                 environ_overrides={"REMOTE_ADDR": login.ip})
+        return login.client.post(
+            "/oauth/token",
+            headers=forwarded,
+            data={"grant_type": "password", "username": user, "password": password},
+            environ_overrides={"REMOTE_ADDR": login.ip},
+        )
 
     for _ in range(8):
         assert_invalid_grant(via_proxy())

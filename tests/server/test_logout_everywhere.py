@@ -27,8 +27,14 @@ def world(make_user, make_client, oauth):
     rotated = assert_tokens(oauth.refresh(web, first["refresh_token"]))
     alice = [(web, rotated), (web, assert_tokens(oauth.password(web))), (mobile, assert_tokens(oauth.password(mobile)))]
     bob = (web, assert_tokens(oauth.password(web, username="bob")))
-    return {"alice_id": alice_id, "alice": alice, "bob": bob, "web": web, "rs": make_rs(make_client),
-            "rotated_access": first["access_token"]}
+    return {
+        "alice_id": alice_id,
+        "alice": alice,
+        "bob": bob,
+        "web": web,
+        "rs": make_rs(make_client),
+        "rotated_access": first["access_token"],
+    }
 
 
 def assert_all_sessions_ended(world, oauth, client) -> None:
@@ -136,12 +142,15 @@ def test_revoke_all_token_cannot_be_used_twice(world, client):
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("token,scheme", [
-    (None, "Bearer"),
-    ("", "Bearer"),
-    ("not-a-jwt", "Bearer"),
-    ("a.b.c", "Bearer"),
-])
+@pytest.mark.parametrize(
+    "token,scheme",
+    [
+        (None, "Bearer"),
+        ("", "Bearer"),
+        ("not-a-jwt", "Bearer"),
+        ("a.b.c", "Bearer"),
+    ],
+)
 def test_revoke_all_without_valid_bearer_is_401_bearer_challenge(world, oauth, client, token, scheme):
     resp = revoke_all(client, token, scheme)
     assert_error(resp, 401, "invalid_token")
@@ -153,9 +162,13 @@ def test_revoke_all_rejects_tampered_expired_revoked_refresh_and_basic_credentia
     web, body = world["alice"][1]
     head, payload, sig = body["access_token"].split(".")
     i = len(sig) // 2
-    tampered = f"{head}.{payload}.{sig[:i]}{'A' if sig[i] != 'A' else 'B'}{sig[i + 1:]}"
-    for token, scheme in ((tampered, "Bearer"), (body["refresh_token"], "Bearer"),
-                          (body["access_token"], "Basic"), (body["access_token"], "MAC")):
+    tampered = f"{head}.{payload}.{sig[:i]}{'A' if sig[i] != 'A' else 'B'}{sig[i + 1 :]}"
+    for token, scheme in (
+        (tampered, "Bearer"),
+        (body["refresh_token"], "Bearer"),
+        (body["access_token"], "Basic"),
+        (body["access_token"], "MAC"),
+    ):
         resp = revoke_all(client, token, scheme)
         assert_error(resp, 401, "invalid_token")
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")

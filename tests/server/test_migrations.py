@@ -45,8 +45,16 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 @pytest.fixture
 def fresh_app(empty_database_url: str, keys_dir: Path) -> Iterator[Flask]:
-    app = create_app({"MIGRATIONS": True, "ENV": "development", "ISSUER": "https://auth.test",
-                      "DATABASE_URL": empty_database_url, "KEYS_DIR": str(keys_dir), "SECRET_PEPPER": PEPPER})
+    app = create_app(
+        {
+            "MIGRATIONS": True,
+            "ENV": "development",
+            "ISSUER": "https://auth.test",
+            "DATABASE_URL": empty_database_url,
+            "KEYS_DIR": str(keys_dir),
+            "SECRET_PEPPER": PEPPER,
+        }
+    )
     yield app
     with app.app_context():
         db.session.remove()
@@ -106,8 +114,7 @@ def test_migrated_schema_accepts_and_cascades_rows(fresh_app):
     with fresh_app.app_context():
         upgrade()
         users.create_user("migrated", "long enough password")
-        _client, secret = clients.create_client(name="m", client_id="m", grant_types=["refresh_token"],
-                                                scopes=["read"])
+        _client, secret = clients.create_client(name="m", client_id="m", grant_types=["refresh_token"], scopes=["read"])
         assert secret
         assert [u.username for u in users.list_users()] == ["migrated"]
         clients.delete_client("m")
@@ -122,9 +129,13 @@ def _insert_users(app: Flask, *names: str) -> None:
 
     with app.app_context(), db.engine.begin() as conn:
         for i, name in enumerate(names):
-            conn.execute(text("INSERT INTO users (id, username, password_hash, disabled, created_at, updated_at) "
-                              "VALUES (:id, :name, 'x', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-                         {"id": f"id-{i}", "name": name})
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, password_hash, disabled, created_at, updated_at) "
+                    "VALUES (:id, :name, 'x', false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": f"id-{i}", "name": name},
+            )
 
 
 def _usernames(app: Flask) -> list[tuple[str, str]]:

@@ -61,8 +61,10 @@ def test_a_token_re_signed_as_issued_is_active(setup, client, resign):
     assert introspect(client, rs, resign(header, json.dumps(claims).encode()))["active"] is True
 
 
-@pytest.mark.parametrize(("member", "value"), [("jku", "https://evil.test/jwks.json"), ("x5u", "https://evil.test/c"),
-                                               ("jwk", {"kty": "RSA"})])
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [("jku", "https://evil.test/jwks.json"), ("x5u", "https://evil.test/c"), ("jwk", {"kty": "RSA"})],
+)
 def test_our_signature_with_a_key_fetching_header_is_inactive(setup, client, resign, member, value):
     rs, body = setup
     header, claims = parts(body["access_token"])
@@ -77,17 +79,20 @@ def test_our_signature_over_duplicate_claims_is_inactive(setup, client, resign):
     assert introspect(client, rs, resign(header, payload)) == INACTIVE
 
 
-@pytest.mark.parametrize("change", ["no aud", "empty aud", "iat in the future", "nbf in the future",
-                                    "sid not a string"])
+@pytest.mark.parametrize(
+    "change", ["no aud", "empty aud", "iat in the future", "nbf in the future", "sid not a string"]
+)
 def test_our_signature_over_claims_a_resource_server_refuses_is_inactive(setup, client, clock, resign, change):
     rs, body = setup
     header, claims = parts(body["access_token"])
     now = clock.now()
-    claims = {"no aud": lambda c: {k: v for k, v in c.items() if k != "aud"},
-              "empty aud": lambda c: {**c, "aud": ""},
-              "iat in the future": lambda c: {**c, "iat": now + 60},
-              "nbf in the future": lambda c: {**c, "nbf": now + 60},
-              "sid not a string": lambda c: {**c, "sid": 7}}[change](claims)
+    claims = {
+        "no aud": lambda c: {k: v for k, v in c.items() if k != "aud"},
+        "empty aud": lambda c: {**c, "aud": ""},
+        "iat in the future": lambda c: {**c, "iat": now + 60},
+        "nbf in the future": lambda c: {**c, "nbf": now + 60},
+        "sid not a string": lambda c: {**c, "sid": 7},
+    }[change](claims)
     assert introspect(client, rs, resign(header, json.dumps(claims).encode())) == INACTIVE
 
 

@@ -13,8 +13,6 @@ from authserver.telemetry import JsonFormatter
 PASSWORD = "correct horse battery"
 
 
-
-
 def set_first_party(app, client_id: str, value: bool) -> None:
     """Flip the flag in the database: the registration API refuses password clients that are not first-party."""
     from authserver.extensions import db
@@ -174,18 +172,36 @@ def test_logs_never_contain_passwords_secrets_or_tokens(client, make_user, make_
     wrong_password = "wrong-password-4f1c9e"
     wrong_secret = "wrong-secret-b7d20a"
     login = oauth.password(reg).json
-    post = client.post("/oauth/token", data={"grant_type": "password", "username": "alice", "password": PASSWORD,
-                                             "client_id": reg.client_id, "client_secret": reg.secret}).json
+    post = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "password",
+            "username": "alice",
+            "password": PASSWORD,
+            "client_id": reg.client_id,
+            "client_secret": reg.secret,
+        },
+    ).json
     refreshed = oauth.refresh(reg, login["refresh_token"]).json
     assert oauth.password(reg, password=wrong_password).status_code == 400
-    bad_client = client.post("/oauth/token", data={"grant_type": "refresh_token", "client_id": reg.client_id,
-                                                   "client_secret": wrong_secret,
-                                                   "refresh_token": refreshed["refresh_token"]})
+    bad_client = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": reg.client_id,
+            "client_secret": wrong_secret,
+            "refresh_token": refreshed["refresh_token"],
+        },
+    )
     assert bad_client.status_code == 401
     assert oauth.refresh(reg, refreshed["refresh_token"], scope="read write admin").status_code == 400
 
-    secrets = {"password": PASSWORD, "wrong password": wrong_password, "client secret": reg.secret,
-               "wrong client secret": wrong_secret}
+    secrets = {
+        "password": PASSWORD,
+        "wrong password": wrong_password,
+        "client secret": reg.secret,
+        "wrong client secret": wrong_secret,
+    }
     for i, body in enumerate((login, post, refreshed)):
         secrets[f"access token {i}"] = body["access_token"]
         secrets[f"refresh token {i}"] = body["refresh_token"]

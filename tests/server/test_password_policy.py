@@ -31,8 +31,9 @@ def stored_hash(app, username: str) -> str | None:
 
 
 def login(app, reg, username: str, password: str):
-    return app.test_client().post("/oauth/token", headers=reg.basic,
-                                  data={"grant_type": "password", "username": username, "password": password})
+    return app.test_client().post(
+        "/oauth/token", headers=reg.basic, data={"grant_type": "password", "username": username, "password": password}
+    )
 
 
 def assert_refused(result: Result, message: str) -> None:
@@ -41,15 +42,18 @@ def assert_refused(result: Result, message: str) -> None:
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize(("password", "message"), [
-    ("short12", "password must be at least 8 characters"),
-    ("", "password must be at least 8 characters"),
-    ("x" * 1025, "password must be at most 1024 characters"),
-    ("password123", "one of the most common passwords"),
-    ("PassWord123", "one of the most common passwords"),
-    ("PASSWORD123", "one of the most common passwords"),
-    ("Qwerty123", "one of the most common passwords"),
-])
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short12", "password must be at least 8 characters"),
+        ("", "password must be at least 8 characters"),
+        ("x" * 1025, "password must be at most 1024 characters"),
+        ("password123", "one of the most common passwords"),
+        ("PassWord123", "one of the most common passwords"),
+        ("PASSWORD123", "one of the most common passwords"),
+        ("Qwerty123", "one of the most common passwords"),
+    ],
+)
 def test_users_create_refuses_weak_passwords_with_a_clear_message(app, cli, password, message):
     assert_refused(cli("users", "create", "carol", password=password), message)
     assert stored_hash(app, "carol") is None
@@ -81,8 +85,9 @@ def test_minimum_length_follows_the_setting(cli):
     assert cli("users", "create", "carol", password="twelve chars").exit_code == 0
 
 
-def test_login_rehashes_transparently_when_argon2_parameters_change(app, database, keys_dir, clock, make_user,
-                                                                     make_client):
+def test_login_rehashes_transparently_when_argon2_parameters_change(
+    app, database, keys_dir, clock, make_user, make_client
+):
     make_user("carol", GOOD)  # the test app hashes with t=1
     reg = make_client()
     old = stored_hash(app, "carol")
@@ -108,9 +113,16 @@ def test_unknown_client_and_wrong_secret_via_client_secret_post_are_identical(ap
     reg = make_client()
 
     def attempt(client_id: str, secret: str):
-        return app.test_client().post("/oauth/token", data={"grant_type": "password", "username": "carol",
-                                                            "password": GOOD, "client_id": client_id,
-                                                            "client_secret": secret})
+        return app.test_client().post(
+            "/oauth/token",
+            data={
+                "grant_type": "password",
+                "username": "carol",
+                "password": GOOD,
+                "client_id": client_id,
+                "client_secret": secret,
+            },
+        )
 
     wrong, unknown = attempt(reg.client_id, "wrong-secret"), attempt("no-such-client", "wrong-secret")
     assert wrong.status_code == unknown.status_code == 401

@@ -191,7 +191,8 @@ def test_purge_in_small_batches_deletes_everything_expired(setup, oauth, app, cl
 def test_purge_with_nothing_to_do_reports_zero(setup, app):
     result = cli_json(app, "tokens", "purge")
     assert {k: result[k] for k in ("refresh_tokens", "access_token_jtis", "sealed_erased")} == dict.fromkeys(
-        ("refresh_tokens", "access_token_jtis", "sealed_erased"), 0)
+        ("refresh_tokens", "access_token_jtis", "sealed_erased"), 0
+    )
 
 
 def test_purge_batch_size_below_minimum_is_refused(setup, app):

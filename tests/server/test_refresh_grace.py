@@ -70,8 +70,7 @@ def test_replay_after_window_is_invalid_grant_and_revokes_family(reg, oauth, clo
     assert_error(oauth.refresh(reg, second["refresh_token"]), 400, "invalid_grant")
 
 
-def test_replay_within_window_after_the_successor_expired_revokes_family(make_user, make_client, oauth, clock,
-                                                                        events):
+def test_replay_within_window_after_the_successor_expired_revokes_family(make_user, make_client, oauth, clock, events):
     """Only a live successor is handed back: one that expired inside the parent's window is not."""
     make_user()
     short = make_client("short-lived", refresh_token_ttl=10)
@@ -154,8 +153,12 @@ def test_database_and_pepper_without_the_parent_token_cannot_open_the_sealed_suc
     first, second = login_and_rotate(oauth, reg)
     rows = refresh_rows(app)
     sealed = row_of(app, first["refresh_token"])["successor_sealed"]
-    stored = {bytes(v).hex() if isinstance(v, bytes | memoryview) else str(v)
-              for row in rows for v in row.values() if v is not None}
+    stored = {
+        bytes(v).hex() if isinstance(v, bytes | memoryview) else str(v)
+        for row in rows
+        for v in row.values()
+        if v is not None
+    }
     with app.app_context():  # the app's config carries the pepper
         stored.add(app.config["SECRET_PEPPER"])
         assert {value for value in stored if grace.unseal(sealed, value) is not None} == set()

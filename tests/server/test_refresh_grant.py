@@ -9,8 +9,6 @@ from token_asserts import claims
 DEFAULT_REFRESH_TTL = 14 * 86400  # REFRESH_TOKEN_TTL default (authserver/settings.py)
 
 
-
-
 def assert_tokens(resp) -> dict:
     assert resp.status_code == 200, resp.data
     assert resp.headers["Cache-Control"] == "no-store"

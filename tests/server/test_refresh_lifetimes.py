@@ -71,8 +71,9 @@ def test_expired_refresh_token_introspects_inactive(make_user, make_client, oaut
 
 
 @pytest.mark.parametrize("config_overrides", [{"REFRESH_TOKEN_TTL": 60}])
-def test_server_default_idle_ttl_applies_to_clients_without_their_own(make_user, make_client, oauth, clock,
-                                                                       events, app):
+def test_server_default_idle_ttl_applies_to_clients_without_their_own(
+    make_user, make_client, oauth, clock, events, app
+):
     make_user()
     reg = make_client()
     long_lived = make_client("long", refresh_token_ttl=3600)  # the client's own value wins

@@ -72,5 +72,6 @@ def test_the_counter_sees_every_statement_of_a_login(app, make_user, make_client
     oauth.password(reg)  # the client is cached now, as in the refresh test
     with counted(app, monkeypatch) as statements:
         assert oauth.password(reg).status_code == 200
-    assert any("users" in s for s in statements) and any("INSERT INTO refresh_tokens" in s for s in statements), \
+    assert any("users" in s for s in statements) and any("INSERT INTO refresh_tokens" in s for s in statements), (
         statements
+    )

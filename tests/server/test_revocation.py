@@ -125,13 +125,16 @@ def test_another_clients_token_answers_200_and_keeps_working(setup, make_client,
 def test_public_client_revokes_its_own_token_with_client_id_only(make_user, make_client, oauth, client):
     make_user()
     public = make_client("spa", public=True)
-    resp = client.post("/oauth/token", data={"grant_type": "password", "username": "alice",
-                                             "password": "correct horse battery", "client_id": "spa"})
+    resp = client.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": "alice", "password": "correct horse battery", "client_id": "spa"},
+    )
     body = assert_tokens(resp)
     assert_revoked_200(client.post("/oauth/revoke", data={"token": body["refresh_token"], "client_id": "spa"}))
     # A public client cannot introspect: the revoked token is proven dead at the token endpoint.
-    refresh = client.post("/oauth/token", data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"],
-                                                "client_id": "spa"})
+    refresh = client.post(
+        "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"], "client_id": "spa"}
+    )
     assert refresh.status_code == 400 and refresh.json["error"] == "invalid_grant", refresh.data
     assert public.secret is None
 

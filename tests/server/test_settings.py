@@ -32,9 +32,18 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("AUTHSERVER_BRUTE_FORCE_MAX_FAILURES", "7")
-    return create_app({"ISSUER": "https://auth.settings.test", "SECRET_PEPPER": PEPPER, "KEYS_PASSPHRASE": PASSPHRASE,
-                       "DATABASE_URL": f"sqlite:///{tmp_path / 'settings.db'}", "KEYS_DIR": str(tmp_path / "keys"),
-                       "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024, "REFRESH_GRACE_SECONDS": 30})
+    return create_app(
+        {
+            "ISSUER": "https://auth.settings.test",
+            "SECRET_PEPPER": PEPPER,
+            "KEYS_PASSPHRASE": PASSPHRASE,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'settings.db'}",
+            "KEYS_DIR": str(tmp_path / "keys"),
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_KIB": 1024,
+            "REFRESH_GRACE_SECONDS": 30,
+        }
+    )
 
 
 def test_app_holds_one_frozen_settings_from_environment_and_overrides(app):

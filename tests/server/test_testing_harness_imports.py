@@ -21,17 +21,22 @@ def _imported_modules(path: Path) -> set[str]:
 
 def test_no_server_module_imports_the_testing_harness():
     offenders = sorted(
-        str(path.relative_to(PACKAGE.parent)) for path in PACKAGE.rglob("*.py")
+        str(path.relative_to(PACKAGE.parent))
+        for path in PACKAGE.rglob("*.py")
         if "testing" not in path.relative_to(PACKAGE).parts
-        and any(name == "authserver.testing" or name.startswith("authserver.testing.")
-                for name in _imported_modules(path)))
+        and any(
+            name == "authserver.testing" or name.startswith("authserver.testing.") for name in _imported_modules(path)
+        )
+    )
     assert offenders == []
 
 
 def test_creating_the_app_loads_no_testing_module(tmp_path):
-    code = ("import sys; from authserver import create_app; "
-            f"create_app({{'ENV': 'development', 'DATABASE_URL': 'sqlite:///{tmp_path}/x.db', "
-            f"'KEYS_DIR': '{tmp_path}/keys'}}); "
-            "print(sorted(m for m in sys.modules if m.startswith('authserver.testing')))")
+    code = (
+        "import sys; from authserver import create_app; "
+        f"create_app({{'ENV': 'development', 'DATABASE_URL': 'sqlite:///{tmp_path}/x.db', "
+        f"'KEYS_DIR': '{tmp_path}/keys'}}); "
+        "print(sorted(m for m in sys.modules if m.startswith('authserver.testing')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"

@@ -36,8 +36,12 @@ def post(client, data, headers, ip=IP, **kw):
 
 
 def guess(client, reg, username="alice", password=WRONG, ip=IP, headers=None):
-    return post(client, {"grant_type": "password", "username": username, "password": password},
-                reg.basic if headers is None else headers, ip)
+    return post(
+        client,
+        {"grant_type": "password", "username": username, "password": password},
+        reg.basic if headers is None else headers,
+        ip,
+    )
 
 
 def reach_ceiling(client, reg) -> bytes:
@@ -96,8 +100,12 @@ def test_other_grants_from_the_denied_ip_still_work_with_their_body_intact(app, 
 
 def test_a_malformed_attempt_from_the_denied_ip_gets_the_apps_own_error(client, reg):
     reach_ceiling(client, reg)
-    as_json = client.post("/oauth/token", json={"grant_type": "password", "username": "alice", "password": WRONG},
-                          headers=reg.basic, environ_overrides={"REMOTE_ADDR": IP})
+    as_json = client.post(
+        "/oauth/token",
+        json={"grant_type": "password", "username": "alice", "password": WRONG},
+        headers=reg.basic,
+        environ_overrides={"REMOTE_ADDR": IP},
+    )
     assert as_json.status_code == 400 and as_json.json["error"] == "invalid_request"
 
 
@@ -110,9 +118,14 @@ def test_another_ip_is_not_refused(client, reg):
 @pytest.mark.parametrize("hops", [1])
 def test_behind_a_proxy_the_refusal_is_per_forwarded_client_not_per_proxy(client, reg):
     """The refusal sits inside ProxyFix: one client behind the proxy over its ceiling, not the proxy."""
+
     def via_proxy(client_ip, password=WRONG, username="alice"):
-        return post(client, {"grant_type": "password", "username": username, "password": password},
-                    {**reg.basic, "X-Forwarded-For": client_ip}, ip="192.0.2.10")
+        return post(
+            client,
+            {"grant_type": "password", "username": username, "password": password},
+            {**reg.basic, "X-Forwarded-For": client_ip},
+            ip="192.0.2.10",
+        )
 
     for i in range(3):
         assert via_proxy("203.0.113.5", username=f"stuffed-{i}").status_code == 400

@@ -94,9 +94,18 @@ class PasswordGrant(TokenEndpointGrant, grants.ResourceOwnerPasswordCredentialsG
         # track. The refresh token is only handed out to clients allowed to use it.
         refresh = new_token()
         expires_at = now + min(tokens.refresh_token_ttl(client), tokens.refresh_token_max_lifetime(client))
-        family_id = current_stores().refresh_tokens.start_family(
-            token_hash=token_digest(refresh), client_id=client.client_id, user_id=user.id, scope=scope, now=now,
-            expires_at=expires_at).family_id
+        family_id = (
+            current_stores()
+            .refresh_tokens.start_family(
+                token_hash=token_digest(refresh),
+                client_id=client.client_id,
+                user_id=user.id,
+                scope=scope,
+                now=now,
+                expires_at=expires_at,
+            )
+            .family_id
+        )
         access, expires_in = tokens.sign_access_token(client=client, sub=user.id, scope=scope, sid=family_id, now=now)
         handed_out = refresh if client.allows_grant("refresh_token") else None
         emit("login.succeeded", client_id=client.client_id, user_id=user.id, family_id=family_id)

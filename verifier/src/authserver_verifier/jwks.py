@@ -100,9 +100,16 @@ class StaticKeys:
 class JWKSCache:
     """Thread-safe cache of one issuer's published keys."""
 
-    def __init__(self, issuer: str, *, jwks_uri: str | None = None, algorithms: Iterable[str] | None = None,
-                 policy: CachePolicy | None = None, clock: Callable[[], float] = time.time,
-                 transport: fetch.Transport = fetch.urllib_transport) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        *,
+        jwks_uri: str | None = None,
+        algorithms: Iterable[str] | None = None,
+        policy: CachePolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        transport: fetch.Transport = fetch.urllib_transport,
+    ) -> None:
         self.issuer = issuer
         self.jwks_uri = jwks_uri
         self.explicit_algorithms = None if algorithms is None else frozenset(algorithms)
@@ -230,8 +237,10 @@ class JWKSCache:
             except fetch.FetchError:
                 if self.metadata is None:
                     raise
-                log.warning("cannot refresh the issuer's metadata; keeping the old copy",
-                            extra={"event": "metadata.fetch_failed"})
+                log.warning(
+                    "cannot refresh the issuer's metadata; keeping the old copy",
+                    extra={"event": "metadata.fetch_failed"},
+                )
         assert self.metadata is not None
         uri: str = self.metadata["jwks_uri"]
         return uri
