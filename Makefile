@@ -32,6 +32,7 @@ test: lint services
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	cd verifier && ../$(BIN)/mypy
 
