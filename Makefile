@@ -23,18 +23,21 @@ run: $(STAMP)
 	$(BIN)/authserver demo seed
 	$(BIN)/gunicorn -c python:authserver.gunicorn_config --workers 2 --bind 127.0.0.1:8000 "authserver:create_app()"
 
-## Set up and run the whole suite on SQLite and PostgreSQL (starting local services if needed), plus ruff.
-## pytest's testpaths include verifier/tests, and tests/test_verifier_distribution.py installs the verifier
+## Set up and run the whole suite on SQLite and PostgreSQL (starting local services if needed), after
+## the static checks (ruff, ruff format, mypy for the server and, strict, for the verifier).
+## pytest's testpaths include verifier/tests, and tests/e2e/test_verifier_distribution.py installs the verifier
 ## alone into a fresh virtualenv and runs its tests there.
-test: $(STAMP) services
-	$(BIN)/ruff check .
+test: lint services
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	cd verifier && ../$(BIN)/mypy
 
 services:
 	@.ci/services
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache verifier/.mypy_cache

@@ -79,8 +79,9 @@ def _init_keystore(app: Flask) -> None:
             log.warning("signing keys not loaded: %s", exc, extra={"event": "key.load_failed"})
         return
     if app.config["ENV"] == "development":
-        created = ensure_development_key(keys_dir, app.extensions["authserver.clock"].now(),
-                                         app.config["KEYS_PASSPHRASE"] or None)
+        created = ensure_development_key(
+            keys_dir, app.extensions["authserver.clock"].now(), app.config["KEYS_PASSPHRASE"] or None
+        )
         if created is not None:
             log.warning("generated a development signing key", extra={"event": "key.generated", "kid": created.kid})
     keyring.init_app(app)

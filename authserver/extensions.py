@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
@@ -14,3 +16,10 @@ class Base(DeclarativeBase):
 # Objects stay readable after commit: the token path commits the rotation, then reads the client
 # to sign; expiring it would cost one more SELECT per refresh.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+if TYPE_CHECKING:
+    # What db.Model is at run time: Flask-SQLAlchemy's subclass of Base (a class attribute of an
+    # instance, which a type checker cannot take as a base class).
+    Model = Base
+else:
+    Model = db.Model

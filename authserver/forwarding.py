@@ -85,10 +85,15 @@ class ValidatedForwardedAddress:
             environ["REMOTE_ADDR"] = socket_address
             telemetry.count("proxy.invalid_forwarded_for")
             if self._warn():
-                log.warning("X-Forwarded-For entry is not an IP address: using the socket address instead "
-                            "(logged once per process; counted in authserver_proxy_invalid_forwarded_for_total)",
-                            extra={"event": "proxy.invalid_forwarded_for", "socket_ip": socket_address,
-                                   "entry_length": len(value or "")})
+                log.warning(
+                    "X-Forwarded-For entry is not an IP address: using the socket address instead "
+                    "(logged once per process; counted in authserver_proxy_invalid_forwarded_for_total)",
+                    extra={
+                        "event": "proxy.invalid_forwarded_for",
+                        "socket_ip": socket_address,
+                        "entry_length": len(value or ""),
+                    },
+                )
         return self.app(environ, start_response)
 
 
@@ -103,11 +108,13 @@ class UntrustedForwardedFor:
         if "HTTP_X_FORWARDED_FOR" in environ:
             telemetry.count("proxy.untrusted_forwarded_for")
             if self._warn():
-                log.warning("request with X-Forwarded-For but AUTHSERVER_TRUSTED_PROXY_HOPS is 0: behind a reverse "
-                            "proxy every client shares its address and its failed-login limit; set "
-                            "AUTHSERVER_TRUSTED_PROXY_HOPS to the number of proxies (logged once per process; "
-                            "counted in authserver_proxy_untrusted_forwarded_for_total)",
-                            extra={"event": "proxy.untrusted_forwarded_for", "socket_ip": environ.get("REMOTE_ADDR")})
+                log.warning(
+                    "request with X-Forwarded-For but AUTHSERVER_TRUSTED_PROXY_HOPS is 0: behind a reverse "
+                    "proxy every client shares its address and its failed-login limit; set "
+                    "AUTHSERVER_TRUSTED_PROXY_HOPS to the number of proxies (logged once per process; "
+                    "counted in authserver_proxy_untrusted_forwarded_for_total)",
+                    extra={"event": "proxy.untrusted_forwarded_for", "socket_ip": environ.get("REMOTE_ADDR")},
+                )
         return self.app(environ, start_response)
 
 
@@ -116,7 +123,7 @@ def wrap(app: Flask, wsgi_app: WsgiApp) -> WsgiApp:
     hops = current_settings(app).trusted_proxy_hops
     if hops:
         # X-Forwarded-For is honoured only through this many trusted proxies; a forged header is ignored.
-        return ProxyFix(ValidatedForwardedAddress(wsgi_app), x_for=hops)  # type: ignore[return-value]
+        return ProxyFix(ValidatedForwardedAddress(wsgi_app), x_for=hops)
     if current_settings(app).production:
         return UntrustedForwardedFor(wsgi_app)
     return wsgi_app

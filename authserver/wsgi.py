@@ -15,14 +15,15 @@ from __future__ import annotations
 from flask import Flask
 
 from authserver import forwarding
+from authserver.forwarding import WsgiApp
 from authserver.throttle.early_refusal import RefuseDeniedAttempts
 from authserver.views.wellknown import JwksShortcut
 
 
 def install_pipeline(app: Flask) -> None:
     """Wrap ``app.wsgi_app`` in the layers above, innermost first."""
-    pipeline = RefuseDeniedAttempts(app, app.wsgi_app)
+    pipeline: WsgiApp = RefuseDeniedAttempts(app, app.wsgi_app)
     pipeline = forwarding.wrap(app, pipeline)
     if "authserver.keys.keyring" in app.extensions:  # the CLI may run without keys
         pipeline = JwksShortcut(app, pipeline)
-    app.wsgi_app = pipeline  # type: ignore[method-assign]
+    app.wsgi_app = pipeline  # type: ignore[method-assign,assignment]

@@ -19,6 +19,7 @@ import time
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -57,8 +58,14 @@ def _sh(*cmd: str) -> str:
 
 
 def machine_facts(args: argparse.Namespace, workers: str, env: str) -> tuple[dict[str, str], str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
     mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
     sha = _sh("git", "rev-parse", "--short", "HEAD") or "nogit"
     dirty = len([line for line in _sh("git", "status", "--porcelain").splitlines() if line.strip()])
@@ -67,7 +74,7 @@ def machine_facts(args: argparse.Namespace, workers: str, env: str) -> tuple[dic
     wrk_version = (_sh("wrk", "-v").splitlines() or ["wrk"])[0].split(" Copyright")[0]
     facts = {
         "machine": f"{os.cpu_count()} CPUs (nproc {_sh('nproc')}), {cpu}, {mem_kib // 1024} MiB RAM, "
-                   f"Linux {platform.release()}",
+        f"Linux {platform.release()}",
         "command": args.command_line or shlex.join(sys.argv),
         "git": git,
         "server": f"gunicorn {workers} sync workers, `authserver:create_app()`, AUTHSERVER_ENV={env}",
@@ -95,8 +102,10 @@ def machine_quiet_check(wait: int = 0) -> list[str]:
         pct = _busy_pct(3.0)
     say(f"machine busy before the run: {pct:.0f}%")
     if pct > 15:
-        return [f"the machine was {pct:.0f}% busy before the run started (other processes): req/s and latency "
-                "are understated; CPU ms/req is the steadier figure"]
+        return [
+            f"the machine was {pct:.0f}% busy before the run started (other processes): req/s and latency "
+            "are understated; CPU ms/req is the steadier figure"
+        ]
     return []
 
 
@@ -110,24 +119,15 @@ def measure_references(workers: int) -> dict:
     same = references.argon2_concurrent(workers)
     best = references.argon2_concurrent(min(workers, cores)) if workers > cores else same
     return {
-        "rsa2048_sign_per_s": signs, "rsa2048_verify_per_s": verifies, "argon2_ms_per_verify": argon.ms_per_verify,
-        "argon2_raw_rate": same.rate, "argon2_raw_rate_processes": same.processes,
-        "argon2_best_rate": best.rate, "argon2_best_rate_processes": best.processes,
+        "rsa2048_sign_per_s": signs,
+        "rsa2048_verify_per_s": verifies,
+        "argon2_ms_per_verify": argon.ms_per_verify,
+        "argon2_raw_rate": same.rate,
+        "argon2_raw_rate_processes": same.processes,
+        "argon2_best_rate": best.rate,
+        "argon2_best_rate_processes": best.processes,
         "argon2_ideal_rate": argon.ideal_rate(workers, cores),
-        "table": {
-            "RSA-2048 sign/s, one core (`openssl speed -seconds 3 rsa2048`)":
-                f"{signs:,.0f} ({1000 / signs:.2f} ms each)",
-            "RSA-2048 verify/s, one core": f"{verifies:,.0f}",
-            f"argon2id verify (t={argon.time_cost}, m={argon.memory_kib} KiB, p={argon.parallelism})":
-                f"{argon.ms_per_verify:.1f} ms CPU (median of 25; wall: median {argon.wall_ms:.1f}, "
-                f"fastest {argon.min_wall_ms:.1f} ms)",
-            f"raw argon2 verify rate, {workers} processes at once (= workers; the password target's reference)":
-                f"{same.rate:,.1f} verifies/s ({same.cpu_ms_per_verify:.1f} ms CPU each)",
-            **({f"raw argon2 verify rate, {best.processes} processes at once (= cores)":
-                f"{best.rate:,.1f} verifies/s ({best.cpu_ms_per_verify:.1f} ms CPU each)"} if best is not same else {}),
-            f"contention-free ideal = min({workers}, {cores} cores) x 1000 / single-thread CPU ms":
-                f"{argon.ideal_rate(workers, cores):,.1f} verifies/s",
-        },
+        "table": _reference_table(signs, verifies, argon, same, best, workers, cores),
     }
 
 
@@ -135,8 +135,14 @@ def measure_floor_reference(args: argparse.Namespace) -> dict:
     """The minimal refresh handler of PERFORMANCE-NOTES.md, run as the notes ran it (see bench/floor/)."""
     say(f"references: floor refresh handler (bench/floor, 3 sync workers), {args.warmup} + {args.duration} s...")
     try:
-        m = floor.measure_floor(repo=REPO, run_dir=args.run_dir, database=args.db, duration=args.duration,
-                                warmup=args.warmup, connections=report.MAIN_CONNECTIONS)
+        m = floor.measure_floor(
+            repo=REPO,
+            run_dir=args.run_dir,
+            database=args.db,
+            duration=args.duration,
+            warmup=args.warmup,
+            connections=report.MAIN_CONNECTIONS,
+        )
     except (RuntimeError, OSError, ValueError, requests.RequestException) as exc:
         say(f"floor reference failed: {exc}")
         return {"floor_error": " ".join(str(exc).split())[:300]}
@@ -148,11 +154,20 @@ def measure_static_reference(args: argparse.Namespace, dep: Deployment) -> dict 
     """A bare WSGI app returning as many fixed bytes as the JWKS, under as many sync workers (bench/floor)."""
     try:
         body = requests.get(dep.base_url + "/.well-known/jwks.json", timeout=10).content
-        say(f"references: static response floor (bench/floor/static_app.py, {dep.workers} sync workers, "
-            f"{len(body)} bytes), {args.warmup} + {args.duration} s...")
-        m = floor.measure_static(repo=REPO, run_dir=args.run_dir, database=args.db, duration=args.duration,
-                                 warmup=args.warmup, connections=report.MAIN_CONNECTIONS, workers=dep.workers,
-                                 body_bytes=len(body))
+        say(
+            f"references: static response floor (bench/floor/static_app.py, {dep.workers} sync workers, "
+            f"{len(body)} bytes), {args.warmup} + {args.duration} s..."
+        )
+        m = floor.measure_static(
+            repo=REPO,
+            run_dir=args.run_dir,
+            database=args.db,
+            duration=args.duration,
+            warmup=args.warmup,
+            connections=report.MAIN_CONNECTIONS,
+            workers=dep.workers,
+            body_bytes=len(body),
+        )
     except (RuntimeError, OSError, ValueError, requests.RequestException) as exc:
         say(f"static floor failed: {exc}")
         return None
@@ -172,8 +187,9 @@ def plan(names: list[str], metadata: dict) -> tuple[list[str], dict[str, str]]:
     return runnable, skipped
 
 
-def run_scenarios(args: argparse.Namespace, dep: Deployment, creds, names: list[str],
-                  levels: tuple[int, ...]) -> tuple[list[dict], dict[str, str]]:
+def run_scenarios(
+    args: argparse.Namespace, dep: Deployment, creds, names: list[str], levels: tuple[int, ...]
+) -> tuple[list[dict], dict[str, str]]:
     """Each runnable scenario at each connection count; a scenario that fails is reported, not fatal."""
     metadata = dep.metadata()
     ctx = Context(dep, creds, metadata, args.run_dir)
@@ -209,8 +225,12 @@ def _failure(name: str, stage: str, exc: Exception) -> str:
 
 def run_one(args: argparse.Namespace, ctx: Context, name: str, conns: int) -> dict:
     sc, dep = SCENARIOS[name], ctx.deployment
-    common = {"script": BENCH / "scenarios" / sc.script, "base_url": dep.base_url, "connections": conns,
-              "threads": args.wrk_threads}
+    common = {
+        "script": BENCH / "scenarios" / sc.script,
+        "base_url": dep.base_url,
+        "connections": conns,
+        "threads": args.wrk_threads,
+    }
     label = f"{name}-c{conns}-w{dep.workers}"
     bracket = name == "password" and conns == report.MAIN_CONNECTIONS
     if bracket:  # the machine's speed drifts within minutes: measure the password reference beside the run
@@ -218,12 +238,25 @@ def run_one(args: argparse.Namespace, ctx: Context, name: str, conns: int) -> di
         before = references.argon2_concurrent(dep.workers)
     if args.warmup > 0:
         say(f"{name}: warm-up {args.warmup} s at {conns} connections...")
-        warm_up(invocation=sc.prepare(ctx, conns, label + "-warmup"), seconds=args.warmup, work=args.run_dir,
-                label=label, **common)
+        warm_up(
+            invocation=sc.prepare(ctx, conns, label + "-warmup"),
+            seconds=args.warmup,
+            work=args.run_dir,
+            label=label,
+            **common,
+        )
     say(f"{name}: measuring {args.duration} s at {conns} connections...")
-    m = measure(scenario=name, invocation=sc.prepare(ctx, conns, label), seconds=args.duration,
-                workers=dep.workers, master_pid=dep.gunicorn.pid, worker_pids=dep.worker_pids(),
-                database=args.db, work=args.run_dir, **common).as_dict()
+    m = measure(
+        scenario=name,
+        invocation=sc.prepare(ctx, conns, label),
+        seconds=args.duration,
+        workers=dep.workers,
+        master_pid=dep.gunicorn.pid,
+        worker_pids=dep.worker_pids(),
+        database=args.db,
+        work=args.run_dir,
+        **common,
+    ).as_dict()
     if bracket:
         say("references: ... and just after it")
         after = references.argon2_concurrent(dep.workers)
@@ -234,9 +267,11 @@ def run_one(args: argparse.Namespace, ctx: Context, name: str, conns: int) -> di
         m["floor_after"] = measure_floor_reference(args).get("floor")
     if name == "jwks" and conns == report.MAIN_CONNECTIONS and not args.no_floor:
         m["static"] = measure_static_reference(args, dep)
-    say(f"  {m['rps']:,.1f} req/s, p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms, non-2xx {m['non_2xx']}, "
+    say(
+        f"  {m['rps']:,.1f} req/s, p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms, non-2xx {m['non_2xx']}, "
         f"chain breaks {m['chain_breaks']}, CPU {m['cpu_ms_per_req']:.2f} ms/req "
-        f"(server {m['server_cpu_ms_per_req']:.2f} + PG {m['pg_cpu_ms_per_req']:.2f})")
+        f"(server {m['server_cpu_ms_per_req']:.2f} + PG {m['pg_cpu_ms_per_req']:.2f})"
+    )
     return m
 
 
@@ -284,11 +319,21 @@ def cmd_bench(args: argparse.Namespace) -> None:
         dep.stop()
     facts, sha = machine_facts(args, str(args.workers), dep.env["AUTHSERVER_ENV"])
     main = {m["scenario"]: m for m in results if m["connections"] == report.MAIN_CONNECTIONS}
-    run = {"meta": {"timestamp": timestamp, "git": facts["git"], "facts": facts, "duration": args.duration,
-                    "warmup": args.warmup, "workers": args.workers},
-           "references": refs, "measurements": results, "skipped": skipped,
-           "targets": report.evaluate(main, skipped, refs),
-           "notes": [*quiet_notes, *dep.notes, *server_log_notes(args.run_dir)]}
+    run = {
+        "meta": {
+            "timestamp": timestamp,
+            "git": facts["git"],
+            "facts": facts,
+            "duration": args.duration,
+            "warmup": args.warmup,
+            "workers": args.workers,
+        },
+        "references": refs,
+        "measurements": results,
+        "skipped": skipped,
+        "targets": report.evaluate(main, skipped, refs),
+        "notes": [*quiet_notes, *dep.notes, *server_log_notes(args.run_dir)],
+    }
     run["markdown"] = report.render(run)
     path = write_results(run, sha)
     print(run["markdown"])
@@ -311,17 +356,27 @@ def compare_workers(args: argparse.Namespace, dep: Deployment, creds, names: lis
     facts, sha = machine_facts(args, "/".join(map(str, counts)), dep.env["AUTHSERVER_ENV"])
     lines = [f"# authserver worker-count comparison {timestamp} ({facts['git']})", ""]
     lines += [f"- {k}: {v}" for k, v in facts.items()]
-    lines += [f"- raw argon2 verify: {refs['argon2_ms_per_verify']:.1f} ms; "
-              f"RSA-2048 sign/s {refs['rsa2048_sign_per_s']:,.0f}",
-              *[f"- note: {n}" for n in [*quiet_notes, *dep.notes, *server_log_notes(args.run_dir)]],
-              "", "| workers | scenario | req/s | p50 ms | p99 ms | non-2xx | CPU ms/req | other CPU ms/req | box busy "
-              "| peak RSS/worker MiB |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        f"- raw argon2 verify: {refs['argon2_ms_per_verify']:.1f} ms; "
+        f"RSA-2048 sign/s {refs['rsa2048_sign_per_s']:,.0f}",
+        *[f"- note: {n}" for n in [*quiet_notes, *dep.notes, *server_log_notes(args.run_dir)]],
+        "",
+        "| workers | scenario | req/s | p50 ms | p99 ms | non-2xx | CPU ms/req | other CPU ms/req | box busy "
+        "| peak RSS/worker MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for m in sorted(rows, key=lambda m: (m["scenario"], m["workers"])):
-        lines.append(f"| {m['workers']} | {m['scenario']} | {m['rps']:,.1f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | "
-                     f"{m['non_2xx'] + m['chain_breaks']} | {m['cpu_ms_per_req']:.2f} | "
-                     f"{m['other_cpu_ms_per_req']:.2f} | {m['machine_busy_pct']:.0f}% | {m['peak_rss_mib']:.1f} |")
-    run = {"meta": {"timestamp": timestamp, "git": facts["git"], "facts": facts}, "references": refs,
-           "measurements": rows, "markdown": "\n".join(lines) + "\n"}
+        lines.append(
+            f"| {m['workers']} | {m['scenario']} | {m['rps']:,.1f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | "
+            f"{m['non_2xx'] + m['chain_breaks']} | {m['cpu_ms_per_req']:.2f} | "
+            f"{m['other_cpu_ms_per_req']:.2f} | {m['machine_busy_pct']:.0f}% | {m['peak_rss_mib']:.1f} |"
+        )
+    run = {
+        "meta": {"timestamp": timestamp, "git": facts["git"], "facts": facts},
+        "references": refs,
+        "measurements": rows,
+        "markdown": "\n".join(lines) + "\n",
+    }
     path = write_results(run, sha, "-workers")
     print(run["markdown"])
     say(f"written: {path.relative_to(REPO)}")
@@ -341,10 +396,17 @@ def cmd_profile(args: argparse.Namespace) -> None:
 
         def load() -> None:
             try:
-                box["wrk"] = run_wrk(script=BENCH / "scenarios" / "refresh.lua", url=dep.base_url + invocation.path,
-                                     connections=args.connections, threads=1, seconds=args.duration + 4,
-                                     env=invocation.env, result_file=args.run_dir / "result-profile.json",
-                                     log_file=args.run_dir / "wrk.log", pid_file=args.run_dir / "wrk.pid")
+                box["wrk"] = run_wrk(
+                    script=BENCH / "scenarios" / "refresh.lua",
+                    url=dep.base_url + invocation.path,
+                    connections=args.connections,
+                    threads=1,
+                    seconds=args.duration + 4,
+                    env=invocation.env,
+                    result_file=args.run_dir / "result-profile.json",
+                    log_file=args.run_dir / "wrk.log",
+                    pid_file=args.run_dir / "wrk.pid",
+                )
             except Exception as exc:  # reported below
                 box["error"] = exc
 
@@ -353,8 +415,20 @@ def cmd_profile(args: argparse.Namespace) -> None:
         time.sleep(2)
         raw = args.run_dir / "profile-refresh.txt"
         say(f"py-spy record --pid {worker} for {args.duration} s (refresh load, {args.connections} connections)...")
-        spy = [str(REPO / ".venv" / "bin" / "py-spy"), "record", "--pid", str(worker), "--duration", str(args.duration),
-               "--rate", str(args.rate), "--format", "raw", "--output", str(raw)] + (["--idle"] if args.idle else [])
+        spy = [
+            str(REPO / ".venv" / "bin" / "py-spy"),
+            "record",
+            "--pid",
+            str(worker),
+            "--duration",
+            str(args.duration),
+            "--rate",
+            str(args.rate),
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+        ] + (["--idle"] if args.idle else [])
         subprocess.run(spy, check=True, stdout=sys.stderr)
         loader.join()
     finally:
@@ -362,10 +436,14 @@ def cmd_profile(args: argparse.Namespace) -> None:
     if "error" in box:
         raise box["error"]
     data = box["wrk"][0]
-    say(f"refresh under py-spy: {data['requests'] / (data['duration_us'] / 1e6):,.1f} req/s on 1 worker, "
-        f"{int(data.get('counter_broken', 0))} chain breaks")
-    text = (f"refresh under py-spy, 1 worker, {args.connections} connections, {args.duration} s at {args.rate} Hz: "
-            f"{data['requests'] / (data['duration_us'] / 1e6):,.1f} req/s\n\n{profile.summary(raw, args.top)}")
+    say(
+        f"refresh under py-spy: {data['requests'] / (data['duration_us'] / 1e6):,.1f} req/s on 1 worker, "
+        f"{int(data.get('counter_broken', 0))} chain breaks"
+    )
+    text = (
+        f"refresh under py-spy, 1 worker, {args.connections} connections, {args.duration} s at {args.rate} Hz: "
+        f"{data['requests'] / (data['duration_us'] / 1e6):,.1f} req/s\n\n{profile.summary(raw, args.top)}"
+    )
     out_dir = BENCH / "results"
     out_dir.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -373,8 +451,10 @@ def cmd_profile(args: argparse.Namespace) -> None:
     summary_file = out_dir / f"{stamp}-{sha}-profile-refresh.txt"
     summary_file.write_text(text)
     print(text)
-    say(f"summary written to {summary_file.relative_to(REPO)}; collapsed stacks (open in https://www.speedscope.app): "
-        f"{raw.relative_to(REPO)}")
+    say(
+        f"summary written to {summary_file.relative_to(REPO)}; collapsed stacks (open in https://www.speedscope.app): "
+        f"{raw.relative_to(REPO)}"
+    )
 
 
 def _on_term(signum: int, _frame: object) -> None:
@@ -396,11 +476,19 @@ def main() -> None:
     bench.add_argument("--sweep", action="store_true", help=f"also measure at {', '.join(map(str, SWEEP))} connections")
     bench.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn sync workers")
     bench.add_argument("--compare-workers", default="", help="e.g. 2,3,4: run the scenarios once per worker count")
-    bench.add_argument("--wait-quiet", type=int, default=0, metavar="SECONDS",
-                       help="wait up to this long for the machine to be under 15%% busy before measuring")
-    bench.add_argument("--no-floor", action="store_true",
-                       help="skip the floor references (bench/floor: the minimal refresh handler before and after "
-                            "refresh, the static response after jwks; ~75 s)")
+    bench.add_argument(
+        "--wait-quiet",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="wait up to this long for the machine to be under 15%% busy before measuring",
+    )
+    bench.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="skip the floor references (bench/floor: the minimal refresh handler before and after "
+        "refresh, the static response after jwks; ~75 s)",
+    )
     bench.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (1 leaves the cores to the server)")
     prof = sub.choices["profile-refresh"]
     prof.add_argument("--connections", type=int, default=4)
@@ -423,3 +511,26 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _reference_table(
+    signs: float, verifies: float, argon: Any, same: Any, best: Any, workers: int, cores: int
+) -> dict[str, str]:
+    """The references' rows of the report: what each measured, and the figure."""
+    argon2 = f"argon2id verify (t={argon.time_cost}, m={argon.memory_kib} KiB, p={argon.parallelism})"
+    table = {
+        "RSA-2048 sign/s, one core (`openssl speed -seconds 3 rsa2048`)": f"{signs:,.0f} ({1000 / signs:.2f} ms each)",
+        "RSA-2048 verify/s, one core": f"{verifies:,.0f}",
+        argon2: f"{argon.ms_per_verify:.1f} ms CPU (median of 25; wall: median {argon.wall_ms:.1f}, "
+        f"fastest {argon.min_wall_ms:.1f} ms)",
+    }
+    same_row = f"raw argon2 verify rate, {workers} processes at once (= workers; the password target's reference)"
+    table[same_row] = f"{same.rate:,.1f} verifies/s ({same.cpu_ms_per_verify:.1f} ms CPU each)"
+    if best is not same:
+        table[f"raw argon2 verify rate, {best.processes} processes at once (= cores)"] = (
+            f"{best.rate:,.1f} verifies/s ({best.cpu_ms_per_verify:.1f} ms CPU each)"
+        )
+    table[f"contention-free ideal = min({workers}, {cores} cores) x 1000 / single-thread CPU ms"] = (
+        f"{argon.ideal_rate(workers, cores):,.1f} verifies/s"
+    )
+    return table

@@ -75,8 +75,9 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-             keys_dir: Path) -> Iterator[Database]:
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, keys_dir: Path
+) -> Iterator[Database]:
     try:
         with databases.fresh_database(request.param, tmp_path_factory.mktemp(request.param), keys_dir) as fresh:
             yield fresh
@@ -165,11 +166,25 @@ def make_user(app: Flask):
 def make_client(app: Flask):
     from authserver.admin import clients
 
-    def make(client_id: str = "app", *, grants: tuple[str, ...] = ("password", "refresh_token"),
-             scopes: str = "read write", first_party: bool = True, public: bool = False, **kw: Any) -> Registered:
+    def make(
+        client_id: str = "app",
+        *,
+        grants: tuple[str, ...] = ("password", "refresh_token"),
+        scopes: str = "read write",
+        first_party: bool = True,
+        public: bool = False,
+        **kw: Any,
+    ) -> Registered:
         with app.app_context():
-            _c, secret = clients.create_client(name=client_id, client_id=client_id, grant_types=list(grants),
-                                               scopes=scopes.split(), first_party=first_party, public=public, **kw)
+            _c, secret = clients.create_client(
+                name=client_id,
+                client_id=client_id,
+                grant_types=list(grants),
+                scopes=scopes.split(),
+                first_party=first_party,
+                public=public,
+                **kw,
+            )
         return Registered(client_id, secret)
 
     return make

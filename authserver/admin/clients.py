@@ -22,19 +22,30 @@ def new_client_id() -> str:
     return secrets.token_hex(16)
 
 
-def create_client(*, name: str, grant_types: list[str], scopes: list[str], public: bool = False,
-                  first_party: bool = False, audience: str | None = None, client_id: str | None = None,
-                  access_token_ttl: int | None = None, refresh_token_ttl: int | None = None,
-                  refresh_token_max_lifetime: int | None = None,
-                  introspect: bool = False) -> tuple[Registration, str | None]:
+def create_client(
+    *,
+    name: str,
+    grant_types: list[str],
+    scopes: list[str],
+    public: bool = False,
+    first_party: bool = False,
+    audience: str | None = None,
+    client_id: str | None = None,
+    access_token_ttl: int | None = None,
+    refresh_token_ttl: int | None = None,
+    refresh_token_max_lifetime: int | None = None,
+    introspect: bool = False,
+) -> tuple[Registration, str | None]:
     """Register a client; returns it and its secret in the clear (``None`` for public clients)."""
     unknown = sorted(set(grant_types) - set(GRANT_TYPES))
     if unknown:
         raise AdminError(f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})")
     known_scopes = set(current_settings().scopes.split())
     if not set(scopes) <= known_scopes:
-        raise AdminError(f"unknown scopes: {', '.join(sorted(set(scopes) - known_scopes))} "
-                          f"(AUTHSERVER_SCOPES is {' '.join(sorted(known_scopes))!r})")
+        raise AdminError(
+            f"unknown scopes: {', '.join(sorted(set(scopes) - known_scopes))} "
+            f"(AUTHSERVER_SCOPES is {' '.join(sorted(known_scopes))!r})"
+        )
     if "password" in grant_types and not first_party:
         raise AdminError("the password grant is for first-party clients only: add --first-party")
     if introspect and public:
@@ -48,17 +59,29 @@ def create_client(*, name: str, grant_types: list[str], scopes: list[str], publi
     if store.registration(client_id) is not None:
         raise AdminError(f"client {client_id!r} already exists")
     secret = None if public else secrets.token_urlsafe(32)
-    client = Registration(client_id, name, public, tuple(dict.fromkeys(grant_types)), tuple(dict.fromkeys(scopes)),
-                          audience, first_party, access_token_ttl, refresh_token_ttl, refresh_token_max_lifetime,
-                          introspect)
+    client = Registration(
+        client_id,
+        name,
+        public,
+        tuple(dict.fromkeys(grant_types)),
+        tuple(dict.fromkeys(scopes)),
+        audience,
+        first_party,
+        access_token_ttl,
+        refresh_token_ttl,
+        refresh_token_max_lifetime,
+        introspect,
+    )
     store.create(client, None if secret is None else secret_digest(current_settings().secret_pepper, secret))
     return client, secret
 
 
 def _check_access_token_ttl(ttl: int | None) -> None:
     if ttl is not None and ttl > current_settings().tokens.access_token_max_ttl:
-        raise AdminError(f"access token lifetime over AUTHSERVER_ACCESS_TOKEN_MAX_TTL "
-                          f"({current_settings().tokens.access_token_max_ttl}s)")
+        raise AdminError(
+            f"access token lifetime over AUTHSERVER_ACCESS_TOKEN_MAX_TTL "
+            f"({current_settings().tokens.access_token_max_ttl}s)"
+        )
 
 
 def registration(client_id: str) -> Registration:

@@ -33,7 +33,6 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
-
 def check_password_policy(password: str) -> None:
     """NIST SP 800-63B §5.1.1.2: a minimum length and a blocklist of common passwords, no composition rules."""
     minimum = current_settings().password_min_length
@@ -54,8 +53,11 @@ def create_user(username: str, password: str) -> UserRecord:
     users = current_stores().users
     taken = users.spelling(normal)
     if taken is not None:
-        raise AdminError(f"user {username!r} already exists" if taken == username
-                        else f"username {username!r} is taken: it is the same username as {taken!r}")
+        raise AdminError(
+            f"user {username!r} already exists"
+            if taken == username
+            else f"username {username!r} is taken: it is the same username as {taken!r}"
+        )
     try:
         return users.create(username, normal, current_passwords().hash(password))
     except UserExistsError:  # created in parallel under another spelling

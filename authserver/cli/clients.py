@@ -15,10 +15,16 @@ from authserver.store.clients import Registration
 
 def _as_dict(client: Registration, secret: str | None = None) -> dict[str, object]:
     data: dict[str, object] = {
-        "client_id": client.client_id, "name": client.name, "public": client.public,
-        "grant_types": list(client.grant_types), "scopes": list(client.scopes), "audience": client.audience,
-        "first_party": client.first_party, "access_token_ttl": client.access_token_ttl,
-        "refresh_token_ttl": client.refresh_token_ttl, "refresh_token_max_lifetime": client.refresh_token_max_lifetime,
+        "client_id": client.client_id,
+        "name": client.name,
+        "public": client.public,
+        "grant_types": list(client.grant_types),
+        "scopes": list(client.scopes),
+        "audience": client.audience,
+        "first_party": client.first_party,
+        "access_token_ttl": client.access_token_ttl,
+        "refresh_token_ttl": client.refresh_token_ttl,
+        "refresh_token_max_lifetime": client.refresh_token_max_lifetime,
         "introspect": client.can_introspect,
     }
     if secret is not None:
@@ -50,23 +56,52 @@ def group() -> None:
 @click.option("--scope", default="", help='Allowed scopes, space-separated, e.g. "read write".')
 @click.option("--public", is_flag=True, help="Public client: no secret (auth method none).")
 @click.option("--first-party", is_flag=True, help="Our own app: may use the password grant.")
-@click.option("--audience", default=None, help="aud of its access tokens (default AUTHSERVER_DEFAULT_AUDIENCE); "
-              "with --introspect, the audience whose access tokens it may introspect.")
+@click.option(
+    "--audience",
+    default=None,
+    help="aud of its access tokens (default AUTHSERVER_DEFAULT_AUDIENCE); "
+    "with --introspect, the audience whose access tokens it may introspect.",
+)
 @click.option("--client-id", default=None, help="Choose the client_id (default: random).")
 @click.option("--access-token-ttl", type=int, default=None, help="Seconds; overrides the server default.")
 @click.option("--refresh-token-ttl", type=int, default=None, help="Seconds; overrides the server default.")
 @click.option("--refresh-token-max-lifetime", type=int, default=None, help="Seconds from login; overrides the default.")
-@click.option("--introspect", is_flag=True, help="A resource server allowed to call the introspection endpoint, "
-              "for access tokens of its --audience and refresh tokens issued to it.")
+@click.option(
+    "--introspect",
+    is_flag=True,
+    help="A resource server allowed to call the introspection endpoint, "
+    "for access tokens of its --audience and refresh tokens issued to it.",
+)
 @json_option
-def create(name: str, grants: tuple[str, ...], scope: str, public: bool, first_party: bool, audience: str | None,
-           client_id: str | None, access_token_ttl: int | None, refresh_token_ttl: int | None,
-           refresh_token_max_lifetime: int | None, introspect: bool, as_json: bool) -> None:
+def create(
+    name: str,
+    grants: tuple[str, ...],
+    scope: str,
+    public: bool,
+    first_party: bool,
+    audience: str | None,
+    client_id: str | None,
+    access_token_ttl: int | None,
+    refresh_token_ttl: int | None,
+    refresh_token_max_lifetime: int | None,
+    introspect: bool,
+    as_json: bool,
+) -> None:
     """Register a client and print its credentials once."""
-    client, secret = _run(clients.create_client, name=name, grant_types=list(grants), scopes=scope.split(),
-                          public=public, first_party=first_party, audience=audience, client_id=client_id,
-                          access_token_ttl=access_token_ttl, refresh_token_ttl=refresh_token_ttl,
-                          refresh_token_max_lifetime=refresh_token_max_lifetime, introspect=introspect)
+    client, secret = _run(
+        clients.create_client,
+        name=name,
+        grant_types=list(grants),
+        scopes=scope.split(),
+        public=public,
+        first_party=first_party,
+        audience=audience,
+        client_id=client_id,
+        access_token_ttl=access_token_ttl,
+        refresh_token_ttl=refresh_token_ttl,
+        refresh_token_max_lifetime=refresh_token_max_lifetime,
+        introspect=introspect,
+    )
     show(_as_dict(client, secret), as_json, _secret_text(client, secret))
 
 

@@ -42,8 +42,9 @@ def group() -> None:
 def _development_only(env: str) -> None:
     """Demo commands create a user and a client with printed credentials: never outside development."""
     if env != "development":
-        raise click.ClickException(f"demo commands run only in development, and AUTHSERVER_ENV is {env!r}; "
-                                   "nothing was changed")
+        raise click.ClickException(
+            f"demo commands run only in development, and AUTHSERVER_ENV is {env!r}; nothing was changed"
+        )
 
 
 @group.command("seed")
@@ -60,8 +61,13 @@ def seed(short_ttl: bool, as_json: bool) -> None:
     ttl = SHORT_TTL if short_ttl else None
     if DEMO_CLIENT not in {client.client_id for client in clients.list_clients()}:
         _client, secret = clients.create_client(
-            name="Demo app", client_id=DEMO_CLIENT, grant_types=["password", "refresh_token"],
-            scopes=["read", "write"], first_party=True, access_token_ttl=ttl)
+            name="Demo app",
+            client_id=DEMO_CLIENT,
+            grant_types=["password", "refresh_token"],
+            scopes=["read", "write"],
+            first_party=True,
+            access_token_ttl=ttl,
+        )
     else:
         clients.set_access_token_ttl(DEMO_CLIENT, ttl)  # reset on every seed: a plain `demo seed` gets the default
         _client, secret = clients.rotate_secret(DEMO_CLIENT)
@@ -77,8 +83,14 @@ class StoryError(click.ClickException):
     """A step answered differently from the story: exit code 1."""
 
 
-def _http(method: str, url: str, *, form: dict[str, str] | None = None, bearer: str | None = None,
-          basic: tuple[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+def _http(
+    method: str,
+    url: str,
+    *,
+    form: dict[str, str] | None = None,
+    bearer: str | None = None,
+    basic: tuple[str, str] | None = None,
+) -> tuple[int, dict[str, str], Any]:
     headers = {"Accept": "application/json"}
     if bearer:
         headers["Authorization"] = f"Bearer {bearer}"
@@ -121,8 +133,10 @@ class Story:
         detail = headers.get("WWW-Authenticate") or (got_error if got >= 400 else "")
         click.echo(f"{self.number:>2}. {title:<58} {got} {detail or ''}".rstrip())
         if not ok:
-            raise StoryError(f"step {self.number} ({title}): expected {status}{' ' + error if error else ''}, "
-                             f"got {got}: {json.dumps(body)[:300]}")
+            raise StoryError(
+                f"step {self.number} ({title}): expected {status}{' ' + error if error else ''}, "
+                f"got {got}: {json.dumps(body)[:300]}"
+            )
         return body
 
     def token(self, form: dict[str, str]) -> tuple[int, dict[str, str], Any]:
@@ -130,12 +144,14 @@ class Story:
 
     def login(self, title: str) -> dict[str, Any]:
         username, password = self.user
-        return self.expect(title, 200, self.token({"grant_type": "password", "username": username,
-                                                   "password": password}))
+        return self.expect(
+            title, 200, self.token({"grant_type": "password", "username": username, "password": password})
+        )
 
     def refresh(self, title: str, refresh_token: str, status: int = 200, error: str | None = None) -> Any:
-        return self.expect(title, status, self.token({"grant_type": "refresh_token", "refresh_token": refresh_token}),
-                           error)
+        return self.expect(
+            title, status, self.token({"grant_type": "refresh_token", "refresh_token": refresh_token}), error
+        )
 
     def call(self, title: str, path: str, access_token: str, status: int, error: str | None = None) -> Any:
         return self.expect(title, status, _http("GET", f"{self.resource}{path}", bearer=access_token), error)
@@ -151,23 +167,36 @@ class Story:
                 break
             time.sleep(0.5)
         late = time.time() - exp
-        self.call(f"GET /user/data with the expired token ({late:.1f} s after exp)", "/user/data", access_token, 401,
-                  "invalid_token")
+        self.call(
+            f"GET /user/data with the expired token ({late:.1f} s after exp)",
+            "/user/data",
+            access_token,
+            401,
+            "invalid_token",
+        )
 
     def walk(self, max_wait: float) -> None:
         first = self.login("log in (password grant)")
         sub = self.call("GET /user/data with the access token", "/user/data", first["access_token"], 200)["sub"]
         click.echo(f"    sub={sub} scope={first.get('scope')!r} expires_in={first.get('expires_in')} s")
-        self.call("GET /user/admin (needs scope admin)", "/user/admin", first["access_token"], 403,
-                  "insufficient_scope")
+        self.call(
+            "GET /user/admin (needs scope admin)", "/user/admin", first["access_token"], 403, "insufficient_scope"
+        )
         self.await_expiry(first["access_token"], max_wait)
         refreshed = self.refresh("refresh (refresh_token grant): a new pair", first["refresh_token"])
         self.call("GET /user/data with the new access token", "/user/data", refreshed["access_token"], 200)
         second = self.login("log in again: a second, independent session")
         again = self.refresh("the first session still refreshes", refreshed["refresh_token"])
-        self.expect("log out the second session (POST /oauth/revoke)", 200,
-                    _http("POST", f"{self.issuer}/oauth/revoke", basic=self.client,
-                          form={"token": second["refresh_token"], "token_type_hint": "refresh_token"}))
+        self.expect(
+            "log out the second session (POST /oauth/revoke)",
+            200,
+            _http(
+                "POST",
+                f"{self.issuer}/oauth/revoke",
+                basic=self.client,
+                form={"token": second["refresh_token"], "token_type_hint": "refresh_token"},
+            ),
+        )
         self.refresh("refresh with the revoked refresh token", second["refresh_token"], 400, "invalid_grant")
         self.refresh("the first session is untouched by that log-out", again["refresh_token"])
 
@@ -177,8 +206,9 @@ def _credentials(source: TextIO | None, **given: str | None) -> dict[str, str]:
     merged = {**data, **{k: v for k, v in given.items() if v}}
     missing = [k for k in ("client_id", "client_secret", "username", "password") if not merged.get(k)]
     if missing:
-        raise click.UsageError(f"missing {', '.join(missing)}: pass --credentials (from `demo seed --json`) "
-                               "or the options")
+        raise click.UsageError(
+            f"missing {', '.join(missing)}: pass --credentials (from `demo seed --json`) or the options"
+        )
     return merged
 
 
@@ -190,15 +220,30 @@ def _credentials(source: TextIO | None, **given: str | None) -> dict[str, str]:
 @click.option("--client-secret", default=None)
 @click.option("--username", default=None)
 @click.option("--password", default=None)
-@click.option("--max-wait", type=float, default=60.0, show_default=True,
-              help="Seconds after exp to wait for the resource service to refuse the token (its leeway).")
-def run(issuer: str, resource: str, credentials: TextIO | None, client_id: str | None, client_secret: str | None,
-        username: str | None, password: str | None, max_wait: float) -> None:
+@click.option(
+    "--max-wait",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds after exp to wait for the resource service to refuse the token (its leeway).",
+)
+def run(
+    issuer: str,
+    resource: str,
+    credentials: TextIO | None,
+    client_id: str | None,
+    client_secret: str | None,
+    username: str | None,
+    password: str | None,
+    max_wait: float,
+) -> None:
     """Walk the story against a running server and resource service; exit 1 if a step misbehaves."""
     _development_only(load_values()["ENV"])  # an HTTP client, needing no app: the environment decides
-    creds = _credentials(credentials, client_id=client_id, client_secret=client_secret, username=username,
-                         password=password)
-    story = Story(issuer, resource, (creds["client_id"], creds["client_secret"]),
-                  (creds["username"], creds["password"]))
+    creds = _credentials(
+        credentials, client_id=client_id, client_secret=client_secret, username=username, password=password
+    )
+    story = Story(
+        issuer, resource, (creds["client_id"], creds["client_secret"]), (creds["username"], creds["password"])
+    )
     story.walk(max_wait)
     click.echo(f"demo: all {story.number} steps behaved as expected")

@@ -43,7 +43,7 @@ def _show_actions(actions: lifecycle.Actions, as_json: bool) -> None:
 
 @click.group("keys", cls=AppGroup)
 def group() -> None:
-    """Manage signing keys (runbook: keys/README.md)."""
+    """Manage signing keys (runbook: docs/keys.md)."""
 
 
 @group.command("list")
@@ -57,9 +57,11 @@ def list_(as_json: bool) -> None:
         row["activation_eligible_at"] = lifecycle.activation_eligible_at(r, policy) if r.state == "next" else None
         row["removal_due_at"] = lifecycle.removal_due_at(r, policy)
         rows.append(row)
-    text = "\n".join(f"{r['kid']}  {r['alg']}  {r['state']:<8} created={r['created_at']} "
-                     f"activated={r['activated_at']} retired={r['retired_at']} removal_due={r['removal_due_at']}"
-                     for r in rows)
+    text = "\n".join(
+        f"{r['kid']}  {r['alg']}  {r['state']:<8} created={r['created_at']} "
+        f"activated={r['activated_at']} retired={r['retired_at']} removal_due={r['removal_due_at']}"
+        for r in rows
+    )
     show(rows, as_json, text or "no keys")
 
 

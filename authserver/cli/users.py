@@ -75,8 +75,11 @@ def disable(username: str, as_json: bool) -> None:
 def revoke_sessions(username: str, as_json: bool) -> None:
     """Log a user out everywhere: revoke every refresh-token family; older access tokens go inactive."""
     count = _run(users.revoke_families, username)
-    show({"username": username, "revoked_refresh_tokens": count}, as_json,
-         f"revoked {count} refresh tokens of {username}; access tokens issued before now are inactive")
+    show(
+        {"username": username, "revoked_refresh_tokens": count},
+        as_json,
+        f"revoked {count} refresh tokens of {username}; access tokens issued before now are inactive",
+    )
 
 
 @group.command("unlock", context_settings=DASHED_ARGUMENT)

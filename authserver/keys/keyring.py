@@ -88,8 +88,11 @@ class Keyring:
         first = self.reload_error is None or signature != self._failed_signature
         self.reload_error, self._failed_signature = reason, signature
         if first:
-            log.error("keys directory changed but cannot be loaded; serving the last good keys, /readyz fails "
-                      "until a reload succeeds: %s", reason)
+            log.error(
+                "keys directory changed but cannot be loaded; serving the last good keys, /readyz fails "
+                "until a reload succeeds: %s",
+                reason,
+            )
             emit("key.reload_failed", kid=self.current.keystore.signing.record.kid, reason=reason)
 
     def jwks_max_age(self, now: int) -> int:

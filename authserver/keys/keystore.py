@@ -134,13 +134,16 @@ class Change:
 
     def add(self, key: RSAKey | ECKey, alg: str, state: str, now: int) -> KeyRecord:
         """Write ``key`` as PEM (PKCS#8, encrypted with the passphrase) and list it in the manifest."""
-        record = KeyRecord(kid=key.thumbprint(), alg=alg, state=state, created_at=now,
-                           activated_at=now if state == "active" else None)
+        record = KeyRecord(
+            kid=key.thumbprint(), alg=alg, state=state, created_at=now, activated_at=now if state == "active" else None
+        )
         if any(r.kid == record.kid for r in self.records):
             raise KeystoreError(f"key {record.kid} already exists")
         if self.passphrase is None and _encrypted_files(self.keys_dir):
-            raise KeystoreError(f"{self.keys_dir} holds encrypted keys: refusing to write an unencrypted key "
-                                "beside them (missing passphrase: set AUTHSERVER_KEYS_PASSPHRASE)")
+            raise KeystoreError(
+                f"{self.keys_dir} holds encrypted keys: refusing to write an unencrypted key "
+                "beside them (missing passphrase: set AUTHSERVER_KEYS_PASSPHRASE)"
+            )
         _write_atomic(self.keys_dir / record.filename, key.as_pem(private=True, password=self.passphrase))
         self.records.append(record)
         self.save()
@@ -156,20 +159,22 @@ class Change:
         self.doomed += [self.keys_dir / f"{kid}.pem" for kid in kids]
 
 
-def _check_writable(keys_dir: Path, records: list[KeyRecord], passphrase: str | None,
-                    require_encryption: bool) -> None:
+def _check_writable(keys_dir: Path, records: list[KeyRecord], passphrase: str | None, require_encryption: bool) -> None:
     """Refuse before anything is written: the passphrase must open every listed key, and an
     unencrypted key may never join encrypted ones (nor be written at all where encryption is required)."""
     if passphrase is None and require_encryption:
-        raise KeystoreError("missing passphrase: production never writes an unencrypted key "
-                            "(set AUTHSERVER_KEYS_PASSPHRASE)")
+        raise KeystoreError(
+            "missing passphrase: production never writes an unencrypted key (set AUTHSERVER_KEYS_PASSPHRASE)"
+        )
     for record in records:
         _load_key(keys_dir, record, passphrase)
     if passphrase is None:
         encrypted = _encrypted_files(keys_dir)
         if encrypted:
-            raise KeystoreError(f"missing passphrase: {encrypted[0]} is encrypted; refusing to write an unencrypted "
-                                "key beside encrypted ones (set AUTHSERVER_KEYS_PASSPHRASE)")
+            raise KeystoreError(
+                f"missing passphrase: {encrypted[0]} is encrypted; refusing to write an unencrypted "
+                "key beside encrypted ones (set AUTHSERVER_KEYS_PASSPHRASE)"
+            )
 
 
 def _restore(keys_dir: Path, manifest: bytes | None, names: set[str]) -> None:
@@ -210,8 +215,9 @@ def changing(keys_dir: Path, passphrase: str | None, require_encryption: bool = 
                 try:
                     Keystore.load(keys_dir, passphrase)
                 except KeystoreError as exc:
-                    raise KeystoreError(f"the changed keys directory would not load, so the change was undone: "
-                                        f"{exc}") from None
+                    raise KeystoreError(
+                        f"the changed keys directory would not load, so the change was undone: {exc}"
+                    ) from None
         except BaseException:
             _restore(keys_dir, before, names)
             raise
@@ -239,12 +245,16 @@ def _load_key(keys_dir: Path, record: KeyRecord, passphrase: str | None) -> Load
     key_cls = ECKey if ALGORITHMS[record.alg] == "EC" else RSAKey
     encrypted = is_encrypted(pem)
     if encrypted and not passphrase:
-        raise KeystoreError(f"cannot load key file {path}: it is encrypted and no passphrase is given "
-                            "(missing passphrase: set AUTHSERVER_KEYS_PASSPHRASE)")
+        raise KeystoreError(
+            f"cannot load key file {path}: it is encrypted and no passphrase is given "
+            "(missing passphrase: set AUTHSERVER_KEYS_PASSPHRASE)"
+        )
     if not encrypted and passphrase:
-        raise KeystoreError(f"cannot load key file {path}: it is not encrypted but a passphrase is given "
-                            "(AUTHSERVER_KEYS_PASSPHRASE); a keys directory holds encrypted keys only, or in "
-                            "development unencrypted keys only")
+        raise KeystoreError(
+            f"cannot load key file {path}: it is not encrypted but a passphrase is given "
+            "(AUTHSERVER_KEYS_PASSPHRASE); a keys directory holds encrypted keys only, or in "
+            "development unencrypted keys only"
+        )
     try:
         key = key_cls.import_key(pem, parameters=None, password=passphrase or None)
     except Exception as exc:  # joserfc/cryptography raise several types for bad PEM or passphrase
@@ -269,12 +279,16 @@ class Keystore:
             raise KeystoreError(f"keys with an unknown state: {', '.join(bad_states)}")
         active = [k for k in keys if k.record.state == "active"]
         if len(active) != 1:
-            raise KeystoreError(f"exactly one active key is required, found {len(active)}; "
-                                "see keys/README.md (`authserver keys list`)")
+            raise KeystoreError(
+                f"exactly one active key is required, found {len(active)}; see docs/keys.md (`authserver keys list`)"
+            )
         self.keys = keys
         self.signing = active[0]
-        self.signing_header: dict[str, Any] = {"alg": self.signing.record.alg, "typ": "at+jwt",
-                                               "kid": self.signing.record.kid}
+        self.signing_header: dict[str, Any] = {
+            "alg": self.signing.record.alg,
+            "typ": "at+jwt",
+            "kid": self.signing.record.kid,
+        }
         jwks = {"keys": [self._public_jwk(k) for k in keys]}
         self.jwks_body = json.dumps(jwks, separators=(",", ":"), sort_keys=True).encode()
         self.jwks_etag = '"' + hashlib.sha256(self.jwks_body).hexdigest()[:32] + '"'
@@ -292,6 +306,8 @@ class Keystore:
     def load(cls, keys_dir: Path, passphrase: str | None = None) -> Keystore:
         records = read_manifest(keys_dir)
         if not records:
-            raise KeystoreError(f"no signing keys in {keys_dir}: run `authserver keys generate --activate` "
-                                "(development generates one automatically)")
+            raise KeystoreError(
+                f"no signing keys in {keys_dir}: run `authserver keys generate --activate` "
+                "(development generates one automatically)"
+            )
         return cls([_load_key(keys_dir, r, passphrase) for r in records])

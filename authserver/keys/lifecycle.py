@@ -45,9 +45,14 @@ class Policy:
 
     @classmethod
     def from_settings(cls, keys: KeySettings) -> Policy:
-        return cls(jwks_max_age=keys.jwks_max_age, reload_interval=keys.reload_interval,
-                   token_lifetime=keys.token_lifetime, rotation_period=keys.rotation_period,
-                   passphrase=keys.passphrase or None, require_encryption=keys.require_encryption)
+        return cls(
+            jwks_max_age=keys.jwks_max_age,
+            reload_interval=keys.reload_interval,
+            token_lifetime=keys.token_lifetime,
+            rotation_period=keys.rotation_period,
+            passphrase=keys.passphrase or None,
+            require_encryption=keys.require_encryption,
+        )
 
     @property
     def publish_delay(self) -> int:
@@ -144,8 +149,10 @@ def _activate(records: list[KeyRecord], kid: str, policy: Policy, now: int, forc
         raise KeystoreError(f"key {kid} is {record.state}; only a next key can be activated")
     eligible = activation_eligible_at(record, policy)
     if now < eligible and not force:
-        raise KeystoreError(f"key {kid} was published at {record.created_at}; resource services' caches may not "
-                            f"have it before {eligible} (in {eligible - now}s). Use --force to override.")
+        raise KeystoreError(
+            f"key {kid} was published at {record.created_at}; resource services' caches may not "
+            f"have it before {eligible} (in {eligible - now}s). Use --force to override."
+        )
     for other in records:
         if other.state == "active":
             other.state, other.retired_at = "retired", now
@@ -204,8 +211,11 @@ def rotate(keys_dir: Path, policy: Policy, now: int, if_due: bool = False) -> Ac
         if pending is None and (not if_due or (due is not None and due <= now)):
             pending = _generate(change, policy, now, started)
             actions.generated.append(pending.kid)
-        period_over = active is None or policy.rotation_period <= 0 or (
-            (active.activated_at or active.created_at) + policy.rotation_period <= now)
+        period_over = (
+            active is None
+            or policy.rotation_period <= 0
+            or ((active.activated_at or active.created_at) + policy.rotation_period <= now)
+        )
         if pending is not None and activation_eligible_at(pending, policy) <= now and (not if_due or period_over):
             _activate(change.records, pending.kid, policy, now, False, actions)
             change.save()

@@ -13,14 +13,14 @@ from sqlalchemy import false
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from authserver.extensions import db
+from authserver.extensions import Model
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Client(db.Model):
+class Client(Model):
     """A registered client. Confidential clients keep only an HMAC of their secret."""
 
     __tablename__ = "clients"

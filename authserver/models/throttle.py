@@ -8,10 +8,10 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from authserver.extensions import db
+from authserver.extensions import Model
 
 
-class ThrottleEntry(db.Model):
+class ThrottleEntry(Model):
     """One throttle key (``user:…``, ``ip:…:window``, ``global:minute``). Times are Unix seconds."""
 
     __tablename__ = "throttle_entries"

@@ -12,18 +12,22 @@ from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from authserver.extensions import db
+from authserver.extensions import Model
 
 
-class RefreshToken(db.Model):
+class RefreshToken(Model):
     """One refresh token. Times are Unix seconds (JWT NumericDate), identical on every database."""
 
     __tablename__ = "refresh_tokens"
     __table_args__ = (
         Index("ix_refresh_tokens_family_id", "family_id"),
         # The few rows still holding a sealed successor, by use: the lazy erasure once their window passed.
-        Index("ix_refresh_tokens_sealed_used_at", "used_at", postgresql_where=text("successor_sealed IS NOT NULL"),
-              sqlite_where=text("successor_sealed IS NOT NULL")),
+        Index(
+            "ix_refresh_tokens_sealed_used_at",
+            "used_at",
+            postgresql_where=text("successor_sealed IS NOT NULL"),
+            sqlite_where=text("successor_sealed IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
@@ -46,7 +50,7 @@ class RefreshToken(db.Model):
     successor_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
-class RevokedAccessToken(db.Model):
+class RevokedAccessToken(Model):
     """A revoked access token's ``jti`` (RFC 7009), kept until the token would have expired."""
 
     __tablename__ = "revoked_access_tokens"

@@ -13,7 +13,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from authserver.extensions import db
+from authserver.extensions import Model
 from authserver.usernames import MAX_LENGTH
 
 
@@ -21,7 +21,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class User(db.Model):
+class User(Model):
     """A user who logs in with the password grant. ``id`` is the token's ``sub``.
 
     ``username`` is the name as created (for display); ``normal_username`` is its normal form

@@ -26,8 +26,9 @@ _INFO = b"authserver refresh-token grace window v2: key from the parent token an
 
 def _aead(parent_token: str) -> AESGCM:
     """The sealing key of one parent: HKDF with the pepper as salt and the parent token as key material."""
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=current_settings().secret_pepper.encode(),
-               info=_INFO).derive(parent_token.encode("utf-8", "surrogatepass"))
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=current_settings().secret_pepper.encode(), info=_INFO).derive(
+        parent_token.encode("utf-8", "surrogatepass")
+    )
     return AESGCM(key)
 
 

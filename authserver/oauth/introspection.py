@@ -45,8 +45,9 @@ def access_token_is_active(claims: dict[str, Any]) -> bool:
     """A signature-valid, unexpired access token is active unless its jti or family was revoked, its
     client deleted, or (user tokens) its user disabled or logged out everywhere since it was issued."""
     sid, stores = claims.get("sid"), current_stores()
-    if stores.revoked_jtis.is_revoked(claims["jti"]) or (sid is not None
-                                                         and not stores.refresh_tokens.family_is_active(sid)):
+    if stores.revoked_jtis.is_revoked(claims["jti"]) or (
+        sid is not None and not stores.refresh_tokens.family_is_active(sid)
+    ):
         return False
     if current_stores().clients.get(claims["client_id"]) is None:
         return False
@@ -74,8 +75,21 @@ def introspect(found: FoundToken | None, now: int, asking: ClientInfo) -> dict[s
         return {"active": True, "token_type": "Bearer", **{k: claims[k] for k in keys if k in claims}}
     state = found.refresh
     assert state is not None
-    if (state.client_id != asking.client_id or state.used_at is not None or state.revoked_at is not None
-            or state.expires_at <= now or not _user_active(state.user_id, state.issued_at)):
+    if (
+        state.client_id != asking.client_id
+        or state.used_at is not None
+        or state.revoked_at is not None
+        or state.expires_at <= now
+        or not _user_active(state.user_id, state.issued_at)
+    ):
         return inactive
-    return {"active": True, "token_type": "refresh_token", "sub": state.user_id, "client_id": state.client_id,
-            "scope": state.scope, "exp": state.expires_at, "iat": state.issued_at, "iss": issuer}
+    return {
+        "active": True,
+        "token_type": "refresh_token",
+        "sub": state.user_id,
+        "client_id": state.client_id,
+        "scope": state.scope,
+        "exp": state.expires_at,
+        "iat": state.issued_at,
+        "iss": issuer,
+    }

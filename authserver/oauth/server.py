@@ -7,13 +7,10 @@ import json
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
-from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
-from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import request as flask_request
-from werkzeug.datastructures import MultiDict
 
 from authserver.errors import render_oauth_error
 from authserver.oauth import client_auth
@@ -21,37 +18,11 @@ from authserver.oauth.grants.client_credentials import ClientCredentialsGrant
 from authserver.oauth.grants.password import PasswordGrant
 from authserver.oauth.grants.refresh_token import RefreshTokenGrant
 from authserver.oauth.introspection import IntrospectionEndpoint
+from authserver.oauth.requests import TokenRequest
 from authserver.oauth.revocation import RevocationEndpoint
 from authserver.store.clients import ClientInfo
 
 _EXTENSION = "authserver.authorization_server"
-
-
-class FormPayload(FlaskOAuth2Payload):
-    """Parameters from the form body only: the query string is never honoured (RFC 6749 §3.2)."""
-
-    @property
-    def data(self) -> MultiDict[str, str]:
-        return self._request.form
-
-
-class TokenRequest(FlaskOAuth2Request):
-    """Authlib's Flask request without its transport check: TLS is terminated in front of us."""
-
-    def __init__(self, request: Any) -> None:
-        self.method = request.method
-        self.uri = request.path  # the full URL is costly to rebuild and only Authlib's transport check reads it
-        self.headers = request.headers
-        self._body = None
-        self._request = request
-        self.payload = FormPayload(request)
-        self.client = None
-        self.auth_method = None
-        self.user = None
-        self.authorization_code = None
-        self.refresh_token = None
-        self.credential = None
-        self._scope = None
 
 
 class AuthorizationServer(_FlaskAuthorizationServer):

@@ -56,8 +56,7 @@ def sign_access_token(*, client: ClientInfo, sub: str, scope: str, sid: str | No
     if sid is not None:
         claims["sid"] = sid
     keystore = current_keystore()
-    token = jwt.encode(keystore.signing_header, claims, keystore.signing.key,
-                       algorithms=[keystore.signing.record.alg])
+    token = jwt.encode(keystore.signing_header, claims, keystore.signing.key, algorithms=[keystore.signing.record.alg])
     return token, ttl
 
 
@@ -69,8 +68,12 @@ def audience_includes(claims: dict[str, Any], audience: str) -> bool:
 
 def token_response(access_token: str, expires_in: int, scope: str, refresh_token: str | None) -> str:
     """The RFC 6749 §5.1 success body, encoded once."""
-    body: dict[str, Any] = {"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in,
-                            "scope": scope}
+    body: dict[str, Any] = {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "scope": scope,
+    }
     if refresh_token is not None:
         body["refresh_token"] = refresh_token
     return json.dumps(body, separators=(",", ":"))
@@ -86,9 +89,14 @@ def _own_verifier() -> Verifier:
     if built is None or built[0] is not keystore:
         # ANY_AUDIENCE: we answer for our tokens whatever resource they are for (RFC 7662, RFC 7009).
         # No leeway: our own clock issued them, and exp is exact (RFC 7519 §4.1.4).
-        verifier = Verifier.from_jwks(json.loads(keystore.jwks_body), issuer=current_settings().issuer,
-                                      audience=ANY_AUDIENCE, algorithms=keystore.algorithms, leeway=0,
-                                      max_token_bytes=MAX_TOKEN_CHARS)
+        verifier = Verifier.from_jwks(
+            json.loads(keystore.jwks_body),
+            issuer=current_settings().issuer,
+            audience=ANY_AUDIENCE,
+            algorithms=keystore.algorithms,
+            leeway=0,
+            max_token_bytes=MAX_TOKEN_CHARS,
+        )
         built = current_app.extensions[_VERIFIER] = (keystore, verifier)
     return built[1]
 

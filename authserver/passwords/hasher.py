@@ -25,8 +25,7 @@ class Passwords:
     """argon2id with the configured parameters, bound to one app."""
 
     def __init__(self, time_cost: int, memory_kib: int, parallelism: int, slots: HashSlots | None = None) -> None:
-        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
-                                     parallelism=parallelism, type=Type.ID)
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID)
         self.slots = slots
         # A real hash of a random value with the same parameters: verifying against it costs exactly
         # what a real verify costs, so an unknown username is not faster than a wrong password.
@@ -53,8 +52,9 @@ class Passwords:
 
     @classmethod
     def from_settings(cls, argon2: Argon2Settings) -> Passwords:
-        return cls(argon2.time_cost, argon2.memory_kib, argon2.parallelism,
-                   make_slots(argon2.slots_dir, argon2.max_concurrent))
+        return cls(
+            argon2.time_cost, argon2.memory_kib, argon2.parallelism, make_slots(argon2.slots_dir, argon2.max_concurrent)
+        )
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self.hasher.check_needs_rehash(password_hash)

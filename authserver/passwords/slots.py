@@ -50,8 +50,12 @@ class HashSlots:
         if files is None or files[0] != os.getpid():  # first use in this thread, or a forked child
             flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
             slots = [os.open(self.directory / f"slot-{i}", flags, 0o600) for i in range(self.count)]
-            files = (os.getpid(), slots, os.open(self.directory / "turnstile", flags, 0o600),
-                     _open_doorbell(self.directory / "doorbell"))
+            files = (
+                os.getpid(),
+                slots,
+                os.open(self.directory / "turnstile", flags, 0o600),
+                _open_doorbell(self.directory / "doorbell"),
+            )
             self._local.files = files
             opened = [*slots, files[2], *([files[3]] if files[3] is not None else [])]
             weakref.finalize(threading.current_thread(), _close_all, opened)  # the thread's own descriptors

@@ -7,7 +7,7 @@ start-up. Durations carry their unit in the name (``_TTL`` values are seconds).
 
 Every setting is declared once, on the field that holds it, with its default and its documentation;
 the README's settings table is generated from these declarations (``python -m authserver.settings
---markdown``) and tests/test_docs.py fails when the README's copy differs. How a declaration works is
+--markdown``) and tests/server/test_docs.py fails when the README's copy differs. How a declaration works is
 in :mod:`.declaration`, the checks and their messages in :mod:`.validation`.
 
 The app keeps its settings in ``app.extensions`` (:func:`current_settings`). ``app.config`` also
@@ -44,40 +44,73 @@ from authserver.settings.validation import validate
 class TokenLifetimes:
     """Token lifetimes, seconds (oauth/tokens.py); a client's own lifetimes override the defaults."""
 
-    access_token_ttl: int = setting("ACCESS_TOKEN_TTL", int, 600,
-                                    "access-token lifetime, seconds (per-client override).")
-    access_token_max_ttl: int = setting("ACCESS_TOKEN_MAX_TTL", int, 3600,
-                                        "longest access-token lifetime a client may be given; retired keys stay "
-                                        "published this long plus leeway.")
-    refresh_token_ttl: int = setting("REFRESH_TOKEN_TTL", int, 14 * 86400,
-                                     "refresh-token idle lifetime: each token expires this long after it was issued "
-                                     "(per-client override).", "`1209600` (14 days)")
-    refresh_token_max_lifetime: int = setting("REFRESH_TOKEN_MAX_LIFETIME", int, 30 * 86400,
-                                              "absolute lifetime of a family, counted from the login; rotation never "
-                                              "extends it (per-client override).", "`2592000` (30 days)")
-    refresh_grace_seconds: int = setting("REFRESH_GRACE_SECONDS", int, 0,
-                                         "single-successor grace window (0\u2013300 s); 0 = strict single use. See "
-                                         "[docs/refresh-tokens.md](docs/refresh-tokens.md).")
+    access_token_ttl: int = setting(
+        "ACCESS_TOKEN_TTL", int, 600, "access-token lifetime, seconds (per-client override)."
+    )
+    access_token_max_ttl: int = setting(
+        "ACCESS_TOKEN_MAX_TTL",
+        int,
+        3600,
+        "longest access-token lifetime a client may be given; retired keys stay published this long plus leeway.",
+    )
+    refresh_token_ttl: int = setting(
+        "REFRESH_TOKEN_TTL",
+        int,
+        14 * 86400,
+        "refresh-token idle lifetime: each token expires this long after it was issued (per-client override).",
+        "`1209600` (14 days)",
+    )
+    refresh_token_max_lifetime: int = setting(
+        "REFRESH_TOKEN_MAX_LIFETIME",
+        int,
+        30 * 86400,
+        "absolute lifetime of a family, counted from the login; rotation never extends it (per-client override).",
+        "`2592000` (30 days)",
+    )
+    refresh_grace_seconds: int = setting(
+        "REFRESH_GRACE_SECONDS",
+        int,
+        0,
+        "single-successor grace window (0\u2013300 s); 0 = strict single use. See "
+        "[docs/refresh-tokens.md](docs/refresh-tokens.md).",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class KeySettings:
     """The signing keys' directory and the timing of their lifecycle (keys/lifecycle.py ``Policy``)."""
 
-    keys_dir: str = setting("KEYS_DIR", str, "keys", "signing keys, see [keys/README.md](keys/README.md).")
-    passphrase: str | None = setting("KEYS_PASSPHRASE", str, None,
-                                     "encrypts private keys at rest (PKCS#8); required in production, at least "
-                                     f"{KEYS_PASSPHRASE_MIN_LENGTH} characters (e.g. `openssl rand -hex 32`).",
-                                     "none (dev only)", secret=True)
-    jwks_max_age: int = setting("JWKS_MAX_AGE", int, 300,
-                                "upper bound of the JWKS `Cache-Control: max-age`, seconds; a new key signs only "
-                                "after it has been published this long plus the reload interval.")
-    reload_interval: int = setting("KEYS_RELOAD_INTERVAL", int, 10,
-                                   "every server process checks the keys directory this often (seconds) and "
-                                   "reloads on change; no file reads in between.")
-    rotation_period: int = setting("KEY_ROTATION_PERIOD", int, 30 * 86400,
-                                   "schedule of `authserver keys rotate --if-due`; 0 disables it.",
-                                   "`2592000` (30 days)")
+    keys_dir: str = setting("KEYS_DIR", str, "keys", "signing keys, see [docs/keys.md](docs/keys.md).")
+    passphrase: str | None = setting(
+        "KEYS_PASSPHRASE",
+        str,
+        None,
+        "encrypts private keys at rest (PKCS#8); required in production, at least "
+        f"{KEYS_PASSPHRASE_MIN_LENGTH} characters (e.g. `openssl rand -hex 32`).",
+        "none (dev only)",
+        secret=True,
+    )
+    jwks_max_age: int = setting(
+        "JWKS_MAX_AGE",
+        int,
+        300,
+        "upper bound of the JWKS `Cache-Control: max-age`, seconds; a new key signs only "
+        "after it has been published this long plus the reload interval.",
+    )
+    reload_interval: int = setting(
+        "KEYS_RELOAD_INTERVAL",
+        int,
+        10,
+        "every server process checks the keys directory this often (seconds) and "
+        "reloads on change; no file reads in between.",
+    )
+    rotation_period: int = setting(
+        "KEY_ROTATION_PERIOD",
+        int,
+        30 * 86400,
+        "schedule of `authserver keys rotate --if-due`; 0 disables it.",
+        "`2592000` (30 days)",
+    )
     #: ``ACCESS_TOKEN_MAX_TTL``: a retired key stays published until every token it signed has expired.
     token_lifetime: int
     #: Production: never write an unencrypted key.
@@ -89,88 +122,141 @@ class Argon2Settings:
     """argon2id parameters and the host-wide cap on concurrent hashing (passwords/)."""
 
     time_cost: int = setting("ARGON2_TIME_COST", int, 2, "argon2id iterations.")
-    memory_kib: int = setting("ARGON2_MEMORY_KIB", int, 19456,
-                              "argon2id memory, KiB (OWASP minimum: 19 MiB with 2 iterations). Measured cost with "
-                              "the defaults on the 2-core bench machine: 18.8 ms of CPU per verify alone, 19.5 ms "
-                              "with 2 at once, 23.0 ms with 4 at once (`bench/run` prints it every run).")
+    memory_kib: int = setting(
+        "ARGON2_MEMORY_KIB",
+        int,
+        19456,
+        "argon2id memory, KiB (OWASP minimum: 19 MiB with 2 iterations). Measured cost with "
+        "the defaults on the 2-core bench machine: 18.8 ms of CPU per verify alone, 19.5 ms "
+        "with 2 at once, 23.0 ms with 4 at once (`bench/run` prints it every run).",
+    )
     parallelism: int = setting("ARGON2_PARALLELISM", int, 1, "argon2id lanes.")
-    max_concurrent: int = setting("ARGON2_MAX_CONCURRENT", int, None,
-                                  "host-wide cap on argon2 hashes/verifies running at once, across all server "
-                                  "processes on the machine (an exclusive `flock` on one of N slot files; a killed "
-                                  "process frees its slot); the rest wait, sleeping. More verifies at once than "
-                                  "cores only evict each other's caches: each gets slower, none finishes sooner. "
-                                  "0 = no cap.", "CPUs available")
-    slots_dir: str = setting("ARGON2_SLOTS_DIR", str, None,
-                             "the slots' directory; created 0700; if it exists and is not this user's private "
-                             "directory the cap is off (logged), since anyone able to write there could hold the "
-                             "slots. Processes sharing it share the cap.",
-                             "`$XDG_RUNTIME_DIR` or `/tmp`, `/authserver-<uid>-argon2`")
+    max_concurrent: int = setting(
+        "ARGON2_MAX_CONCURRENT",
+        int,
+        None,
+        "host-wide cap on argon2 hashes/verifies running at once, across all server "
+        "processes on the machine (an exclusive `flock` on one of N slot files; a killed "
+        "process frees its slot); the rest wait, sleeping. More verifies at once than "
+        "cores only evict each other's caches: each gets slower, none finishes sooner. "
+        "0 = no cap.",
+        "CPUs available",
+    )
+    slots_dir: str = setting(
+        "ARGON2_SLOTS_DIR",
+        str,
+        None,
+        "the slots' directory; created 0700; if it exists and is not this user's private "
+        "directory the cap is off (logged), since anyone able to write there could hold the "
+        "slots. Processes sharing it share the cap.",
+        "`$XDG_RUNTIME_DIR` or `/tmp`, `/authserver-<uid>-argon2`",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class ThrottleLimits:
     """Failed-login limits (throttle/policy.py): per username, per client IP, and for everyone."""
 
-    max_failures: int = setting("BRUTE_FORCE_MAX_FAILURES", int, 5,
-                                "failed logins per username within the window before a lockout.")
+    max_failures: int = setting(
+        "BRUTE_FORCE_MAX_FAILURES", int, 5, "failed logins per username within the window before a lockout."
+    )
     window: int = setting("BRUTE_FORCE_WINDOW", int, 900, "window of a username's failure count, seconds.")
-    wait_increment: int = setting("BRUTE_FORCE_WAIT_INCREMENT", int, 60,
-                                  "lockout wait added per lockout (60 s, 120 s, 180 s, …).")
+    wait_increment: int = setting(
+        "BRUTE_FORCE_WAIT_INCREMENT", int, 60, "lockout wait added per lockout (60 s, 120 s, 180 s, …)."
+    )
     max_wait: int = setting("BRUTE_FORCE_MAX_WAIT", int, 900, "longest temporary lockout, seconds.")
-    permanent_after: int = setting("BRUTE_FORCE_PERMANENT_AFTER", int, 0,
-                                   "lockouts within a day after which the lock is permanent until `users unlock`; "
-                                   "0 = never.")
-    ip_max_failures: int = setting("IP_MAX_FAILURES", int, 20,
-                                   "failed logins per client IP within `IP_WINDOW` before `429`.")
+    permanent_after: int = setting(
+        "BRUTE_FORCE_PERMANENT_AFTER",
+        int,
+        0,
+        "lockouts within a day after which the lock is permanent until `users unlock`; 0 = never.",
+    )
+    ip_max_failures: int = setting(
+        "IP_MAX_FAILURES", int, 20, "failed logins per client IP within `IP_WINDOW` before `429`."
+    )
     ip_window: int = setting("IP_WINDOW", int, 300, "window of the per-IP count, seconds.")
-    global_max_failures: int = setting("GLOBAL_MAX_FAILURES", int, 1000,
-                                       "failed logins per minute across everyone before every password attempt "
-                                       "gets `429`.")
+    global_max_failures: int = setting(
+        "GLOBAL_MAX_FAILURES",
+        int,
+        1000,
+        "failed logins per minute across everyone before every password attempt gets `429`.",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything the server was configured with, validated; derived defaults filled in."""
 
-    env: str = setting("ENV", str, "development",
-                       "`development` or `production`. Production refuses to start without an https `ISSUER`, a "
-                       f"`SECRET_PEPPER`, a `KEYS_PASSPHRASE` of {KEYS_PASSPHRASE_MIN_LENGTH}+ characters, or "
-                       "keys, and refuses the `demo` commands; development generates a key and uses a public dev "
-                       "pepper with a loud warning. `make run` sets `development` explicitly.",
-                       "`development` (the Docker image: `production`)")
-    issuer: str = setting("ISSUER", str, None, "`iss` of every token; base of the metadata URLs.",
-                          "`http://127.0.0.1:8000` (dev)")
-    database_url: str = setting("DATABASE_URL", str, None, "`sqlite:///…` or `postgresql://…` (psycopg 3).",
-                                "SQLite `instance/authserver.db`")
-    default_audience: str = setting("DEFAULT_AUDIENCE", str, None, "`aud` for clients without their own audience.",
-                                    "the issuer")
-    secret_pepper: str = setting("SECRET_PEPPER", str, None,
-                                 "32+ characters keying the HMAC-SHA-256 of client secrets.", "dev pepper (dev only)",
-                                 secret=True)
-    scopes: str = setting("SCOPES", str, "read write",
-                          "scopes the server knows (`scopes_supported`); clients get a subset.")
-    client_cache_seconds: int = setting("CLIENT_CACHE_SECONDS", int, 5,
-                                        "how long each process keeps a client's registration in memory (saves a "
-                                        "database round trip per token request); a secret rotated or a client "
-                                        "deleted through another process takes effect within this time. "
-                                        "0 = no cache.")
-    password_min_length: int = setting("PASSWORD_MIN_LENGTH", int, 8,
-                                       "minimum length for `users create` / `set-password` (plus a shipped list of "
-                                       "common passwords, refused).")
-    redis_url: str | None = setting("REDIS_URL", str, None,
-                                    "Redis for failed-login counters, e.g. `redis://127.0.0.1:6379/0`; default: "
-                                    "the database.")
-    trusted_proxy_hops: int = setting("TRUSTED_PROXY_HOPS", int, 0,
-                                      "reverse proxies whose `X-Forwarded-For` is trusted (werkzeug ProxyFix); "
-                                      "0 = the socket address. Set it behind any proxy: see [Behind a reverse "
-                                      "proxy](#behind-a-reverse-proxy).")
+    env: str = setting(
+        "ENV",
+        str,
+        "development",
+        "`development` or `production`. Production refuses to start without an https `ISSUER`, a "
+        f"`SECRET_PEPPER`, a `KEYS_PASSPHRASE` of {KEYS_PASSPHRASE_MIN_LENGTH}+ characters, or "
+        "keys, and refuses the `demo` commands; development generates a key and uses a public dev "
+        "pepper with a loud warning. `make run` sets `development` explicitly.",
+        "`development` (the Docker image: `production`)",
+    )
+    issuer: str = setting(
+        "ISSUER", str, None, "`iss` of every token; base of the metadata URLs.", "`http://127.0.0.1:8000` (dev)"
+    )
+    database_url: str = setting(
+        "DATABASE_URL", str, None, "`sqlite:///…` or `postgresql://…` (psycopg 3).", "SQLite `instance/authserver.db`"
+    )
+    default_audience: str = setting(
+        "DEFAULT_AUDIENCE", str, None, "`aud` for clients without their own audience.", "the issuer"
+    )
+    secret_pepper: str = setting(
+        "SECRET_PEPPER",
+        str,
+        None,
+        "32+ characters keying the HMAC-SHA-256 of client secrets.",
+        "dev pepper (dev only)",
+        secret=True,
+    )
+    scopes: str = setting(
+        "SCOPES", str, "read write", "scopes the server knows (`scopes_supported`); clients get a subset."
+    )
+    client_cache_seconds: int = setting(
+        "CLIENT_CACHE_SECONDS",
+        int,
+        5,
+        "how long each process keeps a client's registration in memory (saves a "
+        "database round trip per token request); a secret rotated or a client "
+        "deleted through another process takes effect within this time. "
+        "0 = no cache.",
+    )
+    password_min_length: int = setting(
+        "PASSWORD_MIN_LENGTH",
+        int,
+        8,
+        "minimum length for `users create` / `set-password` (plus a shipped list of common passwords, refused).",
+    )
+    redis_url: str | None = setting(
+        "REDIS_URL",
+        str,
+        None,
+        "Redis for failed-login counters, e.g. `redis://127.0.0.1:6379/0`; default: the database.",
+    )
+    trusted_proxy_hops: int = setting(
+        "TRUSTED_PROXY_HOPS",
+        int,
+        0,
+        "reverse proxies whose `X-Forwarded-For` is trusted (werkzeug ProxyFix); "
+        "0 = the socket address. Set it behind any proxy: see [Behind a reverse "
+        "proxy](#behind-a-reverse-proxy).",
+    )
     max_request_bytes: int = setting("MAX_REQUEST_BYTES", int, 16384, "largest accepted request body.")
-    metrics: int = setting("METRICS", int, 0,
-                           "`1` serves Prometheus metrics at `/metrics`: event counters "
-                           "(`authserver_login_failed_total`, `authserver_refresh_token_reused_total`, …) and key "
-                           "gauges (`authserver_active_key_age_seconds`, `authserver_next_key_step_in_seconds`, "
-                           "`authserver_key_reload_healthy`: 0 while a changed keys directory fails to load). Keep "
-                           "it off the public network.")
+    metrics: int = setting(
+        "METRICS",
+        int,
+        0,
+        "`1` serves Prometheus metrics at `/metrics`: event counters "
+        "(`authserver_login_failed_total`, `authserver_refresh_token_reused_total`, …) and key "
+        "gauges (`authserver_active_key_age_seconds`, `authserver_next_key_step_in_seconds`, "
+        "`authserver_key_reload_healthy`: 0 while a changed keys directory fails to load). Keep "
+        "it off the public network.",
+    )
     log_level: str = setting("LOG_LEVEL", str, "INFO", "level of the JSON logs on stderr.")
     tokens: TokenLifetimes
     keys: KeySettings
@@ -184,8 +270,13 @@ class Settings:
         return self.env == "production"
 
     @classmethod
-    def load(cls, overrides: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None,
-             instance_path: str | Path | None = None) -> Settings:
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        instance_path: str | Path | None = None,
+    ) -> Settings:
         """Defaults, then ``AUTHSERVER_*`` variables of ``environ`` (default: the process's), then
         ``overrides`` (keyed by setting name, other keys ignored); validated.
 
@@ -194,21 +285,31 @@ class Settings:
         """
         values = load_values(overrides, environ)
         warnings = validate(values, ROOT / "instance" if instance_path is None else Path(instance_path))
-        return build(cls, values, warnings=tuple(warnings), tokens=build(TokenLifetimes, values),
-                     keys=build(KeySettings, values, token_lifetime=values["ACCESS_TOKEN_MAX_TTL"],
-                                require_encryption=values["ENV"] == "production"),
-                     argon2=build(Argon2Settings, values), throttle=build(ThrottleLimits, values))
+        return build(
+            cls,
+            values,
+            warnings=tuple(warnings),
+            tokens=build(TokenLifetimes, values),
+            keys=build(
+                KeySettings,
+                values,
+                token_lifetime=values["ACCESS_TOKEN_MAX_TTL"],
+                require_encryption=values["ENV"] == "production",
+            ),
+            argon2=build(Argon2Settings, values),
+            throttle=build(ThrottleLimits, values),
+        )
 
     def as_config(self) -> dict[str, Any]:
         """The validated values keyed by setting name: the compatibility mirror in ``app.config``."""
         return dict(values_of(self))
 
+
 #: Every setting by name (without the prefix), in the README's order.
 SETTINGS: dict[str, Setting] = {s.name: s for s in declared_settings(Settings)}
 
 
-def load_values(overrides: Mapping[str, Any] | None = None,
-                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def load_values(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Defaults, then ``AUTHSERVER_*`` variables, then ``overrides``, unvalidated (what an HTTP client reads)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
@@ -236,6 +337,19 @@ def current_settings(app: Flask | None = None) -> Settings:
     return (current_app if app is None else app).extensions["authserver.settings"]
 
 
-__all__ = ["DEV_PEPPER", "SETTINGS", "Argon2Settings", "ConfigError", "KeySettings", "Setting", "Settings",
-           "ThrottleLimits", "TokenLifetimes", "current_settings", "init_app", "load_values", "markdown_table",
-           "normalize_database_url"]
+__all__ = [
+    "DEV_PEPPER",
+    "SETTINGS",
+    "Argon2Settings",
+    "ConfigError",
+    "KeySettings",
+    "Setting",
+    "Settings",
+    "ThrottleLimits",
+    "TokenLifetimes",
+    "current_settings",
+    "init_app",
+    "load_values",
+    "markdown_table",
+    "normalize_database_url",
+]

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import fields
 from dataclasses import is_dataclass
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 from typing import get_type_hints
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 from authserver.settings.validation import ConfigError
 
@@ -78,11 +82,14 @@ def values_of(obj: Any) -> Iterator[tuple[str, Any]]:
         yield from values_of(value) if isinstance(item, type) else ((item.name, value),)
 
 
-_D = TypeVar("_D")
+_D = TypeVar("_D", bound="DataclassInstance")
 
 
 def build(cls: type[_D], values: Mapping[str, Any], **derived: Any) -> _D:
     """``cls`` with each declared field from ``values`` (keyed by setting name) and the rest from ``derived``."""
-    kwargs = {f.name: values[f.metadata["setting"].name] if "setting" in f.metadata else derived[f.name]
-              for f in fields(cls) if "setting" in f.metadata or f.name in derived}  # type: ignore[arg-type]
+    kwargs = {
+        f.name: values[f.metadata["setting"].name] if "setting" in f.metadata else derived[f.name]
+        for f in fields(cls)
+        if "setting" in f.metadata or f.name in derived
+    }
     return cls(**kwargs)

@@ -49,8 +49,9 @@ def _check_environment(values: dict[str, Any]) -> None:
         values["ISSUER"] = "http://127.0.0.1:8000"
     issuer = values["ISSUER"]
     if not issuer.startswith(("https://", "http://")) or issuer.endswith("/") or "?" in issuer or "#" in issuer:
-        raise ConfigError("AUTHSERVER_ISSUER must be an http(s) URL without trailing slash, query or fragment: "
-                          f"{issuer!r}")
+        raise ConfigError(
+            f"AUTHSERVER_ISSUER must be an http(s) URL without trailing slash, query or fragment: {issuer!r}"
+        )
     if production and not issuer.startswith("https://"):
         raise ConfigError("AUTHSERVER_ISSUER must use https in production (RFC 8414 §2)")
 
@@ -62,8 +63,10 @@ def _check_secrets(values: dict[str, Any]) -> list[str]:
         if production:
             raise ConfigError("AUTHSERVER_SECRET_PEPPER is required in production (32+ random bytes)")
         values["SECRET_PEPPER"] = DEV_PEPPER
-        warnings.append("AUTHSERVER_SECRET_PEPPER is not set: using the PUBLIC DEVELOPMENT PEPPER. "
-                        "Client secrets hashed now will not verify under a real pepper.")
+        warnings.append(
+            "AUTHSERVER_SECRET_PEPPER is not set: using the PUBLIC DEVELOPMENT PEPPER. "
+            "Client secrets hashed now will not verify under a real pepper."
+        )
     elif len(values["SECRET_PEPPER"]) < 32:
         raise ConfigError("AUTHSERVER_SECRET_PEPPER must be at least 32 characters")
     elif production and values["SECRET_PEPPER"] == DEV_PEPPER:
@@ -71,8 +74,9 @@ def _check_secrets(values: dict[str, Any]) -> list[str]:
     if production and not values["KEYS_PASSPHRASE"]:
         raise ConfigError("AUTHSERVER_KEYS_PASSPHRASE is required in production: private keys are encrypted at rest")
     if production and len(values["KEYS_PASSPHRASE"]) < KEYS_PASSPHRASE_MIN_LENGTH:
-        raise ConfigError(f"AUTHSERVER_KEYS_PASSPHRASE must be at least {KEYS_PASSPHRASE_MIN_LENGTH} characters "
-                          "in production")
+        raise ConfigError(
+            f"AUTHSERVER_KEYS_PASSPHRASE must be at least {KEYS_PASSPHRASE_MIN_LENGTH} characters in production"
+        )
     if not values["KEYS_PASSPHRASE"]:
         values["KEYS_PASSPHRASE"] = None
         warnings.append("AUTHSERVER_KEYS_PASSPHRASE is not set: private keys are stored unencrypted (development).")
@@ -80,18 +84,34 @@ def _check_secrets(values: dict[str, Any]) -> list[str]:
 
 
 _NON_NEGATIVE = ("BRUTE_FORCE_PERMANENT_AFTER", "TRUSTED_PROXY_HOPS", "CLIENT_CACHE_SECONDS", "ARGON2_MAX_CONCURRENT")
-_POSITIVE = ("PASSWORD_MIN_LENGTH", "BRUTE_FORCE_MAX_FAILURES", "BRUTE_FORCE_WINDOW", "BRUTE_FORCE_WAIT_INCREMENT",
-             "BRUTE_FORCE_MAX_WAIT", "IP_MAX_FAILURES", "IP_WINDOW", "GLOBAL_MAX_FAILURES", "ACCESS_TOKEN_TTL",
-             "ACCESS_TOKEN_MAX_TTL", "KEYS_RELOAD_INTERVAL", "REFRESH_TOKEN_TTL", "JWKS_MAX_AGE", "ARGON2_TIME_COST",
-             "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM", "MAX_REQUEST_BYTES")
+_POSITIVE = (
+    "PASSWORD_MIN_LENGTH",
+    "BRUTE_FORCE_MAX_FAILURES",
+    "BRUTE_FORCE_WINDOW",
+    "BRUTE_FORCE_WAIT_INCREMENT",
+    "BRUTE_FORCE_MAX_WAIT",
+    "IP_MAX_FAILURES",
+    "IP_WINDOW",
+    "GLOBAL_MAX_FAILURES",
+    "ACCESS_TOKEN_TTL",
+    "ACCESS_TOKEN_MAX_TTL",
+    "KEYS_RELOAD_INTERVAL",
+    "REFRESH_TOKEN_TTL",
+    "JWKS_MAX_AGE",
+    "ARGON2_TIME_COST",
+    "ARGON2_MEMORY_KIB",
+    "ARGON2_PARALLELISM",
+    "MAX_REQUEST_BYTES",
+)
 
 
 def _check_numbers(values: dict[str, Any]) -> None:
     if not isinstance(values["KEY_ROTATION_PERIOD"], int) or values["KEY_ROTATION_PERIOD"] < 0:
         raise ConfigError("AUTHSERVER_KEY_ROTATION_PERIOD must be a non-negative integer (0 disables the schedule)")
     if values["ARGON2_MAX_CONCURRENT"] is None:
-        values["ARGON2_MAX_CONCURRENT"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-            else (os.cpu_count() or 1)
+        values["ARGON2_MAX_CONCURRENT"] = (
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        )
     for name in _NON_NEGATIVE:
         if not isinstance(values[name], int) or values[name] < 0:
             raise ConfigError(f"AUTHSERVER_{name} must be a non-negative integer")
@@ -127,9 +147,9 @@ def normalize_database_url(url: str) -> str:
     """Point plain ``postgresql://`` URLs at the psycopg 3 driver."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     if not url.startswith(("sqlite:", "postgresql+psycopg:")):
-        raise ConfigError("AUTHSERVER_DATABASE_URL must be a sqlite: or postgresql: URL, "
-                          f"got scheme {url.split(':')[0]!r}")
+        raise ConfigError(
+            f"AUTHSERVER_DATABASE_URL must be a sqlite: or postgresql: URL, got scheme {url.split(':')[0]!r}"
+        )
     return url
-

@@ -32,8 +32,14 @@ RECYCLE_SECONDS = 1800  # a connection, pooled or kept (_Held), is replaced afte
 def init_app(app: Flask) -> None:
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("postgresql"):
-        app.extensions[_EXTENSION] = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=3,
-                                                   pool_recycle=RECYCLE_SECONDS, pool_reset_on_return=None)
+        app.extensions[_EXTENSION] = create_engine(
+            url,
+            isolation_level="AUTOCOMMIT",
+            pool_size=2,
+            max_overflow=3,
+            pool_recycle=RECYCLE_SECONDS,
+            pool_reset_on_return=None,
+        )
 
 
 def engine() -> Engine | None:

@@ -52,9 +52,18 @@ class ClientInfo:
 
     @classmethod
     def of(cls, client: Client) -> ClientInfo:
-        return cls(client.client_id, client.secret_hash, frozenset(client.grant_types.split()),
-                   frozenset(client.scopes.split()), client.audience, client.first_party, client.access_token_ttl,
-                   client.refresh_token_ttl, client.refresh_token_max_lifetime, client.can_introspect)
+        return cls(
+            client.client_id,
+            client.secret_hash,
+            frozenset(client.grant_types.split()),
+            frozenset(client.scopes.split()),
+            client.audience,
+            client.first_party,
+            client.access_token_ttl,
+            client.refresh_token_ttl,
+            client.refresh_token_max_lifetime,
+            client.can_introspect,
+        )
 
 
 @dataclass(frozen=True)
@@ -77,9 +86,19 @@ class Registration:
 
     @classmethod
     def of(cls, client: Client) -> Registration:
-        return cls(client.client_id, client.name, client.is_public, tuple(client.grant_types.split()),
-                   tuple(client.scopes.split()), client.audience, client.first_party, client.access_token_ttl,
-                   client.refresh_token_ttl, client.refresh_token_max_lifetime, client.can_introspect)
+        return cls(
+            client.client_id,
+            client.name,
+            client.is_public,
+            tuple(client.grant_types.split()),
+            tuple(client.scopes.split()),
+            client.audience,
+            client.first_party,
+            client.access_token_ttl,
+            client.refresh_token_ttl,
+            client.refresh_token_max_lifetime,
+            client.can_introspect,
+        )
 
 
 class ClientStore(Protocol):
@@ -144,11 +163,21 @@ class SqlClientStore:
 
     def create(self, registration: Registration, secret_hash: str | None) -> None:
         r = registration
-        db.session.add(Client(client_id=r.client_id, name=r.name, grant_types=" ".join(r.grant_types),
-                              scopes=" ".join(r.scopes), audience=r.audience, first_party=r.first_party,
-                              access_token_ttl=r.access_token_ttl, refresh_token_ttl=r.refresh_token_ttl,
-                              refresh_token_max_lifetime=r.refresh_token_max_lifetime,
-                              can_introspect=r.can_introspect, secret_hash=secret_hash))
+        db.session.add(
+            Client(
+                client_id=r.client_id,
+                name=r.name,
+                grant_types=" ".join(r.grant_types),
+                scopes=" ".join(r.scopes),
+                audience=r.audience,
+                first_party=r.first_party,
+                access_token_ttl=r.access_token_ttl,
+                refresh_token_ttl=r.refresh_token_ttl,
+                refresh_token_max_lifetime=r.refresh_token_max_lifetime,
+                can_introspect=r.can_introspect,
+                secret_hash=secret_hash,
+            )
+        )
         db.session.commit()
 
     def _change(self, client_id: str, **values: object) -> None:

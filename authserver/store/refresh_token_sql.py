@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy import CursorResult
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import case
@@ -43,20 +44,29 @@ from authserver.store.refresh_tokens import Purged
 from authserver.store.refresh_tokens import RefreshTokenStore
 from authserver.store.refresh_tokens import TokenState
 
-_rt = RefreshToken.__table__
-_users = User.__table__
+_rt = cast(Table, RefreshToken.__table__)  # a mapped class's table (typed FromClause)
+_users = cast(Table, User.__table__)  # a mapped class's table (typed FromClause)
 
 #: At most this many sealed successors whose window has passed are erased by one rotation (bounded work).
 SWEEP_BATCH = 20
 
 _GRANT_COLUMNS = (_rt.c.id, _rt.c.user_id, _rt.c.family_id, _rt.c.scope, _rt.c.auth_time, _rt.c.parent_id)
 
-_START_FAMILY = insert(_rt).values(
-    token_hash=bindparam("p_token_hash", type_=String), family_id=bindparam("p_family_id", type_=String),
-    parent_id=None, client_id=bindparam("p_client_id", type_=String), user_id=bindparam("p_user_id", type_=String),
-    scope=bindparam("p_scope", type_=String), auth_time=bindparam("p_now", type_=BigInteger),
-    issued_at=bindparam("p_now", type_=BigInteger), expires_at=bindparam("p_expires_at", type_=BigInteger),
-).returning(_rt.c.id)
+_START_FAMILY = (
+    insert(_rt)
+    .values(
+        token_hash=bindparam("p_token_hash", type_=String),
+        family_id=bindparam("p_family_id", type_=String),
+        parent_id=None,
+        client_id=bindparam("p_client_id", type_=String),
+        user_id=bindparam("p_user_id", type_=String),
+        scope=bindparam("p_scope", type_=String),
+        auth_time=bindparam("p_now", type_=BigInteger),
+        issued_at=bindparam("p_now", type_=BigInteger),
+        expires_at=bindparam("p_expires_at", type_=BigInteger),
+    )
+    .returning(_rt.c.id)
+)
 
 
 def _active_user(table: Any) -> Any:
@@ -81,27 +91,57 @@ def _consume(scope_count: int) -> Any:
     enabled, and (RFC 6749 §6) its scope covers every requested scope; otherwise nothing changes.
     """
     now = bindparam("p_now", type_=BigInteger)
-    return (update(_rt).where(_rt.c.token_hash == bindparam("p_token_hash", type_=String),
-                              _rt.c.client_id == bindparam("p_client_id", type_=String),
-                              _rt.c.used_at.is_(None), _rt.c.revoked_at.is_(None), _rt.c.expires_at > now,
-                              _active_user(_rt), *[_covers(i) for i in range(scope_count)])
-            .values(used_at=now, successor_sealed=bindparam("p_sealed", type_=LargeBinary))
-            .returning(_rt.c.id, _rt.c.family_id, _rt.c.user_id, _rt.c.scope, _rt.c.auth_time))
+    return (
+        update(_rt)
+        .where(
+            _rt.c.token_hash == bindparam("p_token_hash", type_=String),
+            _rt.c.client_id == bindparam("p_client_id", type_=String),
+            _rt.c.used_at.is_(None),
+            _rt.c.revoked_at.is_(None),
+            _rt.c.expires_at > now,
+            _active_user(_rt),
+            *[_covers(i) for i in range(scope_count)],
+        )
+        .values(used_at=now, successor_sealed=bindparam("p_sealed", type_=LargeBinary))
+        .returning(_rt.c.id, _rt.c.family_id, _rt.c.user_id, _rt.c.scope, _rt.c.auth_time)
+    )
 
 
 @functools.cache
 def _consume_and_insert(scope_count: int) -> Any:
     """PostgreSQL: :func:`_consume` and the successor's insert as one statement (a data-modifying CTE)."""
     used = _consume(scope_count).cte("used")
-    return insert(_rt).from_select(
-        ["token_hash", "family_id", "parent_id", "client_id", "user_id", "scope", "auth_time", "issued_at",
-         "expires_at"],
-        select(bindparam("p_new_hash", type_=String), used.c.family_id, used.c.id,
-               bindparam("p_client_id", type_=String), used.c.user_id, used.c.scope, used.c.auth_time,
-               bindparam("p_now", type_=BigInteger),
-               func.least(bindparam("p_expires_at", type_=BigInteger),
-                          used.c.auth_time + bindparam("p_max_lifetime", type_=BigInteger))),
-    ).returning(*_GRANT_COLUMNS)
+    return (
+        insert(_rt)
+        .from_select(
+            [
+                "token_hash",
+                "family_id",
+                "parent_id",
+                "client_id",
+                "user_id",
+                "scope",
+                "auth_time",
+                "issued_at",
+                "expires_at",
+            ],
+            select(
+                bindparam("p_new_hash", type_=String),
+                used.c.family_id,
+                used.c.id,
+                bindparam("p_client_id", type_=String),
+                used.c.user_id,
+                used.c.scope,
+                used.c.auth_time,
+                bindparam("p_now", type_=BigInteger),
+                func.least(
+                    bindparam("p_expires_at", type_=BigInteger),
+                    used.c.auth_time + bindparam("p_max_lifetime", type_=BigInteger),
+                ),
+            ),
+        )
+        .returning(*_GRANT_COLUMNS)
+    )
 
 
 @functools.cache
@@ -115,12 +155,17 @@ def _erase_sealed() -> Any:
     """
     inner = _rt.alias("candidate")
     parent = select(inner.c.parent_id).where(inner.c.id == bindparam("p_consumed_id", type_=BigInteger))
-    expired = (select(inner.c.id).where(inner.c.successor_sealed.is_not(None),
-                                        inner.c.used_at < bindparam("p_cutoff", type_=BigInteger))
-               .order_by(inner.c.used_at).limit(SWEEP_BATCH))
-    locked = (select(_rt.c.id).where(or_(_rt.c.id == parent.scalar_subquery(), _rt.c.id.in_(expired)),
-                                     _rt.c.successor_sealed.is_not(None))
-              .with_for_update(skip_locked=True))
+    expired = (
+        select(inner.c.id)
+        .where(inner.c.successor_sealed.is_not(None), inner.c.used_at < bindparam("p_cutoff", type_=BigInteger))
+        .order_by(inner.c.used_at)
+        .limit(SWEEP_BATCH)
+    )
+    locked = (
+        select(_rt.c.id)
+        .where(or_(_rt.c.id == parent.scalar_subquery(), _rt.c.id.in_(expired)), _rt.c.successor_sealed.is_not(None))
+        .with_for_update(skip_locked=True)
+    )
     return update(_rt).where(_rt.c.id.in_(locked.scalar_subquery())).values(successor_sealed=None)
 
 
@@ -129,20 +174,53 @@ def _lookup() -> Any:
     """The token by digest; its successor's liveness looked up only while a sealed successor is kept."""
     successor = _rt.alias("successor")
     now = bindparam("p_now", type_=BigInteger)
-    live = select(successor.c.id).where(successor.c.parent_id == _rt.c.id, successor.c.used_at.is_(None),
-                                        successor.c.revoked_at.is_(None), successor.c.expires_at > now,
-                                        _active_user(successor)).exists()
-    return select(_rt.c.id, _rt.c.client_id, _rt.c.user_id, _rt.c.family_id, _rt.c.scope, _rt.c.auth_time,
-                  _rt.c.issued_at, _rt.c.expires_at, _rt.c.used_at, _rt.c.revoked_at, _rt.c.successor_sealed,
-                  type_coerce(case((_rt.c.successor_sealed.is_not(None), live), else_=false()), Boolean)
-                  ).where(_rt.c.token_hash == bindparam("p_token_hash", type_=String))
+    live = (
+        select(successor.c.id)
+        .where(
+            successor.c.parent_id == _rt.c.id,
+            successor.c.used_at.is_(None),
+            successor.c.revoked_at.is_(None),
+            successor.c.expires_at > now,
+            _active_user(successor),
+        )
+        .exists()
+    )
+    return select(
+        _rt.c.id,
+        _rt.c.client_id,
+        _rt.c.user_id,
+        _rt.c.family_id,
+        _rt.c.scope,
+        _rt.c.auth_time,
+        _rt.c.issued_at,
+        _rt.c.expires_at,
+        _rt.c.used_at,
+        _rt.c.revoked_at,
+        _rt.c.successor_sealed,
+        type_coerce(case((_rt.c.successor_sealed.is_not(None), live), else_=false()), Boolean),
+    ).where(_rt.c.token_hash == bindparam("p_token_hash", type_=String))
 
 
-def _rotation_params(token_hash: str, client_id: str, new_hash: str, now: int, ttl: int, max_lifetime: int,
-                     sealed: bytes | None, scopes: list[str]) -> dict[str, Any]:
-    return {"p_token_hash": token_hash, "p_client_id": client_id, "p_now": now, "p_sealed": sealed,
-            "p_new_hash": new_hash, "p_expires_at": now + ttl, "p_max_lifetime": max_lifetime,
-            **{f"p_scope_{i}": f" {s} " for i, s in enumerate(scopes)}}
+def _rotation_params(
+    token_hash: str,
+    client_id: str,
+    new_hash: str,
+    now: int,
+    ttl: int,
+    max_lifetime: int,
+    sealed: bytes | None,
+    scopes: list[str],
+) -> dict[str, Any]:
+    return {
+        "p_token_hash": token_hash,
+        "p_client_id": client_id,
+        "p_now": now,
+        "p_sealed": sealed,
+        "p_new_hash": new_hash,
+        "p_expires_at": now + ttl,
+        "p_max_lifetime": max_lifetime,
+        **{f"p_scope_{i}": f" {s} " for i, s in enumerate(scopes)},
+    }
 
 
 def _in_id_order(condition: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -159,16 +237,29 @@ class SqlAlchemyRefreshTokens:
     """Every statement through SQLAlchemy: the rotation in a transaction of its own, revocations in the
     request's session (its unit of work)."""
 
-    def start_family(self, *, token_hash: str, client_id: str, user_id: str, scope: str, now: int,
-                     expires_at: int) -> Grant:
+    def start_family(
+        self, *, token_hash: str, client_id: str, user_id: str, scope: str, now: int, expires_at: int
+    ) -> Grant:
         family_id = str(uuid.uuid4())
-        row = db.session.execute(_START_FAMILY, _family_params(token_hash, family_id, client_id, user_id, scope, now,
-                                                               expires_at)).one()
+        row = db.session.execute(
+            _START_FAMILY, _family_params(token_hash, family_id, client_id, user_id, scope, now, expires_at)
+        ).one()
         db.session.commit()
         return Grant(row[0], user_id, client_id, family_id, scope, now)
 
-    def rotate(self, *, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int, max_lifetime: int,
-               sealed: bytes | None, grace_seconds: int = 0, required_scopes: list[str] | None = None) -> Grant | None:
+    def rotate(
+        self,
+        *,
+        token_hash: str,
+        client_id: str,
+        new_hash: str,
+        now: int,
+        ttl: int,
+        max_lifetime: int,
+        sealed: bytes | None,
+        grace_seconds: int = 0,
+        required_scopes: list[str] | None = None,
+    ) -> Grant | None:
         """One transaction: consume, insert the successor (two statements; SQLite has no UPDATE in a CTE)
         and, with a grace window, erase the lapsed sealed successors (a third)."""
         scopes = required_scopes or []
@@ -177,10 +268,21 @@ class SqlAlchemyRefreshTokens:
             old = conn.execute(_consume(len(scopes)), params).one_or_none()
             if old is None:
                 return None
-            row = conn.execute(insert(_rt).values(
-                token_hash=new_hash, family_id=old.family_id, parent_id=old.id, client_id=client_id,
-                user_id=old.user_id, scope=old.scope, auth_time=old.auth_time, issued_at=now,
-                expires_at=min(now + ttl, old.auth_time + max_lifetime)).returning(*_GRANT_COLUMNS)).one()
+            row = conn.execute(
+                insert(_rt)
+                .values(
+                    token_hash=new_hash,
+                    family_id=old.family_id,
+                    parent_id=old.id,
+                    client_id=client_id,
+                    user_id=old.user_id,
+                    scope=old.scope,
+                    auth_time=old.auth_time,
+                    issued_at=now,
+                    expires_at=min(now + ttl, old.auth_time + max_lifetime),
+                )
+                .returning(*_GRANT_COLUMNS)
+            ).one()
             if sealed is not None:
                 conn.execute(_erase_sealed(), {"p_consumed_id": old.id, "p_cutoff": now - grace_seconds})
         return _grant(row, client_id)
@@ -190,29 +292,48 @@ class SqlAlchemyRefreshTokens:
         return None if row is None else TokenState(*row)
 
     def revoke_family(self, family_id: str, now: int) -> int:
-        return _changed(update(_rt).where(_in_id_order(_rt.c.family_id == family_id))
-                        .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None))
+        return _changed(
+            update(_rt)
+            .where(_in_id_order(_rt.c.family_id == family_id))
+            .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None)
+        )
 
     def family_is_active(self, family_id: str) -> bool:
-        return db.session.execute(
-            select(_rt.c.id).where(_rt.c.family_id == family_id, _rt.c.revoked_at.is_(None)).limit(1)
-        ).first() is not None
+        return (
+            db.session.execute(
+                select(_rt.c.id).where(_rt.c.family_id == family_id, _rt.c.revoked_at.is_(None)).limit(1)
+            ).first()
+            is not None
+        )
 
     def revoke_user_families(self, user_id: str, now: int) -> int:
-        revoked = _changed(update(_rt).where(_in_id_order(
-            and_(_rt.c.user_id == user_id, or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)))))
-            .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None))
+        revoked = _changed(
+            update(_rt)
+            .where(
+                _in_id_order(
+                    and_(_rt.c.user_id == user_id, or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)))
+                )
+            )
+            .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None)
+        )
         db.session.execute(update(_users).where(_users.c.id == user_id).values(sessions_not_before=now))
         return revoked
 
     def purge(self, now: int, grace_seconds: int, batch_size: int, access_token_max_ttl: int) -> Purged:
         """Memory stays bounded: each batch selects at most ``batch_size`` ids."""
-        sealed_erased = _changed(update(_rt).where(_rt.c.successor_sealed.is_not(None),
-                                                   _rt.c.used_at < now - grace_seconds).values(successor_sealed=None))
+        sealed_erased = _changed(
+            update(_rt)
+            .where(_rt.c.successor_sealed.is_not(None), _rt.c.used_at < now - grace_seconds)
+            .values(successor_sealed=None)
+        )
         db.session.commit()
         deleted = 0
-        while ids := [r[0] for r in db.session.execute(
-                select(_rt.c.id).where(_rt.c.expires_at <= now - access_token_max_ttl).limit(batch_size))]:
+        while ids := [
+            r[0]
+            for r in db.session.execute(
+                select(_rt.c.id).where(_rt.c.expires_at <= now - access_token_max_ttl).limit(batch_size)
+            )
+        ]:
             # Children keep their rows; only the link to a purged parent goes.
             db.session.execute(update(_rt).where(_rt.c.parent_id.in_(ids)).values(parent_id=None))
             db.session.execute(delete(_rt).where(_rt.c.id.in_(ids)))
@@ -225,16 +346,29 @@ class PostgresqlRefreshTokens(SqlAlchemyRefreshTokens):
     """The hot paths (a login's new family, a refresh's rotation and, when it fails, the lookup) as precompiled
     single statements on the held autocommit connection; revocations stay in the request's session."""
 
-    def start_family(self, *, token_hash: str, client_id: str, user_id: str, scope: str, now: int,
-                     expires_at: int) -> Grant:
+    def start_family(
+        self, *, token_hash: str, client_id: str, user_id: str, scope: str, now: int, expires_at: int
+    ) -> Grant:
         family_id = str(uuid.uuid4())
-        row = autocommit.fetchone(_START_FAMILY, _family_params(token_hash, family_id, client_id, user_id, scope, now,
-                                                                expires_at))
+        row = autocommit.fetchone(
+            _START_FAMILY, _family_params(token_hash, family_id, client_id, user_id, scope, now, expires_at)
+        )
         assert row is not None
         return Grant(row[0], user_id, client_id, family_id, scope, now)
 
-    def rotate(self, *, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int, max_lifetime: int,
-               sealed: bytes | None, grace_seconds: int = 0, required_scopes: list[str] | None = None) -> Grant | None:
+    def rotate(
+        self,
+        *,
+        token_hash: str,
+        client_id: str,
+        new_hash: str,
+        now: int,
+        ttl: int,
+        max_lifetime: int,
+        sealed: bytes | None,
+        grace_seconds: int = 0,
+        required_scopes: list[str] | None = None,
+    ) -> Grant | None:
         """One statement (consume and insert the successor, a data-modifying CTE), one round trip, atomic on
         its own in autocommit. With a grace window (``sealed`` given) and the token consumed, a second one
         erases the lapsed sealed successors."""
@@ -252,10 +386,18 @@ class PostgresqlRefreshTokens(SqlAlchemyRefreshTokens):
         return None if row is None else TokenState(*row)
 
 
-def _family_params(token_hash: str, family_id: str, client_id: str, user_id: str, scope: str, now: int,
-                   expires_at: int) -> dict[str, Any]:
-    return {"p_token_hash": token_hash, "p_family_id": family_id, "p_client_id": client_id, "p_user_id": user_id,
-            "p_scope": scope, "p_now": now, "p_expires_at": expires_at}
+def _family_params(
+    token_hash: str, family_id: str, client_id: str, user_id: str, scope: str, now: int, expires_at: int
+) -> dict[str, Any]:
+    return {
+        "p_token_hash": token_hash,
+        "p_family_id": family_id,
+        "p_client_id": client_id,
+        "p_user_id": user_id,
+        "p_scope": scope,
+        "p_now": now,
+        "p_expires_at": expires_at,
+    }
 
 
 def _changed(statement: Any) -> int:

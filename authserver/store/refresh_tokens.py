@@ -70,8 +70,13 @@ class TokenState:
             if self.client_id != client_id:
                 return Standing.FOREIGN
             return Standing.LIVE if self.expires_at > now else Standing.EXPIRED
-        if (grace_seconds and self.client_id == client_id and now - self.used_at <= grace_seconds
-                and self.successor_sealed is not None and self.successor_live):
+        if (
+            grace_seconds
+            and self.client_id == client_id
+            and now - self.used_at <= grace_seconds
+            and self.successor_sealed is not None
+            and self.successor_live
+        ):
             return Standing.REPLAYABLE
         return Standing.CONSUMED
 
@@ -92,13 +97,25 @@ class RefreshTokenStore(Protocol):
     :func:`authserver.store.transaction.run_with_retry` (or the caller) commits.
     """
 
-    def start_family(self, *, token_hash: str, client_id: str, user_id: str, scope: str, now: int,
-                     expires_at: int) -> Grant:
+    def start_family(
+        self, *, token_hash: str, client_id: str, user_id: str, scope: str, now: int, expires_at: int
+    ) -> Grant:
         """Store the first refresh token of a new family (one login), committed when this returns."""
         ...
 
-    def rotate(self, *, token_hash: str, client_id: str, new_hash: str, now: int, ttl: int, max_lifetime: int,
-               sealed: bytes | None, grace_seconds: int = 0, required_scopes: list[str] | None = None) -> Grant | None:
+    def rotate(
+        self,
+        *,
+        token_hash: str,
+        client_id: str,
+        new_hash: str,
+        now: int,
+        ttl: int,
+        max_lifetime: int,
+        sealed: bytes | None,
+        grace_seconds: int = 0,
+        required_scopes: list[str] | None = None,
+    ) -> Grant | None:
         """Consume a refresh token and store its successor, atomically; the successor's grant, or ``None``.
 
         ``None`` means the token could not be consumed (unknown, used, revoked, expired, another client's,

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 from typing import Protocol
+from typing import cast
 
 from flask import Flask
+from sqlalchemy import Table
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
@@ -20,7 +22,7 @@ from sqlalchemy.dialects import sqlite
 from authserver.extensions import db
 from authserver.models import RevokedAccessToken
 
-_jti = RevokedAccessToken.__table__
+_jti = cast(Table, RevokedAccessToken.__table__)  # a mapped class's table (typed FromClause)
 
 
 class RevokedJtiStore(Protocol):
@@ -30,8 +32,7 @@ class RevokedJtiStore(Protocol):
         """Remember a revoked access token's jti, in the request's unit of work; revoking it again is no error."""
         ...
 
-    def is_revoked(self, jti: str) -> bool:
-        ...
+    def is_revoked(self, jti: str) -> bool: ...
 
     def purge(self, now: int, batch_size: int) -> int:
         """Delete the jtis of tokens expired by ``now``, in batches of ``batch_size`` committed one by one;
@@ -47,16 +48,20 @@ class SqlAlchemyRevokedJtis:
 
     def revoke(self, jti: str, client_id: str, expires_at: int, now: int) -> None:
         # Revoked concurrently or before: the outcome is the same, so a conflict is no error.
-        db.session.execute(self._insert(_jti).values(jti=jti, client_id=client_id, expires_at=expires_at,
-                                                     revoked_at=now).on_conflict_do_nothing(index_elements=[_jti.c.jti]))
+        db.session.execute(
+            self._insert(_jti)
+            .values(jti=jti, client_id=client_id, expires_at=expires_at, revoked_at=now)
+            .on_conflict_do_nothing(index_elements=[_jti.c.jti])
+        )
 
     def is_revoked(self, jti: str) -> bool:
         return db.session.execute(select(_jti.c.jti).where(_jti.c.jti == jti)).first() is not None
 
     def purge(self, now: int, batch_size: int) -> int:
         deleted = 0
-        while jtis := [r[0] for r in db.session.execute(
-                select(_jti.c.jti).where(_jti.c.expires_at <= now).limit(batch_size))]:
+        while jtis := [
+            r[0] for r in db.session.execute(select(_jti.c.jti).where(_jti.c.expires_at <= now).limit(batch_size))
+        ]:
             db.session.execute(delete(_jti).where(_jti.c.jti.in_(jtis)))
             db.session.commit()
             deleted += len(jtis)

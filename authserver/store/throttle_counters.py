@@ -23,12 +23,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from typing import Protocol
+from typing import cast
 
 import psycopg
 from sqlalchemy import BigInteger
 from sqlalchemy import Connection
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import case
@@ -144,8 +146,12 @@ class RedisStore:
 
     def reserve(self, ceilings: Ceilings, now: int) -> Reserved:
         c = ceilings
-        keys = [f"authserver:cnt:{bounded(c.global_key)}", f"authserver:cnt:{bounded(c.ip_key)}",
-                f"authserver:cnt:{bounded(c.user_key)}", f"authserver:lock:{bounded(c.user_key)}"]
+        keys = [
+            f"authserver:cnt:{bounded(c.global_key)}",
+            f"authserver:cnt:{bounded(c.ip_key)}",
+            f"authserver:cnt:{bounded(c.user_key)}",
+            f"authserver:lock:{bounded(c.user_key)}",
+        ]
         g, ip, user, lock = self._do(self._reserve, keys, [c.global_max, c.ip_max, now, c.user_window])
         return Reserved(int(g), int(ip), int(user), int(lock) if int(lock) > now else None)
 
@@ -157,6 +163,7 @@ class RedisStore:
             pipe.incr(name)
             pipe.expire(name, ttl, nx=True)
             return int(pipe.execute()[0])
+
         return self._do(run)
 
     def lock(self, key: str, until: int, now: int) -> None:
@@ -170,6 +177,7 @@ class RedisStore:
             pipe.set(f"authserver:lock:{key}", until, max(1, until - now))
             pipe.expire(f"authserver:cnt:{key}", max(1, until - now))
             pipe.execute()
+
         self._do(run)
 
     def add_lockout(self, key: str, now: int) -> int:
@@ -180,6 +188,7 @@ class RedisStore:
             pipe.incr(f"authserver:lockouts:{key}")
             pipe.expire(f"authserver:lockouts:{key}", LOCKOUT_MEMORY)
             return int(pipe.execute()[0])
+
         return self._do(run)
 
     def reset_failures(self, key: str, now: int) -> None:
@@ -194,7 +203,7 @@ class RedisStore:
         return self.table.purge_expired(now)
 
 
-_t = ThrottleEntry.__table__
+_t = cast(Table, ThrottleEntry.__table__)  # a mapped class's table (typed FromClause)
 
 
 @functools.cache
@@ -208,27 +217,45 @@ def _reservation(dialect: str) -> tuple[Any, Any]:
     """
     now, window = bindparam("p_now", type_=BigInteger), bindparam("p_window", type_=BigInteger)
     global_key, ip_key = bindparam("p_global_key", type_=String), bindparam("p_ip_key", type_=String)
-    at_ceiling = select(_t.c.key).where(_t.c.window_end > now, or_(
-        and_(_t.c.key == global_key, _t.c.count >= bindparam("p_global_max", type_=Integer)),
-        and_(_t.c.key == ip_key, _t.c.count >= bindparam("p_ip_max", type_=Integer)))).exists()
+    at_ceiling = (
+        select(_t.c.key)
+        .where(
+            _t.c.window_end > now,
+            or_(
+                and_(_t.c.key == global_key, _t.c.count >= bindparam("p_global_max", type_=Integer)),
+                and_(_t.c.key == ip_key, _t.c.count >= bindparam("p_ip_max", type_=Integer)),
+            ),
+        )
+        .exists()
+    )
     insert = (postgresql if dialect == "postgresql" else sqlite).insert(_t)
     locked, lapsed = _t.c.locked_until > now, _t.c.window_end <= now
-    upsert = insert.from_select(
-        ["key", "count", "window_end", "lockouts", "lockouts_reset_at"],
-        select(bindparam("p_user_key", type_=String), literal(1), now + window, literal(0), literal(0))
-        .where(~at_ceiling),
-    ).on_conflict_do_update(index_elements=[_t.c.key], set_={
-        "count": case((locked, _t.c.count), (lapsed, 1), else_=_t.c.count + 1),
-        "window_end": case((locked, _t.c.window_end), (lapsed, now + window), else_=_t.c.window_end),
-    }).returning(_t.c.key, _t.c.count, _t.c.window_end, _t.c.locked_until)
+    upsert = (
+        insert.from_select(
+            ["key", "count", "window_end", "lockouts", "lockouts_reset_at"],
+            select(bindparam("p_user_key", type_=String), literal(1), now + window, literal(0), literal(0)).where(
+                ~at_ceiling
+            ),
+        )
+        .on_conflict_do_update(
+            index_elements=[_t.c.key],
+            set_={
+                "count": case((locked, _t.c.count), (lapsed, 1), else_=_t.c.count + 1),
+                "window_end": case((locked, _t.c.window_end), (lapsed, now + window), else_=_t.c.window_end),
+            },
+        )
+        .returning(_t.c.key, _t.c.count, _t.c.window_end, _t.c.locked_until)
+    )
     ceilings = select(_t.c.key, _t.c.count, _t.c.window_end, _t.c.locked_until).where(
-        _t.c.key.in_([global_key, ip_key]))
+        _t.c.key.in_([global_key, ip_key])
+    )
     if dialect != "postgresql":
         return upsert, ceilings
     # One statement: the read sees the table as it was before the upsert (the same snapshot).
     reserved = upsert.cte("reserved")
     return ceilings.union_all(
-        select(reserved.c.key, reserved.c.count, reserved.c.window_end, reserved.c.locked_until)), None
+        select(reserved.c.key, reserved.c.count, reserved.c.window_end, reserved.c.locked_until)
+    ), None
 
 
 @functools.cache
@@ -264,40 +291,57 @@ class DatabaseStore:
 
     def reserve(self, ceilings: Ceilings, now: int) -> Reserved:
         c = ceilings
-        keys = {"p_global_key": bounded(c.global_key), "p_ip_key": bounded(c.ip_key),
-                "p_user_key": bounded(c.user_key)}
-        params = {**keys, "p_global_max": c.global_max, "p_ip_max": c.ip_max, "p_now": now,
-                  "p_window": c.user_window}
+        keys = {"p_global_key": bounded(c.global_key), "p_ip_key": bounded(c.ip_key), "p_user_key": bounded(c.user_key)}
+        params = {**keys, "p_global_max": c.global_max, "p_ip_max": c.ip_max, "p_now": now, "p_window": c.user_window}
         rows = self._reserved_rows(params)
-        counts = {key: (count if window_end > now else 0, locked_until) for key, count, window_end, locked_until
-                  in rows if key != keys["p_user_key"]}
+        counts = {
+            key: (count if window_end > now else 0, locked_until)
+            for key, count, window_end, locked_until in rows
+            if key != keys["p_user_key"]
+        }
         user = next((row for row in rows if row[0] == keys["p_user_key"]), None)
         locked_until = user[3] if user is not None and user[3] is not None and user[3] > now else None
-        return Reserved(counts.get(keys["p_global_key"], (0, None))[0], counts.get(keys["p_ip_key"], (0, None))[0],
-                        0 if user is None or locked_until is not None else user[1], locked_until)
+        return Reserved(
+            counts.get(keys["p_global_key"], (0, None))[0],
+            counts.get(keys["p_ip_key"], (0, None))[0],
+            0 if user is None or locked_until is not None else user[1],
+            locked_until,
+        )
 
     def incr(self, key: str, now: int, ttl: int) -> int:
         key = bounded(key)
         lapsed = _t.c.window_end <= now
-        stmt = self._upsert(key, {"count": 1, "window_end": now + ttl, "lockouts": 0, "lockouts_reset_at": 0}, {
-            "count": case((lapsed, 1), else_=_t.c.count + 1),
-            "window_end": case((lapsed, now + ttl), else_=_t.c.window_end)})
+        stmt = self._upsert(
+            key,
+            {"count": 1, "window_end": now + ttl, "lockouts": 0, "lockouts_reset_at": 0},
+            {
+                "count": case((lapsed, 1), else_=_t.c.count + 1),
+                "window_end": case((lapsed, now + ttl), else_=_t.c.window_end),
+            },
+        )
         return int(self._run(stmt.returning(_t.c.count)).scalar_one())
 
     def lock(self, key: str, until: int, now: int) -> None:
         # The count stays (at the limit, refusing every reservation until the lock is written) and lapses
         # with the lock: one statement sets both, so no attempt slips in between.
         key = bounded(key)
-        self._run(self._upsert(key, {"count": 0, "window_end": until, "locked_until": until, "lockouts": 0,
-                                     "lockouts_reset_at": 0}, {"locked_until": until, "window_end": until}))
+        self._run(
+            self._upsert(
+                key,
+                {"count": 0, "window_end": until, "locked_until": until, "lockouts": 0, "lockouts_reset_at": 0},
+                {"locked_until": until, "window_end": until},
+            )
+        )
 
     def add_lockout(self, key: str, now: int) -> int:
         key = bounded(key)
         forgotten = _t.c.lockouts_reset_at <= now
         initial = {"count": 0, "window_end": 0, "lockouts": 1, "lockouts_reset_at": now + LOCKOUT_MEMORY}
-        stmt = self._upsert(key, initial,
-                            {"lockouts": case((forgotten, 1), else_=_t.c.lockouts + 1),
-                             "lockouts_reset_at": now + LOCKOUT_MEMORY})
+        stmt = self._upsert(
+            key,
+            initial,
+            {"lockouts": case((forgotten, 1), else_=_t.c.lockouts + 1), "lockouts_reset_at": now + LOCKOUT_MEMORY},
+        )
         return int(self._run(stmt.returning(_t.c.lockouts)).scalar_one())
 
     def reset_failures(self, key: str, now: int) -> None:
@@ -309,9 +353,13 @@ class DatabaseStore:
     def purge_expired(self, now: int) -> int:
         """Delete rows with nothing left to remember, on the app's engine."""
         with db.engine.begin() as conn:
-            return conn.execute(delete(_t).where(
-                _t.c.window_end <= now, or_(_t.c.locked_until.is_(None), _t.c.locked_until <= now),
-                _t.c.lockouts_reset_at <= now)).rowcount
+            return conn.execute(
+                delete(_t).where(
+                    _t.c.window_end <= now,
+                    or_(_t.c.locked_until.is_(None), _t.c.locked_until <= now),
+                    _t.c.lockouts_reset_at <= now,
+                )
+            ).rowcount
 
 
 class PostgresqlStore(DatabaseStore):

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+from typing import cast
 
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
@@ -20,7 +22,7 @@ from authserver.extensions import db
 from authserver.models import User
 from authserver.store import autocommit
 
-_users = User.__table__
+_users = cast(Table, User.__table__)  # a mapped class's table (typed FromClause)
 
 
 class UserExistsError(Exception):
@@ -81,7 +83,8 @@ class UserStore(Protocol):
 
 
 _LOGIN = select(_users.c.id, _users.c.password_hash, _users.c.disabled).where(
-    _users.c.normal_username == bindparam("p_username", type_=String))
+    _users.c.normal_username == bindparam("p_username", type_=String)
+)
 
 
 class SqlUserStore:
@@ -108,7 +111,8 @@ class SqlUserStore:
 
     def spelling(self, normal_username: str) -> str | None:
         return db.session.execute(
-            select(User.username).where(User.normal_username == normal_username)).scalar_one_or_none()
+            select(User.username).where(User.normal_username == normal_username)
+        ).scalar_one_or_none()
 
     def create(self, username: str, normal_username: str, password_hash: str) -> UserRecord:
         user = User(username=username, normal_username=normal_username, password_hash=password_hash, disabled=False)

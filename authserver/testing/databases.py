@@ -44,7 +44,7 @@ def pg_admin(sql: str, admin_url: str = PG_ADMIN_URL) -> None:
     """Run one statement (``CREATE DATABASE``, ``DROP DATABASE``) outside a transaction."""
     try:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]  # names are generated here, never user input
+            conn.execute(sql)  # names are generated here, never user input
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailableError(f"PostgreSQL is unreachable at {admin_url}: {exc}") from exc
 
@@ -69,8 +69,9 @@ def migrate(url: str, keys_dir: Path) -> None:
 
 
 @contextmanager
-def fresh_database(backend: str, directory: Path, keys_dir: Path, prefix: str = "authserver_test",
-                   admin_url: str = PG_ADMIN_URL) -> Iterator[Database]:
+def fresh_database(
+    backend: str, directory: Path, keys_dir: Path, prefix: str = "authserver_test", admin_url: str = PG_ADMIN_URL
+) -> Iterator[Database]:
     """A migrated database on ``backend`` (SQLite: a file in ``directory``), dropped on the way out."""
     if backend == "sqlite":
         url = "sqlite:///" + str(directory / f"{prefix}.db")

@@ -78,8 +78,15 @@ def answers(url: str) -> bool:
         return 200 <= response.status < 300
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60, *, path: str = "/healthz",
-               workers: int | None = None, probe: Callable[[str], bool] | None = None) -> bool:
+def wait_ready(
+    url: str,
+    process: subprocess.Popen[bytes],
+    seconds: float = 60,
+    *,
+    path: str = "/healthz",
+    workers: int | None = None,
+    probe: Callable[[str], bool] | None = None,
+) -> bool:
     """Poll until the server answers (``probe(url)``, default ``GET url+path`` 2xx) and, if ``workers`` is
     given, that many workers run; False if the process exits or ``seconds`` pass first."""
     check = probe or (lambda base: answers(base + path))
@@ -92,10 +99,21 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60, 
     return False
 
 
-def start_gunicorn(app_spec: str, env: Mapping[str, str], port: int | None = None, workers: int = 2, *,
-                   cwd: Path = ROOT, args: Sequence[str] = (), log_path: Path | None = None,
-                   path: str = "/healthz", probe: Callable[[str], bool] | None = None, wait_for_workers: bool = False,
-                   seconds: float = 60, own_session: bool = False) -> LiveServer:
+def start_gunicorn(
+    app_spec: str,
+    env: Mapping[str, str],
+    port: int | None = None,
+    workers: int = 2,
+    *,
+    cwd: Path = ROOT,
+    args: Sequence[str] = (),
+    log_path: Path | None = None,
+    path: str = "/healthz",
+    probe: Callable[[str], bool] | None = None,
+    wait_for_workers: bool = False,
+    seconds: float = 60,
+    own_session: bool = False,
+) -> LiveServer:
     """Run ``app_spec`` under gunicorn on 127.0.0.1:``port`` (a free one by default) from ``cwd`` and wait
     until it is ready (see :func:`wait_ready`); RuntimeError with the log's tail if it is not."""
     port = port or free_port()
@@ -106,10 +124,14 @@ def start_gunicorn(app_spec: str, env: Mapping[str, str], port: int | None = Non
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", *args, app_spec],
-            env=dict(env), cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=own_session)
+            env=dict(env),
+            cwd=cwd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=own_session,
+        )
     server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, own_session)
-    if wait_ready(server.url, process, seconds, path=path, probe=probe,
-                  workers=workers if wait_for_workers else None):
+    if wait_ready(server.url, process, seconds, path=path, probe=probe, workers=workers if wait_for_workers else None):
         return server
     server.stop()
     raise RuntimeError(f"{app_spec} did not start: {server.log()}")
@@ -118,7 +140,11 @@ def start_gunicorn(app_spec: str, env: Mapping[str, str], port: int | None = Non
 def start_server(database: Database, keys_dir: Path, workers: int = 2, **env_extra: str) -> LiveServer:
     """authserver under gunicorn with the test settings (:mod:`authserver.testing.apps`) on ``database``."""
     port = free_port()
-    env = {**os.environ, **server_env(database.url, keys_dir, f"http://127.0.0.1:{port}"),
-           # Tests change clients from this process; the server must not serve a cached copy for 5 s.
-           "AUTHSERVER_CLIENT_CACHE_SECONDS": "0", **env_extra}
+    env = {
+        **os.environ,
+        **server_env(database.url, keys_dir, f"http://127.0.0.1:{port}"),
+        # Tests change clients from this process; the server must not serve a cached copy for 5 s.
+        "AUTHSERVER_CLIENT_CACHE_SECONDS": "0",
+        **env_extra,
+    }
     return start_gunicorn("authserver:create_app()", env, port, workers)

@@ -45,8 +45,9 @@ class RefuseDeniedAttempts:
             return self.wsgi_app(environ, start_response)
         username = (form.get("username") or [""])[0][:MAX_USERNAME_LENGTH]
         emit("login.throttled", reason=verdict.reason, username=username, ip=ip, client_id=None)
-        error = TooManyRequestsError(f"{verdict.reason} failure ceiling (refused early)",
-                                     retry_after=verdict.retry_after)
+        error = TooManyRequestsError(
+            f"{verdict.reason} failure ceiling (refused early)", retry_after=verdict.retry_after
+        )
         return render_oauth_error(error)(environ, start_response)
 
     def _password_form(self, environ: dict[str, Any]) -> dict[str, list[str]] | None:

@@ -135,8 +135,11 @@ class Fallback:
 
     def _forget(self, now: int) -> None:
         """Make room: drop what has lapsed, then, if still full, every count that holds no lock."""
-        self._entries = {k: e for k, e in self._entries.items()
-                         if e.window_end > now or e.locked_until > now or e.lockouts_reset_at > now}
+        self._entries = {
+            k: e
+            for k, e in self._entries.items()
+            if e.window_end > now or e.locked_until > now or e.lockouts_reset_at > now
+        }
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries = {k: e for k, e in self._entries.items() if e.locked_until > now}
 
@@ -176,8 +179,11 @@ class Throttle:
 
     def _store_failed(self, exc: Exception, operation: str) -> None:
         emit("throttle.store_failed", operation=operation, error=type(exc).__name__)
-        log.warning("throttle store failed during %s: failing open for the IP and global ceilings, "
-                    "counting usernames in this process", operation)
+        log.warning(
+            "throttle store failed during %s: failing open for the IP and global ceilings, "
+            "counting usernames in this process",
+            operation,
+        )
 
     def _ip_key(self, ip: str, now: int) -> str:
         return f"ip:{ip}:{now // self.limits.ip_window}"
@@ -211,8 +217,17 @@ class Throttle:
             return Attempt(key, ip, now, self._locked(ip, now, local_lock - now))
         minute, ip_key = now // 60, self._ip_key(ip, now)
         try:
-            state = self.store.reserve(Ceilings(f"global:{minute}", self.limits.global_max_failures, ip_key,
-                                                self.limits.ip_max_failures, key, self.limits.window), now)
+            state = self.store.reserve(
+                Ceilings(
+                    f"global:{minute}",
+                    self.limits.global_max_failures,
+                    ip_key,
+                    self.limits.ip_max_failures,
+                    key,
+                    self.limits.window,
+                ),
+                now,
+            )
         except StoreError as exc:
             self._store_failed(exc, "reserve")
             failures = self.fallback.reserve(key, now)
@@ -226,8 +241,8 @@ class Throttle:
             retry = self.limits.ip_window - now % self.limits.ip_window
             return Attempt(key, ip, now, self._remember("ip:" + ip, now + retry, Verdict("ip", retry)))
         if state.locked_until is not None:
-            retry = None if state.locked_until >= PERMANENT else state.locked_until - now
-            return Attempt(key, ip, now, self._locked(ip, now, retry))
+            lock_wait = None if state.locked_until >= PERMANENT else state.locked_until - now
+            return Attempt(key, ip, now, self._locked(ip, now, lock_wait))
         if state.user_failures > self.limits.max_failures:
             # As many attempts as the limit allows are already counted (in flight, or their lock not yet
             # written): answered as locked, and counted, so the count cannot lapse into a fresh start.

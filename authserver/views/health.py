@@ -29,8 +29,11 @@ def readyz() -> Response:
     keyring = current_app.extensions.get("authserver.keys.keyring")
     if keyring is not None and keyring.reload_error is not None:
         # No path or key detail here: the key.reload_failed event and the log line say what to fix.
-        resp = jsonify(status="not_ready", reason="signing keys changed on disk but cannot be loaded; serving "
-                                                  "the last good keys (see the key.reload_failed event)")
+        resp = jsonify(
+            status="not_ready",
+            reason="signing keys changed on disk but cannot be loaded; serving "
+            "the last good keys (see the key.reload_failed event)",
+        )
         resp.status_code = 503
         resp.headers["Cache-Control"] = "no-store"
         return resp

@@ -100,4 +100,3 @@ def bearer_user() -> str:
     if not access_token_is_active(claims):
         raise InvalidTokenError("inactive bearer token")
     return claims["sub"]
-

@@ -32,8 +32,7 @@ def jwks_answer(keyring: Keyring, now: int, if_none_match: str | None) -> tuple[
     if if_none_match and parse_etags(if_none_match).contains_weak(keystore.jwks_etag.strip('"')):
         return "304 Not Modified", headers, b""
     body = keystore.jwks_body
-    return "200 OK", [("Content-Type", "application/jwk-set+json"), ("Content-Length", str(len(body))),
-                      *headers], body
+    return "200 OK", [("Content-Type", "application/jwk-set+json"), ("Content-Length", str(len(body))), *headers], body
 
 
 @bp.get("/jwks.json")
@@ -65,8 +64,9 @@ def metadata() -> Response:
     keystore = current_keyring().current.keystore
     cached = current_app.extensions.get("authserver.metadata")
     if cached is None or cached[0] is not keystore:  # built once per keystore load
-        body = json.dumps(server_metadata(current_settings().issuer, current_settings().scopes.split(),
-                                          keystore.algorithms)).encode()
+        body = json.dumps(
+            server_metadata(current_settings().issuer, current_settings().scopes.split(), keystore.algorithms)
+        ).encode()
         cached = current_app.extensions["authserver.metadata"] = (keystore, body)
     doc = cached[1]
     return Response(doc, mimetype="application/json", headers={"Cache-Control": "public, max-age=3600"})

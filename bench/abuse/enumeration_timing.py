@@ -54,8 +54,9 @@ def provision(url: str, keys: Path, per_case: int, tag: str) -> str:
             users.create_user(f"disabled-{tag}-{i}", PASSWORD)
             users.disable_user(f"disabled-{tag}-{i}")
         users.create_user(f"locked-{tag}", PASSWORD)
-        _client, secret = clients.create_client(name="bench", client_id="bench", grant_types=["password"],
-                                                scopes=["read"], first_party=True)
+        _client, secret = clients.create_client(
+            name="bench", client_id="bench", grant_types=["password"], scopes=["read"], first_party=True
+        )
         db.engine.dispose()
     return secret
 
@@ -79,9 +80,14 @@ def main() -> int:
     tag = uuid.uuid4().hex[:8]  # usernames unique per run: a shared Redis never mixes runs
     total = args.rounds + args.warmup
     env = {f"AUTHSERVER_{k}": str(v) for k, v in ARGON2.items()}
-    env.update(AUTHSERVER_BRUTE_FORCE_MAX_FAILURES=str(MAX_FAILURES), AUTHSERVER_BRUTE_FORCE_WAIT_INCREMENT="86400",
-               AUTHSERVER_BRUTE_FORCE_MAX_WAIT="86400", AUTHSERVER_IP_MAX_FAILURES="1000000000",
-               AUTHSERVER_GLOBAL_MAX_FAILURES="1000000000", AUTHSERVER_CLIENT_CACHE_SECONDS="5")
+    env.update(
+        AUTHSERVER_BRUTE_FORCE_MAX_FAILURES=str(MAX_FAILURES),
+        AUTHSERVER_BRUTE_FORCE_WAIT_INCREMENT="86400",
+        AUTHSERVER_BRUTE_FORCE_MAX_WAIT="86400",
+        AUTHSERVER_IP_MAX_FAILURES="1000000000",
+        AUTHSERVER_GLOBAL_MAX_FAILURES="1000000000",
+        AUTHSERVER_CLIENT_CACHE_SECONDS="5",
+    )
     if args.redis:
         env["AUTHSERVER_REDIS_URL"] = args.redis
     server = None
@@ -90,29 +96,39 @@ def main() -> int:
         per_case = -(-total // (MAX_FAILURES - 1))
         print(f"provisioning {2 * per_case + 1} users with argon2id m=19456 KiB t=2 p=1 ...", flush=True)
         secret = provision(url, keys, per_case, tag)
-        server = start_server(Database("sqlite" if args.sqlite else "postgresql", url), keys, workers=args.workers,
-                              **env)
+        server = start_server(
+            Database("sqlite" if args.sqlite else "postgresql", url), keys, workers=args.workers, **env
+        )
         session = requests.Session()
         session.auth = ("bench", secret)
 
         def login(username: str, password: str = WRONG) -> requests.Response:
-            return session.post(f"{server.url}/oauth/token", timeout=30,
-                                data={"grant_type": "password", "username": username, "password": password})
+            return session.post(
+                f"{server.url}/oauth/token",
+                timeout=30,
+                data={"grant_type": "password", "username": username, "password": password},
+            )
 
         for _ in range(MAX_FAILURES):
             login(f"locked-{tag}")
         check = login(f"locked-{tag}", PASSWORD)
         if check.status_code != 400 or "Retry-After" not in check.headers:
-            print(f"the user did not lock ({check.status_code}, {check.headers.get('Retry-After')!r}): the throttle "
-                  "store is failing open (see the server log); cannot measure the locked case", file=sys.stderr)
+            print(
+                f"the user did not lock ({check.status_code}, {check.headers.get('Retry-After')!r}): the throttle "
+                "store is failing open (see the server log); cannot measure the locked case",
+                file=sys.stderr,
+            )
             print(server.log(), file=sys.stderr)
             return 2
         users = {case: iter(range(10**9)) for case in CASES}
 
         def username(case: str) -> str:
             n = next(users[case])
-            return {"unknown user": f"ghost-{tag}-{n}", "wrong password": f"wrong-{tag}-{n // (MAX_FAILURES - 1)}",
-                    "disabled user": f"disabled-{tag}-{n // (MAX_FAILURES - 1)}"}.get(case, f"locked-{tag}")
+            return {
+                "unknown user": f"ghost-{tag}-{n}",
+                "wrong password": f"wrong-{tag}-{n // (MAX_FAILURES - 1)}",
+                "disabled user": f"disabled-{tag}-{n // (MAX_FAILURES - 1)}",
+            }.get(case, f"locked-{tag}")
 
         times: dict[str, list[float]] = {case: [] for case in CASES}
         answers: dict[str, set[tuple[int, str]]] = {case: set() for case in CASES}
@@ -153,16 +169,20 @@ def load_average() -> str:
 
 def report(args, times, answers, retry_after) -> int:
     store = "Redis" if args.redis else "database"
-    print(f"\n{args.rounds} requests per case, interleaved, sequential; {'SQLite' if args.sqlite else 'PostgreSQL'}, "
-          f"gunicorn -w {args.workers}, throttle store: {store}; load average {load_average()}\n")
+    print(
+        f"\n{args.rounds} requests per case, interleaved, sequential; {'SQLite' if args.sqlite else 'PostgreSQL'}, "
+        f"gunicorn -w {args.workers}, throttle store: {store}; load average {load_average()}\n"
+    )
     print(f"{'case':<16} {'status / body sha256':<26} {'median ms':>10} {'p10':>8} {'p90':>8} {'p99':>8}  Retry-After")
     medians = {}
     for case, samples in times.items():
         q = statistics.quantiles(samples, n=100)
         medians[case] = statistics.median(samples)
         shown = ", ".join(f"{s} {h}" for s, h in sorted(answers[case]))
-        print(f"{case:<16} {shown:<26} {medians[case]:>10.1f} {q[9]:>8.1f} {q[89]:>8.1f} {q[98]:>8.1f}"
-              f"  {retry_after[case]}/{len(samples)}")
+        print(
+            f"{case:<16} {shown:<26} {medians[case]:>10.1f} {q[9]:>8.1f} {q[89]:>8.1f} {q[98]:>8.1f}"
+            f"  {retry_after[case]}/{len(samples)}"
+        )
     identical = len(set().union(*answers.values())) == 1
     spread = (max(medians.values()) - min(medians.values())) / min(medians.values())
     print(f"\nstatus and body identical across the four cases: {'yes' if identical else 'NO'}")

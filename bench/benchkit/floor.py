@@ -34,8 +34,7 @@ WORKERS = 3  # as in PERFORMANCE-NOTES.md (sync workers, gunicorn's default)
 LABEL = "floor"
 
 
-def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, warmup: int,
-                  connections: int) -> dict:
+def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, warmup: int, connections: int) -> dict:
     """Start the floor app, run warm-up + measured chained refresh, stop it; the Measurement as a dict."""
     sys.path.insert(0, str(FLOOR_DIR))
     import floor_app  # bench-only module, not on the package path
@@ -43,18 +42,27 @@ def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, wa
     url = f"postgresql://postgres@127.0.0.1:5432/{database}"
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = run_dir / "floor-key.pem"
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     client_id, secret = "floor-client", secrets.token_urlsafe(32)
     phases = 2 if warmup > 0 else 1
     tokens = floor_app.seed(url, client_id, refresh_pool(connections) * phases)
-    env = {"FLOOR_DATABASE_URL": url, "FLOOR_KEY_PEM": str(key_file), "FLOOR_CLIENT_ID": client_id,
-           "FLOOR_CLIENT_DIGEST": floor_app.digest(secret).hex()}
+    env = {
+        "FLOOR_DATABASE_URL": url,
+        "FLOOR_KEY_PEM": str(key_file),
+        "FLOOR_CLIENT_ID": client_id,
+        "FLOOR_CLIENT_DIGEST": floor_app.digest(secret).hex(),
+    }
     basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
     def rejects_a_bad_token(base_url: str) -> bool:  # the handler's own 400: the app is loaded
-        return requests.post(base_url + "/oauth/token", data={"refresh_token": "x"},
-                             headers={"Authorization": basic}, timeout=2).status_code == 400
+        return (
+            requests.post(
+                base_url + "/oauth/token", data={"refresh_token": "x"}, headers={"Authorization": basic}, timeout=2
+            ).status_code
+            == 400
+        )
 
     with _served(run_dir, "floor_app:create_app()", WORKERS, env, LABEL, rejects_a_bad_token) as server:
         base_url = server.url
@@ -62,15 +70,37 @@ def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, wa
         per_phase = refresh_pool(connections)
         common = {"script": script, "base_url": base_url, "connections": connections, "threads": 1}
         if warmup > 0:
-            warm_up(invocation=_invocation(run_dir, f"{LABEL}-warmup", tokens[per_phase:], basic), seconds=warmup,
-                    work=run_dir, label=f"{LABEL}-warmup", **common)
-        return measure(scenario=LABEL, invocation=_invocation(run_dir, LABEL, tokens[:per_phase], basic),
-                       seconds=duration, workers=WORKERS, master_pid=server.process.pid,
-                       worker_pids=server.worker_pids(), database=database, work=run_dir, **common).as_dict()
+            warm_up(
+                invocation=_invocation(run_dir, f"{LABEL}-warmup", tokens[per_phase:], basic),
+                seconds=warmup,
+                work=run_dir,
+                label=f"{LABEL}-warmup",
+                **common,
+            )
+        return measure(
+            scenario=LABEL,
+            invocation=_invocation(run_dir, LABEL, tokens[:per_phase], basic),
+            seconds=duration,
+            workers=WORKERS,
+            master_pid=server.process.pid,
+            worker_pids=server.worker_pids(),
+            database=database,
+            work=run_dir,
+            **common,
+        ).as_dict()
 
 
-def measure_static(*, repo: Path, run_dir: Path, database: str, duration: int, warmup: int, connections: int,
-                   workers: int, body_bytes: int) -> dict:
+def measure_static(
+    *,
+    repo: Path,
+    run_dir: Path,
+    database: str,
+    duration: int,
+    warmup: int,
+    connections: int,
+    workers: int,
+    body_bytes: int,
+) -> dict:
     """``static_app.py`` (fixed bytes, nothing else) under ``workers`` sync workers, with the jwks script."""
     env = {"STATIC_BYTES": str(body_bytes)}
 
@@ -79,24 +109,45 @@ def measure_static(*, repo: Path, run_dir: Path, database: str, duration: int, w
 
     with _served(run_dir, "static_app:app", workers, env, "static", answers) as server:
         base_url = server.url
-        common = {"script": FLOOR_DIR.parent / "scenarios" / "jwks.lua", "base_url": base_url,
-                  "connections": connections, "threads": 1}
+        common = {
+            "script": FLOOR_DIR.parent / "scenarios" / "jwks.lua",
+            "base_url": base_url,
+            "connections": connections,
+            "threads": 1,
+        }
         invocation = Invocation("/", {})
         if warmup > 0:
             warm_up(invocation=invocation, seconds=warmup, work=run_dir, label="static-warmup", **common)
-        return measure(scenario="static", invocation=invocation, seconds=duration, workers=workers,
-                       master_pid=server.process.pid, worker_pids=server.worker_pids(), database=database, work=run_dir,
-                       **common).as_dict()
+        return measure(
+            scenario="static",
+            invocation=invocation,
+            seconds=duration,
+            workers=workers,
+            master_pid=server.process.pid,
+            worker_pids=server.worker_pids(),
+            database=database,
+            work=run_dir,
+            **common,
+        ).as_dict()
 
 
 @contextmanager
-def _served(run_dir: Path, app_spec: str, workers: int, env: dict[str, str], label: str,
-            answers: Callable[[str], bool]) -> Iterator[LiveServer]:
+def _served(
+    run_dir: Path, app_spec: str, workers: int, env: dict[str, str], label: str, answers: Callable[[str], bool]
+) -> Iterator[LiveServer]:
     """gunicorn on a free port, run from bench/floor, ready once ``answers(url)`` and every worker runs (30 s
     at most), stopped on the way out."""
-    server = start_gunicorn(app_spec, {**_base_env(), **env}, workers=workers, cwd=FLOOR_DIR,
-                            log_path=run_dir / f"gunicorn-{label}.log", probe=answers, wait_for_workers=True,
-                            seconds=30, own_session=True)
+    server = start_gunicorn(
+        app_spec,
+        {**_base_env(), **env},
+        workers=workers,
+        cwd=FLOOR_DIR,
+        log_path=run_dir / f"gunicorn-{label}.log",
+        probe=answers,
+        wait_for_workers=True,
+        seconds=30,
+        own_session=True,
+    )
     try:
         yield server
     finally:
@@ -111,4 +162,3 @@ def _invocation(run_dir: Path, label: str, tokens: list[str], basic: str) -> Inv
     tokens_file = run_dir / f"floor-tokens-{label}.txt"
     tokens_file.write_text("\n".join(tokens) + "\n")
     return Invocation("/oauth/token", {"BENCH_BASIC_AUTH": basic, "BENCH_TOKENS_FILE": str(tokens_file)})
-

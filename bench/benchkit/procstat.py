@@ -30,7 +30,7 @@ def _stat_fields(pid: int) -> list[str] | None:
     raw = _read(f"/proc/{pid}/stat")
     if raw is None:
         return None
-    return raw[raw.rindex(")") + 2:].split()  # fields from #3 (state) on; comm may hold spaces
+    return raw[raw.rindex(")") + 2 :].split()  # fields from #3 (state) on; comm may hold spaces
 
 
 def cpu_ticks(pid: int) -> int | None:
@@ -119,7 +119,9 @@ class CpuDelta:
 
 def cpu_delta(before: Snapshot, after: Snapshot) -> CpuDelta:
     ms = 1000.0 / CLK_TCK
-    return CpuDelta(server_ms=_delta(before.server, after.server) * ms,
-                    postgres_ms=_delta(before.postgres, after.postgres) * ms,
-                    machine_busy_ms=(after.busy - before.busy) * ms,
-                    machine_capacity_ms=(after.total - before.total) * ms)
+    return CpuDelta(
+        server_ms=_delta(before.server, after.server) * ms,
+        postgres_ms=_delta(before.postgres, after.postgres) * ms,
+        machine_busy_ms=(after.busy - before.busy) * ms,
+        machine_capacity_ms=(after.total - before.total) * ms,
+    )

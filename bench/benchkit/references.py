@@ -29,9 +29,9 @@ class Argon2Reference:
     time_cost: int
     memory_kib: int
     parallelism: int
-    wall_ms: float            # median wall time of one verify, single thread, server idle
-    min_wall_ms: float        # fastest of the samples
-    ms_per_verify: float      # median process CPU time of one verify: the cost, whatever else runs
+    wall_ms: float  # median wall time of one verify, single thread, server idle
+    min_wall_ms: float  # fastest of the samples
+    ms_per_verify: float  # median process CPU time of one verify: the cost, whatever else runs
 
     def ideal_rate(self, processes: int, cores: int) -> float:
         """Verifies/s if ``processes`` ran at the single-thread cost with no contention (capped by the cores)."""
@@ -58,8 +58,9 @@ def _hasher():
 
     # Only the argon2 variables count: the rest of this process's environment is not a server's.
     argon2 = Settings.load(environ={k: v for k, v in os.environ.items() if k.startswith("AUTHSERVER_ARGON2_")}).argon2
-    return argon2, PasswordHasher(time_cost=argon2.time_cost, memory_cost=argon2.memory_kib,
-                                  parallelism=argon2.parallelism, type=Type.ID)
+    return argon2, PasswordHasher(
+        time_cost=argon2.time_cost, memory_cost=argon2.memory_kib, parallelism=argon2.parallelism, type=Type.ID
+    )
 
 
 def _verify_loop(start_at: float, stop_at: float, out) -> None:
@@ -93,8 +94,9 @@ def argon2_concurrent(processes: int, seconds: float = 6.0) -> ConcurrentRate:
 
 def openssl_rsa2048(seconds: int = 3) -> tuple[float, float, str]:
     """(signs/s, verifies/s, the line parsed) from ``openssl speed``."""
-    out = subprocess.run(["openssl", "speed", "-seconds", str(seconds), "rsa2048"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["openssl", "speed", "-seconds", str(seconds), "rsa2048"], capture_output=True, text=True, check=True
+    ).stdout
     match = _RSA_LINE.search(out)
     if match is None:
         raise RuntimeError(f"cannot parse `openssl speed` output:\n{out[-800:]}")
@@ -111,5 +113,11 @@ def argon2_verify(samples: int = 25) -> Argon2Reference:
         hasher.verify(encoded, "benchmark-password")
         cpus.append((time.process_time() - c0) * 1000)
         walls.append((time.perf_counter() - w0) * 1000)
-    return Argon2Reference(argon2.time_cost, argon2.memory_kib, argon2.parallelism,
-                           statistics.median(walls), min(walls), statistics.median(cpus))
+    return Argon2Reference(
+        argon2.time_cost,
+        argon2.memory_kib,
+        argon2.parallelism,
+        statistics.median(walls),
+        min(walls),
+        statistics.median(cpus),
+    )

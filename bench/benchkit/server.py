@@ -60,17 +60,24 @@ class Deployment:
         self.bin = repo / ".venv" / "bin"
         self.keys_dir = run_dir / "keys"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
-        self.env.update({
-            "AUTHSERVER_ENV": "production",
-            "AUTHSERVER_ISSUER": ISSUER,
-            "AUTHSERVER_SECRET_PEPPER": secrets.token_urlsafe(36),
-            "AUTHSERVER_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
-            "AUTHSERVER_KEYS_DIR": str(self.keys_dir),
-            "AUTHSERVER_KEYS_PASSPHRASE": secrets.token_urlsafe(24),  # ignored by versions without it
-        })
+        self.env.update(
+            {
+                "AUTHSERVER_ENV": "production",
+                "AUTHSERVER_ISSUER": ISSUER,
+                "AUTHSERVER_SECRET_PEPPER": secrets.token_urlsafe(36),
+                "AUTHSERVER_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
+                "AUTHSERVER_KEYS_DIR": str(self.keys_dir),
+                "AUTHSERVER_KEYS_PASSPHRASE": secrets.token_urlsafe(24),  # ignored by versions without it
+            }
+        )
         # The argon2 parameters are the server's defaults unless the caller's environment overrides them.
-        for name in ("ARGON2_TIME_COST", "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM", "ARGON2_MAX_CONCURRENT",
-                     "LOG_LEVEL"):
+        for name in (
+            "ARGON2_TIME_COST",
+            "ARGON2_MEMORY_KIB",
+            "ARGON2_PARALLELISM",
+            "ARGON2_MAX_CONCURRENT",
+            "LOG_LEVEL",
+        ):
             if os.environ.get(f"AUTHSERVER_{name}"):
                 self.env[f"AUTHSERVER_{name}"] = os.environ[f"AUTHSERVER_{name}"]
         self.notes: list[str] = []
@@ -79,8 +86,14 @@ class Deployment:
         self.base_url = ""
 
     def cli(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
-        result = subprocess.run([str(self.bin / "authserver"), *args], input=stdin, capture_output=True, text=True,
-                                env=env or self.env, cwd=self.repo)
+        result = subprocess.run(
+            [str(self.bin / "authserver"), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env or self.env,
+            cwd=self.repo,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"`authserver {' '.join(args)}` failed ({result.returncode}):\n{result.stderr[-2000:]}")
         return result.stdout
@@ -97,8 +110,10 @@ class Deployment:
     def make_key(self) -> None:
         """An active signing key that the server loads (see the module docstring); sets ``self.notes``."""
         development = {**self.env, "AUTHSERVER_ENV": "development"}
-        attempts = [("production `keys generate --activate`", ("keys", "generate", "--activate"), self.env),
-                    ("development `keys list` (development key bootstrap)", ("keys", "list"), development)]
+        attempts = [
+            ("production `keys generate --activate`", ("keys", "generate", "--activate"), self.env),
+            ("development `keys list` (development key bootstrap)", ("keys", "list"), development),
+        ]
         errors = []
         for label, args, env in attempts:
             shutil.rmtree(self.keys_dir, ignore_errors=True)
@@ -115,8 +130,11 @@ class Deployment:
         shutil.rmtree(self.keys_dir, ignore_errors=True)
         self.keys_dir.mkdir(parents=True)
         self.cli("keys", "list")
-        self.notes.append("production could not load a pre-generated key (" + "; ".join(errors)
-                          + "): the server runs with AUTHSERVER_ENV=development, explicit issuer/pepper/passphrase")
+        self.notes.append(
+            "production could not load a pre-generated key ("
+            + "; ".join(errors)
+            + "): the server runs with AUTHSERVER_ENV=development, explicit issuer/pepper/passphrase"
+        )
 
     def client_create(self, name: str, grants: list[str], *flags: str, scope: str = "read write") -> dict:
         args = ["clients", "create", "--name", name, "--scope", scope, *flags, "--json"]
@@ -127,10 +145,17 @@ class Deployment:
     def start(self, workers: int) -> None:
         """gunicorn with ``workers`` sync workers, ready once ``/readyz`` answers and every worker runs."""
         self.workers = workers
-        self.server = start_gunicorn("authserver:create_app()", self.env, workers=workers, cwd=self.repo,
-                                     args=["--pid", str(self.run_dir / "gunicorn.pid")], path="/readyz",
-                                     log_path=self.run_dir / f"gunicorn-w{workers}.log", wait_for_workers=True,
-                                     own_session=True)
+        self.server = start_gunicorn(
+            "authserver:create_app()",
+            self.env,
+            workers=workers,
+            cwd=self.repo,
+            args=["--pid", str(self.run_dir / "gunicorn.pid")],
+            path="/readyz",
+            log_path=self.run_dir / f"gunicorn-w{workers}.log",
+            wait_for_workers=True,
+            own_session=True,
+        )
         self.base_url = self.server.url
 
     @property
@@ -150,11 +175,15 @@ class Deployment:
         response.raise_for_status()
         return response.json()
 
-    def password_grant(self, creds: Credentials, session: requests.Session | None = None,
-                       scope: str = "read write") -> dict:
+    def password_grant(
+        self, creds: Credentials, session: requests.Session | None = None, scope: str = "read write"
+    ) -> dict:
         response = (session or requests).post(
-            self.base_url + "/oauth/token", headers={"Authorization": creds.basic_auth}, timeout=30,
-            data={"grant_type": "password", "username": creds.username, "password": creds.password, "scope": scope})
+            self.base_url + "/oauth/token",
+            headers={"Authorization": creds.basic_auth},
+            timeout=30,
+            data={"grant_type": "password", "username": creds.username, "password": creds.password, "scope": scope},
+        )
         if response.status_code != 200:
             raise RuntimeError(f"password grant failed: {response.status_code} {response.text[:300]}")
         return response.json()
@@ -170,4 +199,3 @@ class Deployment:
 
         with ThreadPoolExecutor(max_workers=max(2, 2 * self.workers)) as pool:
             return list(pool.map(one, range(count)))
-

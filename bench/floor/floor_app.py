@@ -77,13 +77,27 @@ def create_app() -> Flask:
         if cid != client_id or not hmac.compare_digest(digest(secret), client_digest):
             return Response(status=401)
         new = secrets.token_urlsafe(32)
-        row = conn.execute(ROTATE, {"old": digest(request.form.get("refresh_token", "")), "client": cid,
-                                    "new": digest(new)}, prepare=True).fetchone()
+        row = conn.execute(
+            ROTATE,
+            {"old": digest(request.form.get("refresh_token", "")), "client": cid, "new": digest(new)},
+            prepare=True,
+        ).fetchone()
         if row is None:
             return Response('{"error":"invalid_grant"}', status=400, content_type="application/json")
         now = int(time.time())
-        access = jwt.encode(header, {"iss": "https://floor", "sub": str(row[0]), "aud": "api", "client_id": cid,
-                                     "iat": now, "exp": now + 300, "jti": secrets.token_urlsafe(16)}, key)
+        access = jwt.encode(
+            header,
+            {
+                "iss": "https://floor",
+                "sub": str(row[0]),
+                "aud": "api",
+                "client_id": cid,
+                "iat": now,
+                "exp": now + 300,
+                "jti": secrets.token_urlsafe(16),
+            },
+            key,
+        )
         body = json.dumps({"access_token": access, "token_type": "Bearer", "expires_in": 300, "refresh_token": new})
         return Response(body, content_type="application/json", headers={"Cache-Control": "no-store"})
 
@@ -98,6 +112,8 @@ def seed(database_url: str, client_id: str, count: int) -> list[str]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(SCHEMA)
         with conn.cursor() as cur:
-            cur.executemany("INSERT INTO floor_refresh_tokens (digest, family, user_id, client_id) "
-                            "VALUES (%s, %s, 1, %s)", [(digest(t), uuid.uuid4(), client_id) for t in tokens])
+            cur.executemany(
+                "INSERT INTO floor_refresh_tokens (digest, family, user_id, client_id) VALUES (%s, %s, 1, %s)",
+                [(digest(t), uuid.uuid4(), client_id) for t in tokens],
+            )
     return tokens

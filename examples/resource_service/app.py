@@ -37,11 +37,17 @@ def verifier_from_env(env: Mapping[str, str]) -> Verifier:
         raise RuntimeError("RESOURCE_ISSUER is required (the authorization server's issuer URL)")
     introspection = None
     if env.get("RESOURCE_INTROSPECTION_CLIENT_ID"):
-        introspection = Introspection(env["RESOURCE_INTROSPECTION_CLIENT_ID"],
-                                      env.get("RESOURCE_INTROSPECTION_CLIENT_SECRET", ""))
-    return Verifier(issuer, env.get("RESOURCE_AUDIENCE") or issuer, jwks_uri=env.get("RESOURCE_JWKS_URI") or None,
-                    leeway=float(env.get("RESOURCE_LEEWAY", "10")), introspection=introspection,
-                    realm="resource-service")
+        introspection = Introspection(
+            env["RESOURCE_INTROSPECTION_CLIENT_ID"], env.get("RESOURCE_INTROSPECTION_CLIENT_SECRET", "")
+        )
+    return Verifier(
+        issuer,
+        env.get("RESOURCE_AUDIENCE") or issuer,
+        jwks_uri=env.get("RESOURCE_JWKS_URI") or None,
+        leeway=float(env.get("RESOURCE_LEEWAY", "10")),
+        introspection=introspection,
+        realm="resource-service",
+    )
 
 
 def create_app(env: Mapping[str, str] | None = None) -> Flask:

@@ -1,5 +1,5 @@
 """Adapters: the Flask decorator, WSGI and ASGI middleware. The example resource service is tested in
-the server's tests/test_example_resource_service.py; import hygiene in test_verifier_imports.py."""
+the server's tests/server/test_example_resource_service.py; import hygiene in test_verifier_imports.py."""
 
 from __future__ import annotations
 
@@ -91,17 +91,18 @@ def test_flask_malformed_bearer_header_is_400(flask_app, value):
 def test_flask_invalid_token_is_401_invalid_token(flask_app, issuer):
     reply = flask_app.test_client().get("/me", headers=bearer(issuer.token(aud="https://elsewhere.test")))
     assert reply.status_code == 401
-    assert reply.headers["WWW-Authenticate"] == ('Bearer realm="api", error="invalid_token", '
-                                                 'error_description="the access token is invalid or expired"')
+    assert reply.headers["WWW-Authenticate"] == (
+        'Bearer realm="api", error="invalid_token", error_description="the access token is invalid or expired"'
+    )
     assert reply.get_json() == {"error": "invalid_token", "error_description": "the access token is invalid or expired"}
 
 
 def test_flask_insufficient_scope_is_403(flask_app, issuer):
     reply = flask_app.test_client().get("/admin", headers=bearer(issuer.token()))
     assert reply.status_code == 403
-    assert reply.headers["WWW-Authenticate"].endswith('error="insufficient_scope", '
-                                                      'error_description="the access token lacks a required scope", '
-                                                      'scope="admin"')
+    assert reply.headers["WWW-Authenticate"].endswith(
+        'error="insufficient_scope", error_description="the access token lacks a required scope", scope="admin"'
+    )
     assert reply.get_json()["error"] == "insufficient_scope"
 
 

@@ -25,8 +25,9 @@ from authserver_verifier.testing import ManualClock
 AUD = "https://api.test"
 JWKS = "/.well-known/jwks.json"
 METADATA = "/.well-known/oauth-authorization-server"
-POLICY = CachePolicy(min_ttl=10, default_ttl=300, max_ttl=3600, kid_miss_cooldown=30, stale_if_error=120,
-                     error_retry=5, timeout=2)
+POLICY = CachePolicy(
+    min_ttl=10, default_ttl=300, max_ttl=3600, kid_miss_cooldown=30, stale_if_error=120, error_retry=5, timeout=2
+)
 
 
 @pytest.fixture
@@ -262,8 +263,7 @@ def test_algorithms_follow_the_issuer_metadata(clock):
 
 
 def test_introspection_answers_are_cached_briefly(issuer, clock):
-    online = Verifier(issuer.url, AUD, clock=clock,
-                      introspection=Introspection("rs", "rs-secret", cache_ttl=10))
+    online = Verifier(issuer.url, AUD, clock=clock, introspection=Introspection("rs", "rs-secret", cache_ttl=10))
     token = long_lived(issuer)
     for _ in range(5):
         online.verify(token)

@@ -29,8 +29,9 @@ def issuer() -> Iterator[LocalIssuer]:
 
 
 def fixed(issuer: LocalIssuer, audience: object = ANY_AUDIENCE, **options: object) -> Verifier:
-    return Verifier.from_jwks(json.loads(issuer.jwks_body()), issuer=issuer.url, audience=audience,
-                              algorithms=["RS256"], **options)
+    return Verifier.from_jwks(
+        json.loads(issuer.jwks_body()), issuer=issuer.url, audience=audience, algorithms=["RS256"], **options
+    )
 
 
 def rejected(verifier: Verifier, token: str, reason: str, **options: object) -> None:
@@ -63,10 +64,17 @@ def test_any_audience_accepts_a_token_for_any_resource(issuer):
     assert verifier.verify(issuer.token(aud=["https://a.test", "https://b.test"]))["aud"][0] == "https://a.test"
 
 
-@pytest.mark.parametrize(("aud", "reason"), [(None, "missing or empty aud"), ("", "empty aud"),
-                                             ([], "missing or empty aud"), (["https://a.test", ""], "empty aud"),
-                                             (["https://a.test", 7], "not a list of strings"),
-                                             (42, "missing or empty aud")])
+@pytest.mark.parametrize(
+    ("aud", "reason"),
+    [
+        (None, "missing or empty aud"),
+        ("", "empty aud"),
+        ([], "missing or empty aud"),
+        (["https://a.test", ""], "empty aud"),
+        (["https://a.test", 7], "not a list of strings"),
+        (42, "missing or empty aud"),
+    ],
+)
 def test_any_audience_still_requires_a_well_formed_aud(issuer, aud, reason):
     rejected(fixed(issuer), issuer.token(aud=aud), reason)
 
@@ -80,8 +88,15 @@ def test_any_audience_is_refused_for_a_verifier_that_fetches_keys(issuer):
         Verifier(issuer.url, ANY_AUDIENCE)
 
 
-@pytest.mark.parametrize(("header", "reason"), [({"typ": "JWT"}, "typ"), ({"typ": None}, "typ"),
-                                                ({"kid": None}, "missing kid"), ({"jku": "https://x.test/"}, "jku")])
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ({"typ": "JWT"}, "typ"),
+        ({"typ": None}, "typ"),
+        ({"kid": None}, "missing kid"),
+        ({"jku": "https://x.test/"}, "jku"),
+    ],
+)
 def test_fixed_key_set_keeps_the_strict_header_checks(issuer, header, reason):
     rejected(fixed(issuer), issuer.token(header=header), reason)
 
@@ -90,8 +105,11 @@ def test_fixed_key_set_refuses_alg_none_unknown_crit_and_a_wrong_issuer(issuer):
     verifier = fixed(issuer)
     crit = {"alg": "RS256", "typ": "at+jwt", "kid": issuer.active_kid, "crit": ["x-ext"], "x-ext": 1}
     rejected(verifier, issuer.sign(crit, issuer.claims()), "crit")
-    rejected(verifier, compact({"alg": "none", "typ": "at+jwt", "kid": issuer.active_kid}, issuer.claims()),
-             "alg 'none' not allowed")
+    rejected(
+        verifier,
+        compact({"alg": "none", "typ": "at+jwt", "kid": issuer.active_kid}, issuer.claims()),
+        "alg 'none' not allowed",
+    )
     rejected(verifier, issuer.token(iss="https://evil.test"), "iss")
 
 
@@ -109,5 +127,31 @@ def test_introspection_needs_the_issuers_metadata_not_a_fixed_key_set(issuer):
     from authserver_verifier.jwks import StaticKeys
 
     with pytest.raises(ValueError, match="introspection"):
-        Verifier(issuer.url, AUD, keys=StaticKeys(json.loads(issuer.jwks_body()), ["RS256"]),
-                 introspection=Introspection("rs", "rs-secret"))
+        Verifier(
+            issuer.url,
+            AUD,
+            keys=StaticKeys(json.loads(issuer.jwks_body()), ["RS256"]),
+            introspection=Introspection("rs", "rs-secret"),
+        )
+
+
+def test_asgi_middleware_over_a_fixed_key_set_verifies_inline(issuer):
+    import asyncio
+
+    from authserver_verifier.asgi import BearerMiddleware
+
+    async def inner(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["state"]["token_claims"]["sub"].encode()})
+
+    sent: list[dict] = []
+    scope = {"type": "http", "path": "/", "headers": [(b"authorization", f"Bearer {issuer.token(sub='u-5')}".encode())]}
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(BearerMiddleware(inner, fixed(issuer, AUD))(scope, receive, send))
+    assert (sent[0]["status"], sent[1]["body"]) == (200, b"u-5")

@@ -43,9 +43,17 @@ from authserver_verifier.wsgi import BearerMiddleware as WsgiMiddleware
 
 AUD = "https://api.test"
 EXAMPLES = int(os.environ.get("AUTHSERVER_FUZZ_EXAMPLES", "300"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large, HealthCheck.large_base_example])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 INVALID_TOKEN = 'Bearer realm="api", error="invalid_token", error_description="the access token is invalid or expired"'
 
 
@@ -101,8 +109,9 @@ def _wsgi(verifier: Verifier) -> Callable[[str | None], Reply]:
 def _asgi(verifier: Verifier) -> Callable[[str | None], Reply]:
     async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": json.dumps({"sub": scope["state"]["token_claims"]["sub"]})
-                    .encode()})
+        await send(
+            {"type": "http.response.body", "body": json.dumps({"sub": scope["state"]["token_claims"]["sub"]}).encode()}
+        )
 
     app = AsgiMiddleware(inner, verifier)
 
@@ -157,8 +166,17 @@ def good_header(issuer: LocalIssuer, **extra: Any) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- the reported attacks, through every adapter
 
-UNHASHABLE = [{"alg": ["RS256"]}, {"alg": {"x": 1}}, {"typ": ["at+jwt"]}, {"typ": {"x": 1}}, {"kid": ["k"]},
-              {"kid": {"x": 1}}, {"alg": None}, {"alg": 256}, {"typ": True}]
+UNHASHABLE = [
+    {"alg": ["RS256"]},
+    {"alg": {"x": 1}},
+    {"typ": ["at+jwt"]},
+    {"typ": {"x": 1}},
+    {"kid": ["k"]},
+    {"kid": {"x": 1}},
+    {"alg": None},
+    {"alg": 256},
+    {"typ": True},
+]
 
 
 @pytest.mark.parametrize("member", UNHASHABLE, ids=lambda m: json.dumps(m))
@@ -175,7 +193,7 @@ def test_deeply_nested_json_is_invalid_token(issuer, adapter, where, no_unexpect
 
 
 def test_deeply_nested_header_member_is_invalid_token(issuer, adapter, no_unexpected_errors):
-    header = json.dumps(good_header(issuer)).encode()[:-1] + b', "x": ' + b"{\"a\":" * 1000 + b"1" + b"}" * 1000 + b"}"
+    header = json.dumps(good_header(issuer)).encode()[:-1] + b', "x": ' + b'{"a":' * 1000 + b"1" + b"}" * 1000 + b"}"
     assert_invalid_token(adapter(f"Bearer {raw_token(header)}"))
 
 
@@ -205,8 +223,13 @@ def test_moderate_nesting_inside_strings_is_not_nesting(issuer, verifier):
     assert verifier.verify(issuer.token(scope=scope))["scope"] == scope
 
 
-@pytest.mark.parametrize("header", [b'{"alg": "none", "alg": "RS256", "typ": "at+jwt", "kid": "k"}',
-                                    b'{"alg": "RS256", "typ": "at+jwt", "kid": "k", "kid": "k"}'])
+@pytest.mark.parametrize(
+    "header",
+    [
+        b'{"alg": "none", "alg": "RS256", "typ": "at+jwt", "kid": "k"}',
+        b'{"alg": "RS256", "typ": "at+jwt", "kid": "k", "kid": "k"}',
+    ],
+)
 def test_duplicate_header_member_is_rejected(verifier, header):
     rejected(verifier, raw_token(header), "duplicate member")
 
@@ -234,8 +257,17 @@ def test_numeric_date_outside_any_calendar_is_rejected(issuer, verifier, claim, 
     rejected(verifier, issuer.token(**{claim: value}), f"claim {claim}")
 
 
-@pytest.mark.parametrize(("claim", "value"), [("iss", ["x"]), ("aud", [AUD, {"x": 1}]), ("aud", [AUD, 7]),
-                                              ("sid", ["family-1"]), ("sid", ""), ("scope", ["read"])])
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("iss", ["x"]),
+        ("aud", [AUD, {"x": 1}]),
+        ("aud", [AUD, 7]),
+        ("sid", ["family-1"]),
+        ("sid", ""),
+        ("scope", ["read"]),
+    ],
+)
 def test_claim_of_the_wrong_type_is_rejected(issuer, verifier, claim, value):
     with pytest.raises(InvalidTokenError):
         verifier.verify(issuer.token(**{claim: value}))
@@ -243,10 +275,19 @@ def test_claim_of_the_wrong_type_is_rejected(issuer, verifier, claim, value):
 
 # ---------------------------------------------------------------- Hypothesis: arbitrary JSON
 
-_scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=-(10**30), max_value=10**30)
-            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20))
-_json = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4)
-                     | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
+)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
 _HEADER_NAMES = ["alg", "typ", "kid", "crit", "jku", "jwk", "x5u", "x5c", "cty", "b64", "zip", "enc"]
 _CLAIM_NAMES = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "sid"]
 
@@ -339,10 +380,12 @@ def test_fuzzed_tokens_through_every_adapter_are_answered_without_5xx(issuer, ad
 _LATIN1 = st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f")
 _authorization = st.one_of(
     st.text(_LATIN1, max_size=60),
-    st.builds(lambda scheme, sep, value: scheme + sep + value,
-              st.sampled_from(["Bearer", "bearer", "BEARER", "Basic", "Bearer,", ""]),
-              st.sampled_from([" ", "  ", "\t", ""]),
-              st.text(_LATIN1, max_size=60) | st.from_regex(r"[A-Za-z0-9_.=+/-]{0,40}", fullmatch=True)),
+    st.builds(
+        lambda scheme, sep, value: scheme + sep + value,
+        st.sampled_from(["Bearer", "bearer", "BEARER", "Basic", "Bearer,", ""]),
+        st.sampled_from([" ", "  ", "\t", ""]),
+        st.text(_LATIN1, max_size=60) | st.from_regex(r"[A-Za-z0-9_.=+/-]{0,40}", fullmatch=True),
+    ),
     st.just("Bearer " + "a" * 9000),
 )
 

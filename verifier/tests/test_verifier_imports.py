@@ -2,7 +2,7 @@
 
 Flask is imported only by the Flask adapter (the ``flask`` extra), joserfc only by the test helper
 (the ``test`` extra). The server's own test suite installs a fresh virtualenv with the verifier alone
-(tests/test_verifier_distribution.py); these tests hold in any environment.
+(tests/e2e/test_verifier_distribution.py); these tests hold in any environment.
 """
 
 from __future__ import annotations
@@ -18,8 +18,21 @@ PACKAGE = Path(authserver_verifier.__file__).resolve().parent
 RUNTIME = {"authserver_verifier", "cryptography"}
 #: The only modules allowed a third-party import beyond the runtime's, and which one.
 OPTIONAL = {"flask.py": "flask", "testing.py": "joserfc"}
-SERVER_STACK = {"authserver", "flask", "werkzeug", "sqlalchemy", "flask_sqlalchemy", "flask_migrate", "authlib",
-                "psycopg", "argon2", "gunicorn", "redis", "joserfc", "requests"}
+SERVER_STACK = {
+    "authserver",
+    "flask",
+    "werkzeug",
+    "sqlalchemy",
+    "flask_sqlalchemy",
+    "flask_migrate",
+    "authlib",
+    "psycopg",
+    "argon2",
+    "gunicorn",
+    "redis",
+    "joserfc",
+    "requests",
+}
 
 
 def imported_top_levels(path: Path) -> set[str]:
@@ -41,8 +54,10 @@ def test_verifier_modules_import_only_the_standard_library_and_cryptography():
 
 
 def test_importing_authserver_verifier_loads_no_flask_sqlalchemy_or_authlib():
-    code = ("import sys, authserver_verifier, authserver_verifier.wsgi, authserver_verifier.asgi; "
-            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {SERVER_STACK!r}))")
+    code = (
+        "import sys, authserver_verifier, authserver_verifier.wsgi, authserver_verifier.asgi; "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {SERVER_STACK!r}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -124,8 +124,11 @@ def test_alg_none_with_empty_signature_is_rejected(issuer, verifier):
 
 def _public_forms(issuer: LocalIssuer) -> dict[str, bytes]:
     key = issuer.keys[issuer.active_kid][0]
-    return {"pem": key.as_pem(private=False), "der": key.as_der(private=False),
-            "jwk": json.dumps(issuer.public_jwk(issuer.active_kid)).encode()}
+    return {
+        "pem": key.as_pem(private=False),
+        "der": key.as_der(private=False),
+        "jwk": json.dumps(issuer.public_jwk(issuer.active_kid)).encode(),
+    }
 
 
 @pytest.mark.parametrize("form", ["pem", "der", "jwk"])
@@ -188,8 +191,12 @@ def test_unknown_crit_is_rejected(issuer, verifier):
 def test_injected_jwk_header_is_rejected(issuer, verifier):
     attacker = RSAKey.generate_key(2048, private=True)
     jwk = {**attacker.as_dict(private=False), "kid": attacker.thumbprint(), "alg": "RS256"}
-    token = jws.serialize_compact({"alg": "RS256", "typ": "at+jwt", "kid": attacker.thumbprint(), "jwk": jwk},
-                                  json.dumps(issuer.claims()), attacker, algorithms=["RS256"])
+    token = jws.serialize_compact(
+        {"alg": "RS256", "typ": "at+jwt", "kid": attacker.thumbprint(), "jwk": jwk},
+        json.dumps(issuer.claims()),
+        attacker,
+        algorithms=["RS256"],
+    )
     rejected(verifier, token, "jwk")
 
 
@@ -220,8 +227,12 @@ def test_x5u_header_is_rejected_and_never_fetched(issuer, verifier):
 
 def test_jwe_is_rejected(issuer, verifier):
     public = RSAKey.import_key({**issuer.public_jwk(issuer.active_kid), "use": "enc", "alg": "RSA-OAEP-256"})
-    token = jwe.encrypt_compact({"alg": "RSA-OAEP-256", "enc": "A256GCM", "typ": "at+jwt"},
-                                json.dumps(issuer.claims()), public, algorithms=["RSA-OAEP-256", "A256GCM"])
+    token = jwe.encrypt_compact(
+        {"alg": "RSA-OAEP-256", "enc": "A256GCM", "typ": "at+jwt"},
+        json.dumps(issuer.claims()),
+        public,
+        algorithms=["RSA-OAEP-256", "A256GCM"],
+    )
     assert token.count(".") == 4
     rejected(verifier, token, "not a compact JWS")
 
@@ -277,9 +288,11 @@ def test_required_scope_present_is_accepted_and_missing_is_403(issuer, verifier)
     with pytest.raises(InsufficientScopeError) as info:
         verifier.verify(token, ("read", "admin"))
     assert info.value.status == 403
-    assert info.value.www_authenticate == ('Bearer error="insufficient_scope", '
-                                           'error_description="the access token lacks a required scope", '
-                                           'scope="read admin"')
+    assert info.value.www_authenticate == (
+        'Bearer error="insufficient_scope", '
+        'error_description="the access token lacks a required scope", '
+        'scope="read admin"'
+    )
 
 
 def test_token_signed_by_retired_but_published_key_is_accepted(issuer, verifier):
@@ -307,4 +320,3 @@ def test_verify_access_token_function_shares_one_cache(issuer):
         claims = verify_access_token(issuer.token(), issuer=issuer.url, audience=AUD, required_scopes=("read",))
         assert claims["scope"] == "read write"
     assert issuer.hits["/.well-known/jwks.json"] == before + 1
-

@@ -1,8 +1,8 @@
 """User routes need a user's token: a client_credentials token (sub = client_id, no sid) is refused 403.
 
 The rule (authserver_verifier.claims.is_user_token), ``require_user`` in the core, the Flask, WSGI and
-ASGI adapters. The example resource service is tested in the server's tests/test_example_resource_service.py,
-the same against the real server, over HTTP, in tests/test_demo_end_to_end.py.
+ASGI adapters. The example resource service is tested in the server's tests/server/test_example_resource_service.py,
+the same against the real server, over HTTP, in tests/e2e/test_demo_end_to_end.py.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from authserver_verifier.testing import LocalIssuer
 from authserver_verifier.wsgi import BearerMiddleware as WsgiMiddleware
 
 AUD = "https://api.test"
-FORBIDDEN = ('Bearer realm="resource-service", error="insufficient_scope", '
-             'error_description="the resource requires a token issued to a user"')
+FORBIDDEN = (
+    'Bearer realm="resource-service", error="insufficient_scope", '
+    'error_description="the resource requires a token issued to a user"'
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +56,17 @@ def bearer(token: str) -> dict[str, str]:
 # ---------------------------------------------------------------- the rule
 
 
-@pytest.mark.parametrize(("claims", "user"), [
-    ({"sub": "u-1", "client_id": "app", "sid": "f-1"}, True),
-    ({"sub": "app", "client_id": "app"}, False),              # client_credentials
-    ({"sub": "u-1", "client_id": "app"}, False),              # no session: not one of our user tokens
-    ({"sub": "app", "client_id": "app", "sid": "f-1"}, False),  # sub is the client: never a user
-    ({"sub": "u-1", "client_id": "app", "sid": ""}, False),
-    ({"sub": "u-1", "client_id": "app", "sid": ["f-1"]}, False),
-])
+@pytest.mark.parametrize(
+    ("claims", "user"),
+    [
+        ({"sub": "u-1", "client_id": "app", "sid": "f-1"}, True),
+        ({"sub": "app", "client_id": "app"}, False),  # client_credentials
+        ({"sub": "u-1", "client_id": "app"}, False),  # no session: not one of our user tokens
+        ({"sub": "app", "client_id": "app", "sid": "f-1"}, False),  # sub is the client: never a user
+        ({"sub": "u-1", "client_id": "app", "sid": ""}, False),
+        ({"sub": "u-1", "client_id": "app", "sid": ["f-1"]}, False),
+    ],
+)
 def test_a_user_token_has_a_session_and_a_subject_other_than_the_client(claims, user):
     assert is_user_token(claims) is user
 

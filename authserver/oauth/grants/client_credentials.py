@@ -22,7 +22,8 @@ class ClientCredentialsGrant(TokenEndpointGrant, grants.ClientCredentialsGrant):
         self.request.scope = requested_scope(client, self.request.form.get("scope"))
 
     def create_token_response(self) -> tuple[int, str, list[tuple[str, str]]]:
-        client, scope = self.request.client, self.request.scope
-        access, expires_in = tokens.sign_access_token(client=client, sub=client.client_id, scope=scope, sid=None,
-                                                      now=clock.now())
+        client, scope = self.client, self.request.scope
+        access, expires_in = tokens.sign_access_token(
+            client=client, sub=client.client_id, scope=scope, sid=None, now=clock.now()
+        )
         return 200, tokens.token_response(access, expires_in, scope, None), JSON_HEADERS

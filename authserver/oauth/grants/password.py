@@ -38,6 +38,8 @@ def _wait_like_a_failed_login(mean_seconds: float | None, started: float) -> Non
 class PasswordGrant(TokenEndpointGrant, grants.ResourceOwnerPasswordCredentialsGrant):
     """RFC 6749 §4.3, for first-party clients only (RFC 9700 §2.4)."""
 
+    login: Login  # the user whose password was verified, set by validate_token_request
+
     def validate_token_request(self) -> None:
         client = self.authenticate_token_endpoint_client()
         if not client.first_party:
@@ -70,7 +72,7 @@ class PasswordGrant(TokenEndpointGrant, grants.ResourceOwnerPasswordCredentialsG
             # RFC 6749 §5.2: bad resource-owner credentials are invalid_grant (Authlib says invalid_request).
             raise InvalidGrantError("bad username or password, or disabled user")
         throttle.success(attempt)
-        self.request.user = user
+        self.request.user = self.login = user
 
     def authenticate_user(self, username: str, password: str) -> Login | None:
         users = current_stores().users
@@ -86,17 +88,25 @@ class PasswordGrant(TokenEndpointGrant, grants.ResourceOwnerPasswordCredentialsG
         return user
 
     def create_token_response(self) -> tuple[int, str, list[tuple[str, str]]]:
-        client, user, scope = self.request.client, self.request.user, self.request.scope
+        client, user, scope = self.client, self.login, self.request.scope
         now = clock.now()
         # Every login starts a family: its id is the access token's sid, which logout and introspection
         # track. The refresh token is only handed out to clients allowed to use it.
         refresh = new_token()
         expires_at = now + min(tokens.refresh_token_ttl(client), tokens.refresh_token_max_lifetime(client))
-        family_id = current_stores().refresh_tokens.start_family(
-            token_hash=token_digest(refresh), client_id=client.client_id, user_id=user.id, scope=scope, now=now,
-            expires_at=expires_at).family_id
+        family_id = (
+            current_stores()
+            .refresh_tokens.start_family(
+                token_hash=token_digest(refresh),
+                client_id=client.client_id,
+                user_id=user.id,
+                scope=scope,
+                now=now,
+                expires_at=expires_at,
+            )
+            .family_id
+        )
         access, expires_in = tokens.sign_access_token(client=client, sub=user.id, scope=scope, sid=family_id, now=now)
-        if not client.allows_grant("refresh_token"):
-            refresh = None
+        handed_out = refresh if client.allows_grant("refresh_token") else None
         emit("login.succeeded", client_id=client.client_id, user_id=user.id, family_id=family_id)
-        return 200, tokens.token_response(access, expires_in, scope, refresh), JSON_HEADERS
+        return 200, tokens.token_response(access, expires_in, scope, handed_out), JSON_HEADERS

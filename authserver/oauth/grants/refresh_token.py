@@ -41,7 +41,7 @@ class RefreshTokenGrant(TokenEndpointGrant, grants.RefreshTokenGrant):
         self.requested_scope = parse_scope(self.request.form.get("scope"))
 
     def create_token_response(self) -> tuple[int, str, list[tuple[str, str]]]:
-        client = self.request.client
+        client = self.client
         presented = self.request.form["refresh_token"]
         digest = token_digest(presented)
         now = clock.now()
@@ -49,10 +49,16 @@ class RefreshTokenGrant(TokenEndpointGrant, grants.RefreshTokenGrant):
         successor = new_token()
         # One atomic step: consumed only if valid for this client and covering the requested scope.
         grant = current_stores().refresh_tokens.rotate(
-            token_hash=digest, client_id=client.client_id, new_hash=token_digest(successor), now=now,
-            ttl=tokens.refresh_token_ttl(client), max_lifetime=tokens.refresh_token_max_lifetime(client),
-            sealed=grace.seal(successor, presented) if grace_seconds else None, grace_seconds=grace_seconds,
-            required_scopes=self.requested_scope)
+            token_hash=digest,
+            client_id=client.client_id,
+            new_hash=token_digest(successor),
+            now=now,
+            ttl=tokens.refresh_token_ttl(client),
+            max_lifetime=tokens.refresh_token_max_lifetime(client),
+            sealed=grace.seal(successor, presented) if grace_seconds else None,
+            grace_seconds=grace_seconds,
+            required_scopes=self.requested_scope,
+        )
         if grant is None:
             return self._replayed(client, presented, now, grace_seconds)
         scope = " ".join(self.requested_scope) if self.requested_scope else grant.scope
@@ -68,13 +74,15 @@ class RefreshTokenGrant(TokenEndpointGrant, grants.RefreshTokenGrant):
             raise InvalidScopeError("requested scope exceeds the refresh token's scope")
         return " ".join(requested)
 
-    def _respond(self, client: ClientInfo, user_id: str, family_id: str, scope: str, refresh: str,
-                 now: int) -> tuple[int, str, list[tuple[str, str]]]:
+    def _respond(
+        self, client: ClientInfo, user_id: str, family_id: str, scope: str, refresh: str, now: int
+    ) -> tuple[int, str, list[tuple[str, str]]]:
         access, expires_in = tokens.sign_access_token(client=client, sub=user_id, scope=scope, sid=family_id, now=now)
         return 200, tokens.token_response(access, expires_in, scope, refresh), JSON_HEADERS
 
-    def _replayed(self, client: ClientInfo, presented: str, now: int,
-                  grace_seconds: int) -> tuple[int, str, list[tuple[str, str]]]:
+    def _replayed(
+        self, client: ClientInfo, presented: str, now: int, grace_seconds: int
+    ) -> tuple[int, str, list[tuple[str, str]]]:
         """The token could not be consumed: a grace replay, reuse, or simply invalid."""
         store = current_stores().refresh_tokens
         state = store.lookup(token_digest(presented), now)
@@ -93,8 +101,12 @@ class RefreshTokenGrant(TokenEndpointGrant, grants.RefreshTokenGrant):
                 successor = grace.unseal(state.successor_sealed, presented)  # only the parent token opens it
                 if successor is not None:
                     scope = self._narrowed_scope(state.scope)
-                    emit("refresh_token.replayed", client_id=client.client_id, user_id=state.user_id,
-                         family_id=state.family_id)
+                    emit(
+                        "refresh_token.replayed",
+                        client_id=client.client_id,
+                        user_id=state.user_id,
+                        family_id=state.family_id,
+                    )
                     return self._respond(client, state.user_id, state.family_id, scope, successor, now)
         # Consumed, revoked, or a replay the sealed successor does not open: reuse.
         run_with_retry(lambda: store.revoke_family(state.family_id, now))

@@ -33,8 +33,12 @@ from authserver_verifier.verify import Verifier
 from authserver_verifier.verify import verify_access_token
 
 
-def require_token(scope: str | Iterable[str] | Callable[..., Any] | None = None, *,
-                  verifier: Verifier | None = None, require_user: bool = False) -> Any:
+def require_token(
+    scope: str | Iterable[str] | Callable[..., Any] | None = None,
+    *,
+    verifier: Verifier | None = None,
+    require_user: bool = False,
+) -> Any:
     """Flask view decorator; see :func:`authserver_verifier.flask.require_token` (imports Flask on use)."""
     from authserver_verifier.flask import require_token as flask_require_token
 

@@ -30,16 +30,24 @@ class BearerMiddleware:
     ``require_user=True``: and it must be a user's token, not a client_credentials one (403).
     """
 
-    def __init__(self, app: ASGIApp, verifier: Verifier, *, required_scopes: Iterable[str] = (),
-                 exempt: Iterable[str] = ("/healthz",), require_user: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: Verifier,
+        *,
+        required_scopes: Iterable[str] = (),
+        exempt: Iterable[str] = ("/healthz",),
+        require_user: bool = False,
+    ) -> None:
         self.app = app
         self.verifier = verifier
         self.required_scopes = tuple(required_scopes)
         self.require_user = require_user
         self.exempt = frozenset(exempt)
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
-                       send: Callable[[Any], Awaitable[None]]) -> None:
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
+    ) -> None:
         if scope["type"] != "http" or scope.get("path", "") in self.exempt:
             await self.app(scope, receive, send)
             return
@@ -48,8 +56,9 @@ class BearerMiddleware:
             if len(values) > 1:  # RFC 6750 §3.1: more than one credential
                 raise InvalidRequestError("several Authorization headers")
             token = bearer_token(values[0].decode("latin-1") if values else None)
-            verify = functools.partial(self.verifier.verify, token, self.required_scopes,
-                                       require_user=self.require_user)
+            verify = functools.partial(
+                self.verifier.verify, token, self.required_scopes, require_user=self.require_user
+            )
             if self.verifier.keys.is_fresh(self.verifier.clock()):
                 claims = verify()
             else:
@@ -65,6 +74,11 @@ class BearerMiddleware:
 
     async def _refuse(self, exc: TokenError, send: Callable[[Any], Awaitable[None]]) -> None:
         status, response_headers, body = error_response(exc, self.verifier.realm)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(k.lower().encode(), v.encode()) for k, v in response_headers]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.lower().encode(), v.encode()) for k, v in response_headers],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

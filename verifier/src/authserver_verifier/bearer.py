@@ -40,8 +40,12 @@ def error_response(exc: TokenError, realm: str | None = None) -> tuple[int, list
     if realm and not exc.realm:
         exc.realm = realm
     body = json.dumps(exc.body()).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-               ("Cache-Control", "no-store"), ("WWW-Authenticate", exc.www_authenticate)]
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+        ("WWW-Authenticate", exc.www_authenticate),
+    ]
     if exc.status == HTTPStatus.SERVICE_UNAVAILABLE:
         headers.append(("Retry-After", RETRY_AFTER))
     return exc.status, headers, body
@@ -61,6 +65,10 @@ def unexpected_error(exc: Exception) -> InvalidTokenError:
     """
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno} in {frames[-1].name}" if frames else "?"
-    log.error("bug: verifying a bearer token raised %s at %s; refused as invalid_token", type(exc).__name__, where,
-              extra={"event": "verifier.unexpected_error"})
+    log.error(
+        "bug: verifying a bearer token raised %s at %s; refused as invalid_token",
+        type(exc).__name__,
+        where,
+        extra={"event": "verifier.unexpected_error"},
+    )
     return InvalidTokenError(f"unexpected {type(exc).__name__} at {where}")

@@ -26,8 +26,9 @@ def _number(claims: dict[str, Any], name: str) -> float:
     raise InvalidTokenError(f"claim {name} missing or not a NumericDate")
 
 
-def check_claims(claims: Any, *, issuer: str, audiences: frozenset[str] | None, now: float,
-                 leeway: float) -> dict[str, Any]:
+def check_claims(
+    claims: Any, *, issuer: str, audiences: frozenset[str] | None, now: float, leeway: float
+) -> dict[str, Any]:
     """``claims`` if they make a valid access token for us at ``now``; else :class:`InvalidTokenError`.
 
     ``audiences`` ``None``: any audience (the issuer checking its own tokens, whatever resource they
@@ -82,8 +83,9 @@ def require_scopes(claims: dict[str, Any], required: tuple[str, ...] | list[str]
         return
     granted = set(scopes_of(claims))
     if not granted.issuperset(required):
-        raise InsufficientScopeError(f"missing scope(s) {' '.join(s for s in required if s not in granted)}",
-                                     scopes=tuple(required))
+        raise InsufficientScopeError(
+            f"missing scope(s) {' '.join(s for s in required if s not in granted)}", scopes=tuple(required)
+        )
 
 
 def is_user_token(claims: dict[str, Any]) -> bool:

@@ -51,19 +51,19 @@ _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 def _read(stream: Any) -> bytes:
-    body = stream.read(MAX_BODY_BYTES + 1)
+    body: bytes = stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         raise FetchError(f"response larger than {MAX_BODY_BYTES} bytes")
     return body
 
 
-def urllib_transport(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
-                     timeout: float) -> Response:
+def urllib_transport(method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float) -> Response:
     """The default transport: ``urllib.request`` with a timeout and a body size limit."""
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise FetchError(f"refusing to fetch a non-http(s) URL: {url!r}")
-    request = urllib.request.Request(url, data=body, method=method,  # noqa: S310 - scheme checked above
-                                     headers={"User-Agent": USER_AGENT, **headers})
+    request = urllib.request.Request(  # noqa: S310 - scheme checked above
+        url, data=body, method=method, headers={"User-Agent": USER_AGENT, **headers}
+    )
     try:
         with _OPENER.open(request, timeout=timeout) as reply:
             return Response(reply.status, dict(reply.headers.items()), _read(reply))

@@ -31,10 +31,12 @@ def init_app(app: flask.Flask, verifier: Verifier) -> None:
 
 def current_verifier() -> Verifier:
     try:
-        return flask.current_app.extensions[EXTENSION]
+        verifier: Verifier = flask.current_app.extensions[EXTENSION]
+        return verifier
     except KeyError:
-        raise RuntimeError("no verifier: call authserver_verifier.flask.init_app(app, verifier) "
-                           "or pass require_token(verifier=...)") from None
+        raise RuntimeError(
+            "no verifier: call authserver_verifier.flask.init_app(app, verifier) or pass require_token(verifier=...)"
+        ) from None
 
 
 def refusal(exc: TokenError, realm: str | None = None) -> flask.Response:
@@ -42,8 +44,12 @@ def refusal(exc: TokenError, realm: str | None = None) -> flask.Response:
     return flask.Response(body, status=status, headers=headers)
 
 
-def require_token(scope: str | Iterable[str] | Callable[..., Any] | None = None, *,
-                  verifier: Verifier | None = None, require_user: bool = False) -> Any:
+def require_token(
+    scope: str | Iterable[str] | Callable[..., Any] | None = None,
+    *,
+    verifier: Verifier | None = None,
+    require_user: bool = False,
+) -> Any:
     """Decorate a view so it runs only for a valid bearer token holding every scope in ``scope``.
 
     ``scope`` is a space-separated string or a list; ``@require_token`` without arguments works too.

@@ -35,9 +35,17 @@ def basic_credentials(client_id: str, client_secret: str) -> str:
 class Introspection:
     """Asks the issuer's introspection endpoint whether a token is active, with a short cache."""
 
-    def __init__(self, client_id: str, client_secret: str, *, endpoint: str | None = None, cache_ttl: float = 10.0,
-                 max_entries: int = 10_000, timeout: float = 3.0,
-                 transport: fetch.Transport = fetch.urllib_transport) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        endpoint: str | None = None,
+        cache_ttl: float = 10.0,
+        max_entries: int = 10_000,
+        timeout: float = 3.0,
+        transport: fetch.Transport = fetch.urllib_transport,
+    ) -> None:
         self.authorization = basic_credentials(client_id, client_secret)
         self.endpoint = endpoint
         self.cache_ttl = cache_ttl
@@ -55,7 +63,7 @@ class Introspection:
 
     def check(self, token: str, claims: dict[str, Any], now: float) -> None:
         """:class:`InvalidTokenError` unless the issuer says the (offline-valid) token is active."""
-        signature = token[token.rindex(".") + 1:]
+        signature = token[token.rindex(".") + 1 :]
         hit = self._cache.get(signature)
         if hit is not None and now < hit[1]:
             active = hit[0]
@@ -88,8 +96,11 @@ class Introspection:
     def _ask(self, token: str, claims: dict[str, Any]) -> bool:
         endpoint = self._endpoint()
         body = urllib.parse.urlencode({"token": token, "token_type_hint": "access_token"}).encode()
-        headers = {"Authorization": self.authorization, "Content-Type": "application/x-www-form-urlencoded",
-                   "Accept": "application/json"}
+        headers = {
+            "Authorization": self.authorization,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
         self.requests += 1
         try:
             reply = self.transport("POST", endpoint, headers, body, self.timeout)
@@ -102,5 +113,8 @@ class Introspection:
         if not answer["active"]:
             return False
         # The answer must be about this very token (RFC 7662 §2.2 members, when present).
-        return all(answer.get(name, claims[name]) == claims[name] for name in ("sub", "client_id", "iss", "jti")
-                   if name in claims)
+        return all(
+            answer.get(name, claims[name]) == claims[name]
+            for name in ("sub", "client_id", "iss", "jti")
+            if name in claims
+        )

@@ -68,6 +68,10 @@ class KeySource(Protocol):
 
     def key(self, kid: str, now: float) -> tuple[VerificationKey, KeySnapshot]: ...
 
+    def is_fresh(self, now: float) -> bool:
+        """Whether :meth:`snapshot` would answer without any I/O (the ASGI adapter then verifies inline)."""
+        ...
+
 
 class StaticKeys:
     """A fixed JWK Set, never fetched: the issuer checking its own tokens against the keys it publishes.
@@ -83,6 +87,9 @@ class StaticKeys:
     def snapshot(self, now: float) -> KeySnapshot:
         return self._snapshot
 
+    def is_fresh(self, now: float) -> bool:
+        return True  # never fetched: always answered without I/O
+
     def key(self, kid: str, now: float) -> tuple[VerificationKey, KeySnapshot]:
         key = self._snapshot.keys.get(kid)
         if key is None:
@@ -93,9 +100,16 @@ class StaticKeys:
 class JWKSCache:
     """Thread-safe cache of one issuer's published keys."""
 
-    def __init__(self, issuer: str, *, jwks_uri: str | None = None, algorithms: Iterable[str] | None = None,
-                 policy: CachePolicy | None = None, clock: Callable[[], float] = time.time,
-                 transport: fetch.Transport = fetch.urllib_transport) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        *,
+        jwks_uri: str | None = None,
+        algorithms: Iterable[str] | None = None,
+        policy: CachePolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        transport: fetch.Transport = fetch.urllib_transport,
+    ) -> None:
         self.issuer = issuer
         self.jwks_uri = jwks_uri
         self.explicit_algorithms = None if algorithms is None else frozenset(algorithms)
@@ -223,10 +237,13 @@ class JWKSCache:
             except fetch.FetchError:
                 if self.metadata is None:
                     raise
-                log.warning("cannot refresh the issuer's metadata; keeping the old copy",
-                            extra={"event": "metadata.fetch_failed"})
+                log.warning(
+                    "cannot refresh the issuer's metadata; keeping the old copy",
+                    extra={"event": "metadata.fetch_failed"},
+                )
         assert self.metadata is not None
-        return self.metadata["jwks_uri"]
+        uri: str = self.metadata["jwks_uri"]
+        return uri
 
     def discover(self, now: float) -> dict[str, Any]:
         """Fetch and check the issuer's RFC 8414 metadata. Raises :class:`~fetch.FetchError`."""

@@ -21,9 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-_HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
-_CURVES = {"ES256": ("P-256", ec.SECP256R1, 32), "ES384": ("P-384", ec.SECP384R1, 48),
-           "ES512": ("P-521", ec.SECP521R1, 66)}
+_HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "256": hashes.SHA256,
+    "384": hashes.SHA384,
+    "512": hashes.SHA512,
+}
+_CURVES = {
+    "ES256": ("P-256", ec.SECP256R1, 32),
+    "ES384": ("P-384", ec.SECP384R1, 48),
+    "ES512": ("P-521", ec.SECP521R1, 66),
+}
 RSA_ALGORITHMS = frozenset(f"{p}{n}" for p in ("RS", "PS") for n in _HASHES)
 #: Every algorithm the verifier implements. Anything else is refused when a Verifier is built.
 SUPPORTED_ALGORITHMS = RSA_ALGORITHMS | frozenset(_CURVES)
@@ -50,8 +57,10 @@ def b64url_int(value: Any) -> int:
 def _rsa_verifier(key: rsa.RSAPublicKey, alg: str) -> Verify:
     digest = _HASHES[alg[2:]]()
     pad: padding.AsymmetricPadding = (
-        padding.PKCS1v15() if alg.startswith("RS")
-        else padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size))  # RFC 7518 §3.5
+        padding.PKCS1v15()
+        if alg.startswith("RS")
+        else padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+    )  # RFC 7518 §3.5
     size = (key.key_size + 7) // 8
     verify = key.verify
 
@@ -113,8 +122,9 @@ def parse_jwk(jwk: Any, allowed: Iterable[str]) -> VerificationKey | None:
             make: Callable[[Any, str], Verify] = _rsa_verifier
         else:
             crv_cls = _CURVES[next(iter(algorithms))][1]
-            key = ec.EllipticCurvePublicNumbers(b64url_int(jwk.get("x")), b64url_int(jwk.get("y")),
-                                                crv_cls()).public_key()
+            key = ec.EllipticCurvePublicNumbers(
+                b64url_int(jwk.get("x")), b64url_int(jwk.get("y")), crv_cls()
+            ).public_key()
             make = _ec_verifier
     except (ValueError, TypeError):
         return None

@@ -50,8 +50,9 @@ class ManualClock:
 class LocalIssuer:
     """A tiny authorization server double; use as a context manager."""
 
-    def __init__(self, *, max_age: int = 300, algorithms: tuple[str, ...] = ("RS256",),
-                 audience: str = "https://api.test") -> None:
+    def __init__(
+        self, *, max_age: int = 300, algorithms: tuple[str, ...] = ("RS256",), audience: str = "https://api.test"
+    ) -> None:
         self.max_age = max_age
         self.algorithms = list(algorithms)
         self.audience = audience
@@ -101,13 +102,28 @@ class LocalIssuer:
 
     def claims(self, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
-        claims = {"iss": self.url, "sub": "user-1", "aud": self.audience, "exp": now + 300, "iat": now,
-                  "jti": uuid.uuid4().hex, "client_id": "app", "scope": "read write", "sid": "family-1"}
+        claims = {
+            "iss": self.url,
+            "sub": "user-1",
+            "aud": self.audience,
+            "exp": now + 300,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "client_id": "app",
+            "scope": "read write",
+            "sid": "family-1",
+        }
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not None}
 
-    def token(self, claims: dict[str, Any] | None = None, *, kid: str | None = None,
-              header: dict[str, Any] | None = None, **overrides: Any) -> str:
+    def token(
+        self,
+        claims: dict[str, Any] | None = None,
+        *,
+        kid: str | None = None,
+        header: dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> str:
         """An RFC 9068 token signed by joserfc with ``kid`` (default: the active key)."""
         kid = kid or self.active_kid
         key, alg = self.keys[kid]
@@ -119,17 +135,24 @@ class LocalIssuer:
         """Any header and payload, RS256-signed by hand with a published key (for hostile tokens)."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric import rsa
 
         unsigned = compact(header, payload).rsplit(".", 1)[0]
         key = self.keys[kid or self.active_kid][0].get_op_key("sign")
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise TypeError("sign() signs RS256 with an RSA key; this kid is not one")
         return f"{unsigned}.{b64url(key.sign(unsigned.encode(), padding.PKCS1v15(), hashes.SHA256()))}"
 
     # ------------------------------------------------------------------ HTTP
 
     def metadata(self) -> dict[str, Any]:
-        return {"issuer": self.url, "jwks_uri": f"{self.url}/.well-known/jwks.json",
-                "introspection_endpoint": f"{self.url}/oauth/introspect",
-                "access_token_signing_alg_values_supported": self.algorithms, **self.extra_metadata}
+        return {
+            "issuer": self.url,
+            "jwks_uri": f"{self.url}/.well-known/jwks.json",
+            "introspection_endpoint": f"{self.url}/oauth/introspect",
+            "access_token_signing_alg_values_supported": self.algorithms,
+            **self.extra_metadata,
+        }
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         issuer = self

@@ -51,7 +51,6 @@ STRING_HEADERS = ("alg", "typ", "kid", "cty")
 HEADER_CACHE_SIZE = 64
 
 
-
 class _AnyAudience:
     def __repr__(self) -> str:
         return "ANY_AUDIENCE"
@@ -76,12 +75,22 @@ def b64url_decode(segment: bytes) -> bytes:
 class Verifier:
     """Verifies access tokens of one issuer for one resource (audience); share one per process."""
 
-    def __init__(self, issuer: str, audience: str | Iterable[str] | _AnyAudience, *,
-                 algorithms: Iterable[str] | None = None, leeway: float = DEFAULT_LEEWAY, jwks_uri: str | None = None,
-                 max_token_bytes: int = MAX_TOKEN_BYTES, cache_policy: CachePolicy | None = None,
-                 clock: Callable[[], float] = time.time, transport: fetch.Transport = fetch.urllib_transport,
-                 introspection: Introspection | None = None, realm: str | None = None,
-                 keys: KeySource | None = None) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        audience: str | Iterable[str] | _AnyAudience,
+        *,
+        algorithms: Iterable[str] | None = None,
+        leeway: float = DEFAULT_LEEWAY,
+        jwks_uri: str | None = None,
+        max_token_bytes: int = MAX_TOKEN_BYTES,
+        cache_policy: CachePolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        transport: fetch.Transport = fetch.urllib_transport,
+        introspection: Introspection | None = None,
+        realm: str | None = None,
+        keys: KeySource | None = None,
+    ) -> None:
         if algorithms is not None:
             algorithms = tuple(algorithms)
             unsupported = sorted(set(algorithms) - SUPPORTED_ALGORITHMS)
@@ -90,8 +99,10 @@ class Verifier:
         audiences: frozenset[str] | None
         if audience is ANY_AUDIENCE:
             if keys is None:
-                raise ValueError("ANY_AUDIENCE is for the issuer's own key set (Verifier.from_jwks): "
-                                 "a resource server checks its own audience")
+                raise ValueError(
+                    "ANY_AUDIENCE is for the issuer's own key set (Verifier.from_jwks): "
+                    "a resource server checks its own audience"
+                )
             audiences = None
         else:
             audiences = frozenset([audience] if isinstance(audience, str) else audience)  # type: ignore[arg-type]
@@ -111,16 +122,26 @@ class Verifier:
                 raise ValueError("introspection needs the issuer's metadata: not with a fixed key set")
             self.keys: JWKSCache | KeySource = keys
             return
-        cache = JWKSCache(issuer, jwks_uri=jwks_uri, algorithms=algorithms, policy=cache_policy, clock=clock,
-                          transport=transport)
+        cache = JWKSCache(
+            issuer, jwks_uri=jwks_uri, algorithms=algorithms, policy=cache_policy, clock=clock, transport=transport
+        )
         self.keys = cache
         if introspection is not None:
             introspection.bind(cache)
 
     @classmethod
-    def from_jwks(cls, jwks: dict[str, Any], *, issuer: str, audience: str | Iterable[str] | _AnyAudience,
-                  algorithms: Iterable[str], leeway: float = DEFAULT_LEEWAY, max_token_bytes: int = MAX_TOKEN_BYTES,
-                  clock: Callable[[], float] = time.time, realm: str | None = None) -> Verifier:
+    def from_jwks(
+        cls,
+        jwks: dict[str, Any],
+        *,
+        issuer: str,
+        audience: str | Iterable[str] | _AnyAudience,
+        algorithms: Iterable[str],
+        leeway: float = DEFAULT_LEEWAY,
+        max_token_bytes: int = MAX_TOKEN_BYTES,
+        clock: Callable[[], float] = time.time,
+        realm: str | None = None,
+    ) -> Verifier:
         """A verifier of tokens signed by the keys of ``jwks`` (a JWK Set document): no discovery, no fetch.
 
         Every check of :meth:`verify` but the key cache's: an unknown ``kid`` is refused at once. For
@@ -128,15 +149,30 @@ class Verifier:
         new one when the key set changes.
         """
         algorithms = tuple(algorithms)
-        return cls(issuer, audience, algorithms=algorithms, leeway=leeway, max_token_bytes=max_token_bytes,
-                   clock=clock, realm=realm, keys=StaticKeys(jwks, algorithms))
+        return cls(
+            issuer,
+            audience,
+            algorithms=algorithms,
+            leeway=leeway,
+            max_token_bytes=max_token_bytes,
+            clock=clock,
+            realm=realm,
+            keys=StaticKeys(jwks, algorithms),
+        )
 
     def warm(self) -> None:
         """Fetch the keys now (e.g. at start-up); :class:`VerifierUnavailableError` if they cannot be had."""
         self.keys.snapshot(self.clock())
 
-    def verify(self, token: str, required_scopes: str | tuple[str, ...] | list[str] = (), *,
-               leeway: float | None = None, require_user: bool = False, now: float | None = None) -> dict[str, Any]:
+    def verify(
+        self,
+        token: str,
+        required_scopes: str | tuple[str, ...] | list[str] = (),
+        *,
+        leeway: float | None = None,
+        require_user: bool = False,
+        now: float | None = None,
+    ) -> dict[str, Any]:
         """The token's claims if it is a valid access token for us with ``required_scopes``.
 
         ``now``: the time (Unix seconds) to check ``exp``/``iat``/``nbf`` at; default the verifier's clock.
@@ -151,8 +187,9 @@ class Verifier:
         if isinstance(required_scopes, str):  # "read write" means both, not the letters
             required_scopes = tuple(required_scopes.split())
         try:
-            claims = self._verify(token, self.leeway if leeway is None else leeway,
-                                  self.clock() if now is None else now)
+            claims = self._verify(
+                token, self.leeway if leeway is None else leeway, self.clock() if now is None else now
+            )
             if require_user:
                 require_user_token(claims)
             require_scopes(claims, required_scopes)
@@ -179,13 +216,13 @@ class Verifier:
             entry = self._check_header(raw[:head], snap, now)
         key, alg = entry
         try:
-            valid = key.verifiers[alg](b64url_decode(raw[tail + 1:]), raw[:tail])
+            valid = key.verifiers[alg](b64url_decode(raw[tail + 1 :]), raw[:tail])
         except ValueError:
             valid = False
         if not valid:
             raise InvalidTokenError("bad signature")
         try:
-            claims = strict_json.loads(b64url_decode(raw[head + 1:tail]))
+            claims: dict[str, Any] = strict_json.loads(b64url_decode(raw[head + 1 : tail]))
         except ValueError as exc:
             raise InvalidTokenError(f"payload is not base64url UTF-8 JSON: {str(exc)[:80]}") from None
         check_claims(claims, issuer=self.issuer, audiences=self.audiences, now=now, leeway=leeway)
@@ -228,10 +265,17 @@ _registry: dict[tuple[Any, ...], Verifier] = {}
 _registry_lock = threading.Lock()
 
 
-def verify_access_token(token: str, *, issuer: str, audience: str | Iterable[str],
-                        required_scopes: tuple[str, ...] | list[str] = (), leeway: float = DEFAULT_LEEWAY,
-                        algorithms: Iterable[str] | None = None, jwks_uri: str | None = None,
-                        require_user: bool = False) -> dict[str, Any]:
+def verify_access_token(
+    token: str,
+    *,
+    issuer: str,
+    audience: str | Iterable[str],
+    required_scopes: tuple[str, ...] | list[str] = (),
+    leeway: float = DEFAULT_LEEWAY,
+    algorithms: Iterable[str] | None = None,
+    jwks_uri: str | None = None,
+    require_user: bool = False,
+) -> dict[str, Any]:
     """Verify ``token`` with a process-wide :class:`Verifier` per (issuer, audience, algorithms, jwks_uri).
 
     The verifier, and so its key cache, is shared by every call with the same settings.

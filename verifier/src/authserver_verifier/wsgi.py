@@ -26,8 +26,15 @@ class BearerMiddleware:
     ``require_user=True``: and it must be a user's token, not a client_credentials one (403).
     """
 
-    def __init__(self, app: WSGIApp, verifier: Verifier, *, required_scopes: Iterable[str] = (),
-                 exempt: Iterable[str] = ("/healthz",), require_user: bool = False) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        verifier: Verifier,
+        *,
+        required_scopes: Iterable[str] = (),
+        exempt: Iterable[str] = ("/healthz",),
+        require_user: bool = False,
+    ) -> None:
         self.app = app
         self.verifier = verifier
         self.required_scopes = tuple(required_scopes)

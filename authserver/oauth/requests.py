@@ -1,0 +1,46 @@
+"""The request our grants and endpoints see: Authlib's Flask request, parameters from the form body only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
+from werkzeug.datastructures import MultiDict
+
+from authserver.store.clients import ClientInfo
+from authserver.store.users import Login
+
+
+class FormPayload(FlaskOAuth2Payload):
+    """Parameters from the form body only: the query string is never honoured (RFC 6749 §3.2)."""
+
+    @property
+    def data(self) -> MultiDict[str, str]:
+        return self._request.form
+
+
+class TokenRequest(FlaskOAuth2Request):
+    """Authlib's Flask request without its transport check: TLS is terminated in front of us.
+
+    The grants fill in ``client`` (client authentication), ``user`` (a password login) and ``scope``.
+    """
+
+    client: ClientInfo | None
+    user: Login | None
+    auth_method: str | None
+
+    def __init__(self, request: Any) -> None:
+        self.method = request.method
+        self.uri = request.path  # the full URL is costly to rebuild and only Authlib's transport check reads it
+        self.headers = request.headers
+        self._body = None
+        self._request = request
+        self.payload = FormPayload(request)
+        self.client = None
+        self.auth_method = None
+        self.user = None
+        self.authorization_code = None
+        self.refresh_token = None
+        self.credential = None
+        self._scope = None

@@ -1,0 +1,174 @@
+"""Every way we serve - ``make run``, the Dockerfile's ``CMD``, docker-compose.yml - runs gunicorn with
+the one shared config (authserver/gunicorn_config.py), whose access log records the path and never the
+query string: credentials a client wrongly puts in the URL (``POST /oauth/token?password=...``, ignored
+by the server) are not written to it. The image is production unless told otherwise; ``make run`` is
+development, explicitly.
+
+No Docker engine here: the Dockerfile's ``CMD`` runs locally with the image's ``ENV``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from conftest import PEPPER
+from conftest import ROOT
+from conftest import _free_port
+from conftest import wait_healthy
+
+from authserver.keys.keystore import ensure_development_key
+
+VENV_BIN = Path(sys.executable).parent
+SHARED_CONFIG = "python:authserver.gunicorn_config"
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
+    lines = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if not line.lstrip().startswith("#")]
+    joined = "\n".join(lines).replace("\\\n", " ")
+    return [tuple(line.strip().split(None, 1)) for line in joined.splitlines() if line.strip()]  # type: ignore[misc]
+
+
+def dockerfile_cmd() -> list[str]:
+    return json.loads([args for name, args in dockerfile_instructions() if name == "CMD"][-1])
+
+
+def dockerfile_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for name, args in dockerfile_instructions():
+        if name == "ENV":
+            env.update(item.split("=", 1) for item in shlex.split(args))
+    return env
+
+
+def make_run_gunicorn() -> list[str]:
+    """The gunicorn command ``make run`` would run (``make -n``: printed, not run)."""
+    out = subprocess.run(["make", "-n", "-s", "run"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return next(shlex.split(line) for line in out.splitlines() if "gunicorn" in line.split(" ", 1)[0])
+
+
+def gunicorn_commands() -> dict[str, list[str]]:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    commands = {"Dockerfile CMD": dockerfile_cmd(), "make run": make_run_gunicorn()}
+    for name, service in compose["services"].items():
+        if "gunicorn" in service.get("command", [""])[0]:
+            commands[f"compose {name}"] = service["command"]
+    return commands
+
+
+def test_every_gunicorn_command_uses_the_shared_config_and_sets_no_access_log_of_its_own():
+    commands = gunicorn_commands()
+    assert {"Dockerfile CMD", "make run", "compose server", "compose resource"} <= set(commands)
+    for where, argv in commands.items():
+        assert argv[argv.index("-c") + 1] == SHARED_CONFIG, where
+        overrides = [a for a in argv if a.split("=")[0] in ("--access-logfile", "--access-logformat", "--log-config")]
+        assert overrides == [], where
+
+
+def test_the_shared_config_logs_the_path_never_the_query_string_or_referer():
+    from authserver import gunicorn_config
+
+    assert gunicorn_config.accesslog == "-"
+    assert "%(U)s" in gunicorn_config.access_log_format
+    for leaky in ("%(r)s", "%(q)s", "%(f)s", "{"):  # request line, query, Referer, any header/environ atom
+        assert leaky not in gunicorn_config.access_log_format
+
+
+PASSPHRASE = "serve-commands test passphrase"
+SECRETS = ("query-password-3f9a1c", "query-client-secret-77b2e0", "referer-code-51d4aa")
+
+
+def test_the_images_command_writes_an_access_log_with_the_path_and_without_the_query_string(database, tmp_path):
+    keys = tmp_path / "keys"
+    ensure_development_key(keys, int(time.time()), PASSPHRASE)
+    port = _free_port()
+    argv = [f"127.0.0.1:{port}" if arg == "0.0.0.0:8000" else arg for arg in dockerfile_cmd()]
+    env = {
+        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        **dockerfile_env(),
+        "AUTHSERVER_ISSUER": "https://auth.test",
+        "AUTHSERVER_DATABASE_URL": database.url,
+        "AUTHSERVER_KEYS_DIR": str(keys),
+        "AUTHSERVER_SECRET_PEPPER": PEPPER,
+        "AUTHSERVER_KEYS_PASSPHRASE": PASSPHRASE,
+    }
+    log_path = Path(tempfile.mkstemp(prefix="access-log-", suffix=".log", dir=tmp_path)[1])
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert wait_healthy(url, process), log_path.read_text()[-3000:]
+        reply = requests.post(
+            f"{url}/oauth/token?grant_type=password&username=alice&password={SECRETS[0]}"
+            f"&client_id=app&client_secret={SECRETS[1]}",
+            data={"grant_type": "password"},
+            headers={"Referer": f"https://app.example/callback?code={SECRETS[2]}"},
+            timeout=10,
+        )
+        assert reply.status_code in (400, 401), reply.text  # the query string is ignored
+        deadline = time.monotonic() + 10
+        while "/oauth/token" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(10)
+    text = log_path.read_text()
+    lines = [line for line in text.splitlines() if "/oauth/token" in line]
+    assert len(lines) == 1, text[-3000:]
+    assert f'"POST /oauth/token HTTP/1.1" {reply.status_code} ' in lines[0]
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def test_the_image_is_production_unless_told_otherwise():
+    """The CMD with nothing but the image's ENV refuses to start: production needs an https issuer."""
+    assert dockerfile_env()["AUTHSERVER_ENV"] == "production"
+    port = _free_port()
+    argv = [f"127.0.0.1:{port}" if arg == "0.0.0.0:8000" else arg for arg in dockerfile_cmd()]
+    env = {"PATH": f"{VENV_BIN}:{os.environ['PATH']}", "HOME": os.environ.get("HOME", "/tmp"), **dockerfile_env()}
+    with tempfile.TemporaryDirectory() as workdir:
+        proc = subprocess.run(argv, env=env, cwd=workdir, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "AUTHSERVER_ISSUER is required in production" in proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def stub_bin(tmp_path: Path) -> Path:
+    """``authserver`` and ``gunicorn`` stand-ins that record their environment and arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("authserver", "gunicorn"):
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\necho "{name} AUTHSERVER_ENV=$AUTHSERVER_ENV $*" >> "{tmp_path}/calls"\n')
+        script.chmod(0o755)
+    (bin_dir / "stamp").touch()
+    return bin_dir
+
+
+def test_make_run_is_development_explicitly_even_when_the_shell_says_production(stub_bin, tmp_path):
+    env = {**os.environ, "AUTHSERVER_ENV": "production"}
+    proc = subprocess.run(
+        ["make", "-s", "run", f"BIN={stub_bin}", f"STAMP={stub_bin / 'stamp'}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert [c.split(" ", 2)[:2] for c in calls] == [["authserver", "AUTHSERVER_ENV=development"]] * 2 + [
+        ["gunicorn", "AUTHSERVER_ENV=development"]
+    ]
+    assert calls[1].endswith("demo seed") and f"-c {SHARED_CONFIG}" in calls[2]

@@ -1,0 +1,1 @@
+"""The server, black-box through its test client and CLI, on SQLite and PostgreSQL."""
