@@ -190,12 +190,14 @@ class Settings:
     env: str = setting(
         "ENV",
         str,
-        "development",
-        "`development` or `production`. Production refuses to start without an https `ISSUER`, a "
+        "production",
+        "`production` (the default wherever the server is deployed) or `development`. Production "
+        "refuses to start without an https `ISSUER`, a "
         f"`SECRET_PEPPER`, a `KEYS_PASSPHRASE` of {KEYS_PASSPHRASE_MIN_LENGTH}+ characters, or "
         "keys, and refuses the `demo` commands; development generates a key and uses a public dev "
-        "pepper with a loud warning. `make run` sets `development` explicitly.",
-        "`development` (the Docker image: `production`)",
+        "pepper with a loud warning. Development is an explicit opt-in: `make run` sets it, and so "
+        "must a shell that runs `authserver` commands against that local server.",
+        "`production`",
     )
     issuer: str = setting(
         "ISSUER", str, None, "`iss` of every token; base of the metadata URLs.", "`http://127.0.0.1:8000` (dev)"

@@ -169,3 +169,9 @@ def test_development_with_empty_keys_dir_generates_one_key(production, tmp_path)
     assert len(pems) == 1
     kids = {k["kid"] for k in app.test_client().get("/.well-known/jwks.json").get_json()["keys"]}
     assert kids == {pems[0].stem}
+
+
+def test_without_any_setting_the_server_is_production_and_refuses_an_unsafe_start():
+    """Production is the default: nothing set means no public pepper and no generated plain-text key."""
+    with pytest.raises(ConfigError, match=r"AUTHSERVER_ISSUER|AUTHSERVER_SECRET_PEPPER|AUTHSERVER_KEYS_PASSPHRASE"):
+        create_app({})
