@@ -113,7 +113,7 @@ def test_demo_run_fails_when_the_resource_accepts_an_expired_token(server, app):
     credentials = json.dumps(seed_in_process(app, "--short-ttl"))
     lenient = start_resource_service(server.url, leeway=3600)
     try:
-        result = CliRunner().invoke(
+        result = CliRunner(env={"AUTHSERVER_ENV": "development"}).invoke(
             run,
             ["--issuer", server.url, "--resource", lenient.url, "--credentials", "-", "--max-wait", "1"],
             input=credentials,
@@ -129,7 +129,7 @@ def test_demo_run_fails_on_wrong_credentials(server):
 
     from authserver.cli.demo import run
 
-    result = CliRunner().invoke(
+    result = CliRunner(env={"AUTHSERVER_ENV": "development"}).invoke(
         run,
         [
             "--issuer",

@@ -34,6 +34,7 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("AUTHSERVER_BRUTE_FORCE_MAX_FAILURES", "7")
     return create_app(
         {
+            "ENV": "development",  # explicit: production is the default
             "ISSUER": "https://auth.settings.test",
             "SECRET_PEPPER": PEPPER,
             "KEYS_PASSPHRASE": PASSPHRASE,
@@ -86,7 +87,9 @@ def test_app_config_mirrors_every_validated_setting(app):
 
 def test_settings_load_alone_validates_naming_the_setting():
     with pytest.raises(ConfigError, match="AUTHSERVER_IP_WINDOW must be a positive integer"):
-        Settings.load(environ={"AUTHSERVER_IP_WINDOW": "0"})
+        Settings.load(environ={"AUTHSERVER_ENV": "development", "AUTHSERVER_IP_WINDOW": "0"})
     with pytest.raises(ConfigError, match="AUTHSERVER_ISSUER is required in production"):
         Settings.load(environ={"AUTHSERVER_ENV": "production"})
-    assert Settings.load(environ={}).env == "development"
+    assert Settings.load(environ={"AUTHSERVER_ENV": "development"}).env == "development"
+    with pytest.raises(ConfigError, match="AUTHSERVER_ISSUER is required in production"):
+        Settings.load(environ={})  # production is the default
