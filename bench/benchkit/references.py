@@ -56,8 +56,10 @@ def _hasher():
 
     from authserver.settings import Settings
 
-    # Only the argon2 variables count: the rest of this process's environment is not a server's.
-    argon2 = Settings.load(environ={k: v for k, v in os.environ.items() if k.startswith("AUTHSERVER_ARGON2_")}).argon2
+    # Only the argon2 variables count: the rest of this process's environment is not a server's (and in
+    # development no issuer, pepper or keys are needed to read them).
+    argon2_environment = {k: v for k, v in os.environ.items() if k.startswith("AUTHSERVER_ARGON2_")}
+    argon2 = Settings.load({"ENV": "development"}, environ=argon2_environment).argon2
     return argon2, PasswordHasher(
         time_cost=argon2.time_cost, memory_cost=argon2.memory_kib, parallelism=argon2.parallelism, type=Type.ID
     )

@@ -20,8 +20,8 @@ TIMINGS = {
     "ACCESS_TOKEN_MAX_TTL": 5,
     "KEY_ROTATION_PERIOD": 0,
 }
-#: The lifecycle the server and its CLI apply with these timings.
-POLICY: Policy = Policy.from_settings(Settings.load(TIMINGS, environ={}).keys)
+#: The lifecycle the server and its CLI apply with these timings (the deployment runs in development).
+POLICY: Policy = Policy.from_settings(Settings.load({**TIMINGS, "ENV": "development"}, environ={}).keys)
 REVOKE_BOUND = revoke_propagation_bound(POLICY)
 LATE_MARGIN = 2.0  # the second check of each token runs this long before its exp
 PROBE_TOLERANCE = 300  # clock tolerance of revoke probes: only the key may make them fail, never exp
