@@ -509,10 +509,6 @@ def main() -> None:
         cmd_profile(args)
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _reference_table(
     signs: float, verifies: float, argon: Any, same: Any, best: Any, workers: int, cores: int
 ) -> dict[str, str]:
@@ -534,3 +530,7 @@ def _reference_table(
         f"{argon.ideal_rate(workers, cores):,.1f} verifies/s"
     )
     return table
+
+
+if __name__ == "__main__":
+    main()
