@@ -89,7 +89,8 @@ def seed(short_ttl: bool, as_json: bool) -> None:
 
 
 def _seed_article() -> None:
-    """The article's user, and the public client its samples use without naming it (the login default)."""
+    """The article's user, and the public client its samples use without naming it: the login default of the
+    JSON API (made so again on every seed, like the demo's other resets)."""
     users.seed_article_user()
     if ARTICLE_CLIENT not in {client.client_id for client in clients.list_clients()}:
         clients.create_client(
@@ -100,6 +101,7 @@ def _seed_article() -> None:
             public=True,
             first_party=True,
         )
+    clients.set_login_default(ARTICLE_CLIENT)
 
 
 # ---------------------------------------------------------------- demo run
