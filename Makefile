@@ -17,7 +17,8 @@ setup: $(STAMP)
 
 ## Set up, migrate the SQLite database, generate a dev key, seed the demo users/clients, serve on :8000, and
 ## the example resource service (examples/resource_service, the article's GET /user/data) on :8001 beside it.
-## Ctrl-C stops both. Development mode, explicitly: the Docker image defaults to production.
+## The resource service answers CORS for examples/browser_app (`make browser-app`, :8002), for which the demo
+## seed registers client demo-spa. Ctrl-C stops both. Development mode, explicitly: the Docker image defaults to production.
 ## `make run PORT=9000 RESOURCE_PORT=9001` moves both (the issuer follows PORT).
 PORT          ?= 8000
 RESOURCE_PORT ?= 8001
@@ -25,6 +26,7 @@ run: export AUTHSERVER_ENV := development
 run: export AUTHSERVER_ISSUER ?= http://127.0.0.1:$(PORT)
 run: export RESOURCE_ISSUER = $(AUTHSERVER_ISSUER)
 run: export RESOURCE_AUDIENCE = $(AUTHSERVER_ISSUER)
+run: export RESOURCE_CORS_ORIGINS ?= http://127.0.0.1:8002
 run: $(STAMP)
 	$(BIN)/authserver db upgrade
 	$(BIN)/authserver demo seed

@@ -8,6 +8,7 @@ non-zero as soon as one step does not answer as expected.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import time
@@ -32,6 +33,8 @@ DEMO_USER = "demo"
 DEMO_CLIENT = "demo-app"
 #: The public first-party client the article's samples log in through: the login default (they name no client).
 ARTICLE_CLIENT = "demo-spa"
+#: Where `make browser-app` serves examples/browser_app: registered for demo-spa (cookie mode, CORS).
+BROWSER_APP_ORIGIN = "http://127.0.0.1:8002"
 #: Access-token lifetime of `demo seed --short-ttl`: long enough to use, short enough to watch expire.
 SHORT_TTL = 5
 
@@ -54,7 +57,8 @@ def _development_only(env: str) -> None:
 @json_option
 def seed(short_ttl: bool, as_json: bool) -> None:
     """Create (or reset) user `demo` and client `demo-app`, printing fresh credentials; and the article's
-    user `user` / `pass` with the public login-default client `demo-spa` (the article's samples run as is)."""
+    user `user` / `pass` with the public login-default client `demo-spa` (the article's samples run as is),
+    registered for the browser app's origin (`make browser-app`)."""
     _development_only(current_settings().env)
     password = secrets.token_urlsafe(12)
     try:
@@ -102,6 +106,9 @@ def _seed_article() -> None:
             first_party=True,
         )
     clients.set_login_default(ARTICLE_CLIENT)
+    if BROWSER_APP_ORIGIN not in clients.registration(ARTICLE_CLIENT).origins:
+        with contextlib.suppress(AdminError):  # a client of the developer's own has it: it stays theirs
+            clients.add_origin(ARTICLE_CLIENT, BROWSER_APP_ORIGIN)
 
 
 # ---------------------------------------------------------------- demo run

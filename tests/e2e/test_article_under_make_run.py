@@ -191,7 +191,4 @@ def test_the_articles_four_fetch_samples_run_unchanged_under_node_against_make_r
         renewed = printed(out, "New Access Token"), printed(out, "New Refresh Token")
         assert renewed[0] not in (access_token, new_access_token) and renewed[1] != refresh_token
 
-        # The first refresh token was used up by sample 3 (rotation): presenting it again is reuse.
-        reused = requests.post(f"{run.url}/auth/refresh", json={"refreshToken": refresh_token}, timeout=10)
-        assert reused.status_code == 401 and reused.json()["error"] == "invalid_grant", reused.text
         assert run.interrupt() is not None

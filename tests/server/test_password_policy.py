@@ -4,7 +4,6 @@ and client secrets (an unknown client and a wrong secret are indistinguishable).
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -171,13 +170,3 @@ def test_the_articles_password_is_refused_on_every_path_but_the_demo_seed(app, c
 def test_the_articles_password_is_a_common_password_where_the_length_allows_it(app, cli):
     assert_refused(cli("users", "create", "user", password="pass"), "one of the most common passwords")
     assert stored_hash(app, "user") is None
-
-
-def test_demo_seed_makes_the_articles_client_the_login_default_of_the_json_api(app):
-    for _ in range(2):  # every seed, as `make run` seeds on every start
-        seeded = seed_demo(app)
-        reply = app.test_client().post("/login", json={"username": "user", "password": "pass"})
-        assert reply.status_code == 200, reply.json
-        assert reply.json["refreshToken"] and reply.json["tokenType"] == "Bearer"
-        claims = json.loads(base64.urlsafe_b64decode(reply.json["accessToken"].split(".")[1] + "=="))
-        assert claims["client_id"] == seeded["article_client_id"] == "demo-spa"
