@@ -15,13 +15,24 @@ $(STAMP): pyproject.toml verifier/pyproject.toml
 
 setup: $(STAMP)
 
-## Set up, migrate the SQLite database, generate a dev key, seed the demo user/client, serve on :8000.
-## Development mode, explicitly: the Docker image defaults to production.
+## Set up, migrate the SQLite database, generate a dev key, seed the demo users/clients, serve on :8000, and
+## the example resource service (examples/resource_service, the article's GET /user/data) on :8001 beside it.
+## The resource service answers CORS for examples/browser_app (`make browser-app`, :8002), for which the demo
+## seed registers client demo-spa. Ctrl-C stops both. Development mode, explicitly: the Docker image defaults to production.
+## `make run PORT=9000 RESOURCE_PORT=9001` moves both (the issuer follows PORT).
+PORT          ?= 8000
+RESOURCE_PORT ?= 8001
 run: export AUTHSERVER_ENV := development
+run: export AUTHSERVER_ISSUER ?= http://127.0.0.1:$(PORT)
+run: export RESOURCE_ISSUER = $(AUTHSERVER_ISSUER)
+run: export RESOURCE_AUDIENCE = $(AUTHSERVER_ISSUER)
+run: export RESOURCE_CORS_ORIGINS ?= http://127.0.0.1:8002
 run: $(STAMP)
 	$(BIN)/authserver db upgrade
 	$(BIN)/authserver demo seed
-	$(BIN)/gunicorn -c python:authserver.gunicorn_config --workers 2 --bind 127.0.0.1:8000 "authserver:create_app()"
+	trap 'kill $$resource 2>/dev/null; wait' EXIT INT TERM; \
+	$(BIN)/gunicorn -c python:authserver.gunicorn_config --workers 1 --bind 127.0.0.1:$(RESOURCE_PORT) "examples.resource_service.app:create_app()" & resource=$$!; \
+	$(BIN)/gunicorn -c python:authserver.gunicorn_config --workers 2 --bind 127.0.0.1:$(PORT) "authserver:create_app()"
 
 ## Set up and run the whole suite on SQLite and PostgreSQL (starting local services if needed), after
 ## the static checks (ruff, ruff format, mypy for the server and, strict, for the verifier).

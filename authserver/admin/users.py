@@ -24,6 +24,11 @@ from authserver.usernames import MAX_LENGTH
 from authserver.usernames import normal_form
 
 MAX_PASSWORD_LENGTH = 1024  # argon2 hashes anything, but an unbounded input is a DoS lever
+#: The user of the article our users start from (README "Browser apps"): its samples log in as ``user`` /
+#: ``pass``. Only :func:`seed_article_user` (``authserver demo seed``, development only) may create it; the
+#: password policy refuses ``pass`` on every other path.
+ARTICLE_USERNAME = "user"
+ARTICLE_PASSWORD = "pass"  # the article's published password: development only
 
 
 @functools.cache
@@ -50,6 +55,10 @@ def create_user(username: str, password: str) -> UserRecord:
     if not normal or len(username) > MAX_LENGTH or len(normal) > MAX_LENGTH:
         raise AdminError(f"username must be 1 to {MAX_LENGTH} characters")
     check_password_policy(password)
+    return _insert(username, normal, password)
+
+
+def _insert(username: str, normal: str, password: str) -> UserRecord:
     users = current_stores().users
     taken = users.spelling(normal)
     if taken is not None:
@@ -62,6 +71,19 @@ def create_user(username: str, password: str) -> UserRecord:
         return users.create(username, normal, current_passwords().hash(password))
     except UserExistsError:  # created in parallel under another spelling
         raise AdminError(f"user {username!r} already exists") from None
+
+
+def seed_article_user() -> UserRecord:
+    """Create the article's user ``user`` / ``pass``, or reset its password to ``pass``: the one exception to
+    the password policy, for ``authserver demo seed`` in development; refused in any other environment."""
+    env = current_settings().env
+    if env != "development":
+        raise AdminError(f"the article's user exists only in development, and AUTHSERVER_ENV is {env!r}")
+    user = current_stores().users.find(normal_form(ARTICLE_USERNAME))
+    if user is None:
+        return _insert(ARTICLE_USERNAME, normal_form(ARTICLE_USERNAME), ARTICLE_PASSWORD)
+    current_stores().users.set_password_hash(user.id, current_passwords().hash(ARTICLE_PASSWORD))
+    return user
 
 
 def get_user(username: str) -> UserRecord:

@@ -8,6 +8,7 @@ non-zero as soon as one step does not answer as expected.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import time
@@ -30,6 +31,10 @@ from authserver.settings import load_values
 
 DEMO_USER = "demo"
 DEMO_CLIENT = "demo-app"
+#: The public first-party client the article's samples log in through: the login default (they name no client).
+ARTICLE_CLIENT = "demo-spa"
+#: Where `make browser-app` serves examples/browser_app: registered for demo-spa (cookie mode, CORS).
+BROWSER_APP_ORIGIN = "http://127.0.0.1:8002"
 #: Access-token lifetime of `demo seed --short-ttl`: long enough to use, short enough to watch expire.
 SHORT_TTL = 5
 
@@ -51,7 +56,9 @@ def _development_only(env: str) -> None:
 @click.option("--short-ttl", is_flag=True, help=f"Give demo-app {SHORT_TTL}-second access tokens (for `demo run`).")
 @json_option
 def seed(short_ttl: bool, as_json: bool) -> None:
-    """Create (or reset) user `demo` and client `demo-app`, printing fresh credentials."""
+    """Create (or reset) user `demo` and client `demo-app`, printing fresh credentials; and the article's
+    user `user` / `pass` with the public login-default client `demo-spa` (the article's samples run as is),
+    registered for the browser app's origin (`make browser-app`)."""
     _development_only(current_settings().env)
     password = secrets.token_urlsafe(12)
     try:
@@ -71,9 +78,37 @@ def seed(short_ttl: bool, as_json: bool) -> None:
     else:
         clients.set_access_token_ttl(DEMO_CLIENT, ttl)  # reset on every seed: a plain `demo seed` gets the default
         _client, secret = clients.rotate_secret(DEMO_CLIENT)
-    data = {"username": DEMO_USER, "password": password, "client_id": DEMO_CLIENT, "client_secret": secret}
+    _seed_article()
+    data = {
+        "username": DEMO_USER,
+        "password": password,
+        "client_id": DEMO_CLIENT,
+        "client_secret": secret,
+        "article_username": users.ARTICLE_USERNAME,
+        "article_password": users.ARTICLE_PASSWORD,
+        "article_client_id": ARTICLE_CLIENT,
+    }
     text = "\n".join(f"  {k}: {v}" for k, v in data.items())
     show(data, as_json, f"demo credentials (development only):\n{text}")
+
+
+def _seed_article() -> None:
+    """The article's user, and the public client its samples use without naming it: the login default of the
+    JSON API (made so again on every seed, like the demo's other resets)."""
+    users.seed_article_user()
+    if ARTICLE_CLIENT not in {client.client_id for client in clients.list_clients()}:
+        clients.create_client(
+            name="Demo single-page app (the article's samples)",
+            client_id=ARTICLE_CLIENT,
+            grant_types=["password", "refresh_token"],
+            scopes=["read", "write"],
+            public=True,
+            first_party=True,
+        )
+    clients.set_login_default(ARTICLE_CLIENT)
+    if BROWSER_APP_ORIGIN not in clients.registration(ARTICLE_CLIENT).origins:
+        with contextlib.suppress(AdminError):  # a client of the developer's own has it: it stays theirs
+            clients.add_origin(ARTICLE_CLIENT, BROWSER_APP_ORIGIN)
 
 
 # ---------------------------------------------------------------- demo run

@@ -51,15 +51,29 @@ def dockerfile_env() -> dict[str, str]:
     return env
 
 
-def make_run_gunicorn() -> list[str]:
-    """The gunicorn command ``make run`` would run (``make -n``: printed, not run)."""
+def make_run_gunicorns() -> dict[str, list[str]]:
+    """The gunicorn commands ``make run`` would run (``make -n``: printed, not run), by the app they serve: each
+    printed line up to its shell operator (``&``, ``;``) or continuation backslash."""
     out = subprocess.run(["make", "-n", "-s", "run"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return next(shlex.split(line) for line in out.splitlines() if "gunicorn" in line.split(" ", 1)[0])
+    commands = {}
+    for line in out.splitlines():
+        if "gunicorn" in line.split(" ", 1)[0]:
+            lexer = shlex.shlex(line.removesuffix("\\"), posix=True, punctuation_chars="&;")
+            lexer.whitespace_split = True
+            words = list(lexer)
+            argv = words[: next((i for i, w in enumerate(words) if w in ("&", ";")), len(words))]
+            commands[argv[-1]] = argv
+    return commands
 
 
 def gunicorn_commands() -> dict[str, list[str]]:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    commands = {"Dockerfile CMD": dockerfile_cmd(), "make run": make_run_gunicorn()}
+    run = make_run_gunicorns()
+    commands = {
+        "Dockerfile CMD": dockerfile_cmd(),
+        "make run": run["authserver:create_app()"],
+        "make run resource": run["examples.resource_service.app:create_app()"],
+    }
     for name, service in compose["services"].items():
         if "gunicorn" in service.get("command", [""])[0]:
             commands[f"compose {name}"] = service["command"]
@@ -68,7 +82,7 @@ def gunicorn_commands() -> dict[str, list[str]]:
 
 def test_every_gunicorn_command_uses_the_shared_config_and_sets_no_access_log_of_its_own():
     commands = gunicorn_commands()
-    assert {"Dockerfile CMD", "make run", "compose server", "compose resource"} <= set(commands)
+    assert {"Dockerfile CMD", "make run", "make run resource", "compose server", "compose resource"} <= set(commands)
     for where, argv in commands.items():
         assert argv[argv.index("-c") + 1] == SHARED_CONFIG, where
         overrides = [a for a in argv if a.split("=")[0] in ("--access-logfile", "--access-logformat", "--log-config")]
@@ -170,5 +184,7 @@ def test_make_run_is_development_explicitly_even_when_the_shell_says_production(
     calls = (tmp_path / "calls").read_text().splitlines()
     assert [c.split(" ", 2)[:2] for c in calls] == [["authserver", "AUTHSERVER_ENV=development"]] * 2 + [
         ["gunicorn", "AUTHSERVER_ENV=development"]
-    ]
-    assert calls[1].endswith("demo seed") and f"-c {SHARED_CONFIG}" in calls[2]
+    ] * 2
+    assert calls[1].endswith("demo seed") and all(f"-c {SHARED_CONFIG}" in call for call in calls[2:])
+    served = sorted(call.rsplit(" ", 1)[1] for call in calls[2:])  # started together: in either order
+    assert served == ["authserver:create_app()", "examples.resource_service.app:create_app()"]

@@ -286,6 +286,8 @@ def test_demo_run_refuses_production_before_any_request(database, tmp_path):
 def test_demo_seed_works_in_development(app, database, tmp_path):
     proc = _console_script(database.url, tmp_path, "demo", "seed", "--json", env="development")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["username"] == "demo"
+    seeded = json.loads(proc.stdout)
+    assert (seeded["username"], seeded["article_username"], seeded["article_client_id"]) == ("demo", "user", "demo-spa")
     with app.app_context():
-        assert [u.username for u in db.session.query(User)] == ["demo"]
+        assert sorted(u.username for u in db.session.query(User)) == ["demo", "user"]
+        assert sorted(c.client_id for c in db.session.query(Client)) == ["demo-app", "demo-spa"]

@@ -4,6 +4,8 @@ and client secrets (an unknown client and a wrong secret are indistinguishable).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import Result
 from conftest import _base_config
@@ -130,3 +132,41 @@ def test_unknown_client_and_wrong_secret_via_client_secret_post_are_identical(ap
     assert wrong.data == unknown.data
     assert {k: v for k, v in wrong.headers if k != "Date"} == {k: v for k, v in unknown.headers if k != "Date"}
     assert attempt(reg.client_id, reg.secret).status_code == 200
+
+
+def seed_demo(app) -> dict:
+    result = app.test_cli_runner().invoke(main, args=["demo", "seed", "--json"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    return json.loads(result.output)
+
+
+def public_login(app, client_id: str, username: str, password: str):
+    return app.test_client().post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": username, "password": password, "client_id": client_id},
+    )
+
+
+def test_demo_seed_creates_the_articles_user_with_its_password_pass(app):
+    seeded = seed_demo(app)
+    assert (seeded["article_username"], seeded["article_password"]) == ("user", "pass")
+    assert public_login(app, seeded["article_client_id"], "user", "pass").status_code == 200
+    assert public_login(app, seeded["article_client_id"], "user", "wrong").status_code == 400
+    again = seed_demo(app)  # `make run` seeds on every start: the second seed resets, never fails
+    assert public_login(app, again["article_client_id"], "user", "pass").status_code == 200
+
+
+def test_the_articles_password_is_refused_on_every_path_but_the_demo_seed(app, cli):
+    assert_refused(cli("users", "create", "user", password="pass"), "at least 8 characters")
+    assert stored_hash(app, "user") is None
+    seed_demo(app)
+    seeded = stored_hash(app, "user")
+    for args in (("users", "set-password", "user"), ("users", "create", "other")):
+        assert_refused(cli(*args, password="pass"), "at least 8 characters")
+    assert stored_hash(app, "user") == seeded and stored_hash(app, "other") is None
+
+
+@pytest.mark.parametrize("config_overrides", [{"PASSWORD_MIN_LENGTH": 4}])
+def test_the_articles_password_is_a_common_password_where_the_length_allows_it(app, cli):
+    assert_refused(cli("users", "create", "user", password="pass"), "one of the most common passwords")
+    assert stored_hash(app, "user") is None
