@@ -24,7 +24,8 @@ run: $(STAMP)
 	$(BIN)/gunicorn -c python:authserver.gunicorn_config --workers 2 --bind 127.0.0.1:8000 "authserver:create_app()"
 
 ## Set up and run the whole suite on SQLite and PostgreSQL (starting local services if needed), after
-## the static checks (ruff, ruff format, mypy for the server and, strict, for the verifier).
+## the static checks (ruff, ruff format, mypy for the server and, strict, for the verifier). `services` also
+## installs Debian's chromium when it is missing (.ci/browser), for the browser tests (`pytest -m browser`).
 ## pytest's testpaths include verifier/tests, and tests/e2e/test_verifier_distribution.py installs the verifier
 ## alone into a fresh virtualenv and runs its tests there.
 test: lint services
@@ -38,6 +39,7 @@ lint: $(STAMP)
 
 services:
 	@.ci/services
+	@.ci/browser
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache verifier/.mypy_cache
