@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint setup services clean
+.PHONY: run test lint setup services browser-app clean
 
 # The verifier (verifier/, its own distribution) first: the server depends on it and no index has it.
 $(STAMP): pyproject.toml verifier/pyproject.toml
@@ -22,6 +22,11 @@ run: $(STAMP)
 	$(BIN)/authserver db upgrade
 	$(BIN)/authserver demo seed
 	$(BIN)/gunicorn -c python:authserver.gunicorn_config --workers 2 --bind 127.0.0.1:8000 "authserver:create_app()"
+
+## examples/browser_app on 127.0.0.1:8002, beside `make run` (:8000) and the resource service (:8001); see its README.
+browser-app: $(STAMP)
+	BROWSER_APP_ISSUER=http://127.0.0.1:8000 BROWSER_APP_RESOURCE=http://127.0.0.1:8001 \
+		$(BIN)/gunicorn --workers 1 --bind 127.0.0.1:8002 "examples.browser_app.app:create_app()"
 
 ## Set up and run the whole suite on SQLite and PostgreSQL (starting local services if needed), after
 ## the static checks (ruff, ruff format, mypy for the server and, strict, for the verifier). `services` also
