@@ -24,6 +24,7 @@ from authserver.settings import init_app as init_settings
 from authserver.store.database import engine_options
 from authserver.throttle import policy as throttle_policy
 from authserver.views import health
+from authserver.views import json_api
 from authserver.views import oauth
 from authserver.views import wellknown
 
@@ -91,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(oauth.bp)
     app.register_blueprint(wellknown.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(json_api.bp)
     wsgi.install_pipeline(app)
 
 

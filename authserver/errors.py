@@ -32,6 +32,7 @@ DESCRIPTIONS = {
     "unsupported_token_type": "The token type is not supported.",
     "invalid_token": "The access token is invalid.",
     "insufficient_scope": "The access token lacks the required scope.",
+    "access_denied": "The request was refused.",
     "not_found": "No such resource.",
     "method_not_allowed": "This method is not allowed on this resource.",
     "request_too_large": "The request body is too large.",
@@ -91,6 +92,13 @@ class TooManyRequestsError(OAuthError):
 
     error = "temporarily_unavailable"
     status_code = 429
+
+
+class AccessDeniedError(OAuthError):
+    """A browser request refused unread (CSRF, RFC 9700 §4.14 and the browser-apps draft): 403, nothing changed."""
+
+    error = "access_denied"
+    status_code = 403
 
 
 class MissingTokenError(InvalidTokenError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 
 from authserver.admin.errors import AdminError
+from authserver.admin.origins import checked_origin
 from authserver.digests import secret_digest
 from authserver.oauth.metadata import GRANT_TYPES
 from authserver.settings import current_settings
@@ -35,6 +36,9 @@ def create_client(
     refresh_token_ttl: int | None = None,
     refresh_token_max_lifetime: int | None = None,
     introspect: bool = False,
+    origins: tuple[str, ...] = (),
+    login_default: bool = False,
+    grace_seconds: int | None = None,
 ) -> tuple[Registration, str | None]:
     """Register a client; returns it and its secret in the clear (``None`` for public clients)."""
     unknown = sorted(set(grant_types) - set(GRANT_TYPES))
@@ -54,10 +58,14 @@ def create_client(
         if ttl is not None and ttl <= 0:
             raise AdminError("token lifetimes must be positive")
     _check_access_token_ttl(access_token_ttl)
+    _check_grace_seconds(grace_seconds)
     store = current_stores().clients
     client_id = client_id or new_client_id()
     if store.registration(client_id) is not None:
         raise AdminError(f"client {client_id!r} already exists")
+    checked = tuple(dict.fromkeys(_free_origin(o) for o in origins))
+    if login_default and (current := store.login_default()) is not None:
+        raise AdminError(f"client {current.client_id!r} is already the login default (at most one client is)")
     secret = None if public else secrets.token_urlsafe(32)
     client = Registration(
         client_id,
@@ -71,6 +79,9 @@ def create_client(
         refresh_token_ttl,
         refresh_token_max_lifetime,
         introspect,
+        checked,
+        login_default,
+        grace_seconds,
     )
     store.create(client, None if secret is None else secret_digest(current_settings().secret_pepper, secret))
     return client, secret
@@ -118,3 +129,46 @@ def delete_client(client_id: str) -> None:
 
 def list_clients() -> list[Registration]:
     return current_stores().clients.all()
+
+
+def _check_grace_seconds(seconds: int | None) -> None:
+    if seconds is not None and not 0 <= seconds <= 300:
+        raise AdminError("the grace window is from 0 to 300 seconds")
+
+
+def _free_origin(text: str) -> str:
+    """``text`` checked (:mod:`authserver.admin.origins`) and registered by no client yet."""
+    origin = checked_origin(text, production=current_settings().production)
+    owner = current_stores().clients.origin_owner(origin)
+    if owner is not None:
+        raise AdminError(f"origin {origin} is already registered for client {owner!r}")
+    return origin
+
+
+def add_origin(client_id: str, origin: str) -> str:
+    """Register one more browser origin for the client; the origin as stored."""
+    registration(client_id)
+    checked = _free_origin(origin)
+    current_stores().clients.add_origin(client_id, checked)
+    return checked
+
+
+def remove_origin(client_id: str, origin: str) -> None:
+    registration(client_id)
+    checked = checked_origin(origin, production=False)  # whatever was registered can be removed
+    if not current_stores().clients.remove_origin(client_id, checked):
+        raise AdminError(f"client {client_id!r} has no origin {checked}")
+
+
+def set_login_default(client_id: str | None) -> None:
+    """Make the client the JSON API's login default (``None``: none is); the previous one stops being it."""
+    if client_id is not None:
+        registration(client_id)
+    current_stores().clients.set_login_default(client_id)
+
+
+def set_grace_seconds(client_id: str, seconds: int | None) -> None:
+    """Give the client its own refresh grace window (``None``: the default, see ``ClientInfo.grace_window``)."""
+    registration(client_id)
+    _check_grace_seconds(seconds)
+    current_stores().clients.set_grace_seconds(client_id, seconds)

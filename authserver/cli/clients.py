@@ -26,6 +26,9 @@ def _as_dict(client: Registration, secret: str | None = None) -> dict[str, objec
         "refresh_token_ttl": client.refresh_token_ttl,
         "refresh_token_max_lifetime": client.refresh_token_max_lifetime,
         "introspect": client.can_introspect,
+        "origins": list(client.origins),
+        "login_default": client.login_default,
+        "grace_seconds": client.grace_seconds,
     }
     if secret is not None:
         data["client_secret"] = secret
@@ -72,6 +75,19 @@ def group() -> None:
     help="A resource server allowed to call the introspection endpoint, "
     "for access tokens of its --audience and refresh tokens issued to it.",
 )
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="Browser origin of its single-page app, exactly scheme://host[:port] (repeatable): JSON API cookie mode.",
+)
+@click.option("--login-default", is_flag=True, help="The client POST /login serves when a request names none.")
+@click.option(
+    "--grace-seconds",
+    type=int,
+    default=None,
+    help="Its own refresh grace window, 0-300 s (default: 10 with --origin, else AUTHSERVER_REFRESH_GRACE_SECONDS).",
+)
 @json_option
 def create(
     name: str,
@@ -85,6 +101,9 @@ def create(
     refresh_token_ttl: int | None,
     refresh_token_max_lifetime: int | None,
     introspect: bool,
+    origins: tuple[str, ...],
+    login_default: bool,
+    grace_seconds: int | None,
     as_json: bool,
 ) -> None:
     """Register a client and print its credentials once."""
@@ -101,6 +120,9 @@ def create(
         refresh_token_ttl=refresh_token_ttl,
         refresh_token_max_lifetime=refresh_token_max_lifetime,
         introspect=introspect,
+        origins=origins,
+        login_default=login_default,
+        grace_seconds=grace_seconds,
     )
     show(_as_dict(client, secret), as_json, _secret_text(client, secret))
 
@@ -133,3 +155,45 @@ def delete(client_id: str, yes: bool, as_json: bool) -> None:
         raise click.UsageError("deleting a client is destructive: pass --yes")
     _run(clients.delete_client, client_id)
     show({"deleted": client_id}, as_json, f"deleted client {client_id}")
+
+
+@group.command("add-origin", context_settings=DASHED_ARGUMENT)
+@click.argument("client_id")
+@click.argument("origin")
+@json_option
+def add_origin(client_id: str, origin: str, as_json: bool) -> None:
+    """Register one more browser origin for a client."""
+    stored = _run(clients.add_origin, client_id, origin)
+    show(_as_dict(clients.registration(client_id)), as_json, f"client {client_id}: origin {stored} added")
+
+
+@group.command("remove-origin", context_settings=DASHED_ARGUMENT)
+@click.argument("client_id")
+@click.argument("origin")
+@json_option
+def remove_origin(client_id: str, origin: str, as_json: bool) -> None:
+    """Remove one of a client's browser origins."""
+    _run(clients.remove_origin, client_id, origin)
+    show(_as_dict(clients.registration(client_id)), as_json, f"client {client_id}: origin {origin} removed")
+
+
+@group.command("set-login-default", context_settings=DASHED_ARGUMENT)
+@click.argument("client_id", required=False)
+@click.option("--none", "clear", is_flag=True, help="No client is the login default any more.")
+@json_option
+def set_login_default(client_id: str | None, clear: bool, as_json: bool) -> None:
+    """Make a client the login default of POST /login (the previous one stops being it)."""
+    if (client_id is None) == (not clear):
+        raise click.UsageError("give a CLIENT_ID or --none")
+    _run(clients.set_login_default, None if clear else client_id)
+    show({"login_default": client_id}, as_json, f"login default: {client_id or 'none'}")
+
+
+@group.command("set-grace-seconds", context_settings=DASHED_ARGUMENT)
+@click.argument("client_id")
+@click.argument("seconds", type=int)
+@json_option
+def set_grace_seconds(client_id: str, seconds: int, as_json: bool) -> None:
+    """Give a client its own refresh grace window (0-300 s)."""
+    _run(clients.set_grace_seconds, client_id, seconds)
+    show(_as_dict(clients.registration(client_id)), as_json, f"client {client_id}: grace {seconds} s")

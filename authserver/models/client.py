@@ -7,11 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import Boolean
 from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import false
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 
 from authserver.extensions import Model
 
@@ -43,6 +45,14 @@ class Client(Model):
     #: Resource servers that may call the introspection endpoint (RFC 7662 §4).
     can_introspect: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    #: The JSON API's body mode serves this client when a request names none; at most one client is it.
+    login_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Its own refresh grace window, seconds; ``None``: 10 s with origins (browser tabs), else the server's.
+    grace_seconds: Mapped[int | None] = mapped_column(Integer)
+    #: The browser origins (scheme, host, port) of its single-page apps: the JSON API's cookie mode.
+    origins: Mapped[list[ClientOrigin]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="ClientOrigin.origin"
+    )
 
     @property
     def is_public(self) -> bool:
@@ -53,3 +63,12 @@ class Client(Model):
 
     def scope_set(self) -> set[str]:
         return set(self.scopes.split())
+
+
+class ClientOrigin(Model):
+    """One exact browser origin of a client; an origin belongs to one client only."""
+
+    __tablename__ = "client_origins"
+
+    origin: Mapped[str] = mapped_column(String(300), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"), index=True)

@@ -258,6 +258,19 @@ class Settings:
         "it off the public network.",
     )
     log_level: str = setting("LOG_LEVEL", str, "INFO", "level of the JSON logs on stderr.")
+    cookie_same_site: str = setting(
+        "COOKIE_SAME_SITE",
+        str,
+        "Strict",
+        "`SameSite` of the JSON API's refresh cookie: `Strict`, or `Lax`. See [Browser apps](#browser-apps).",
+    )
+    cookie_path: str = setting(
+        "COOKIE_PATH",
+        str,
+        "/",
+        "`Path` of the refresh cookie: `/`, or the prefix the server is mounted under (the cookie is then "
+        "`__Secure-` instead of `__Host-`).",
+    )
     tokens: TokenLifetimes
     keys: KeySettings
     argon2: Argon2Settings

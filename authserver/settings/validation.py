@@ -124,6 +124,10 @@ def _check_numbers(values: dict[str, Any]) -> None:
         raise ConfigError("AUTHSERVER_REFRESH_TOKEN_MAX_LIFETIME must be a positive integer")
     if values["ACCESS_TOKEN_TTL"] > values["ACCESS_TOKEN_MAX_TTL"]:
         raise ConfigError("AUTHSERVER_ACCESS_TOKEN_TTL exceeds AUTHSERVER_ACCESS_TOKEN_MAX_TTL")
+    if values["COOKIE_SAME_SITE"] not in ("Strict", "Lax"):
+        raise ConfigError("AUTHSERVER_COOKIE_SAME_SITE must be Strict or Lax")
+    if not str(values["COOKIE_PATH"]).startswith("/") or any(c in values["COOKIE_PATH"] for c in ";, \t"):
+        raise ConfigError("AUTHSERVER_COOKIE_PATH must be a path starting with /")
     rotation = values["KEY_ROTATION_PERIOD"]
     if rotation and rotation < 2 * (values["JWKS_MAX_AGE"] + values["KEYS_RELOAD_INTERVAL"]):
         raise ConfigError("AUTHSERVER_KEY_ROTATION_PERIOD must be at least twice JWKS_MAX_AGE + KEYS_RELOAD_INTERVAL")

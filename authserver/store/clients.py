@@ -14,15 +14,20 @@ database, so one SQLAlchemy implementation serves both.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy import func
 from sqlalchemy import select
 
 from authserver.extensions import db
 from authserver.models import Client
+from authserver.models import ClientOrigin
 
 MAX_ENTRIES = 10_000
+#: The grace window of a client with browser origins and no window of its own: tabs refreshing at once.
+BROWSER_GRACE_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -39,10 +44,19 @@ class ClientInfo:
     refresh_token_ttl: int | None
     refresh_token_max_lifetime: int | None
     can_introspect: bool
+    origins: frozenset[str] = frozenset()
+    login_default: bool = False
+    grace_seconds: int | None = None
 
     @property
     def is_public(self) -> bool:
         return self.secret_hash is None
+
+    def grace_window(self, server_default: int) -> int:
+        """Its grace window, seconds: its own, else 10 s for a browser client, else the server's."""
+        if self.grace_seconds is not None:
+            return self.grace_seconds
+        return BROWSER_GRACE_SECONDS if self.origins else server_default
 
     def allows_grant(self, grant_type: str) -> bool:
         return grant_type in self.grant_types
@@ -63,6 +77,9 @@ class ClientInfo:
             client.refresh_token_ttl,
             client.refresh_token_max_lifetime,
             client.can_introspect,
+            frozenset(o.origin for o in client.origins),
+            client.login_default,
+            client.grace_seconds,
         )
 
 
@@ -83,6 +100,9 @@ class Registration:
     refresh_token_ttl: int | None
     refresh_token_max_lifetime: int | None
     can_introspect: bool
+    origins: tuple[str, ...] = ()
+    login_default: bool = False
+    grace_seconds: int | None = None
 
     @classmethod
     def of(cls, client: Client) -> Registration:
@@ -98,6 +118,9 @@ class Registration:
             client.refresh_token_ttl,
             client.refresh_token_max_lifetime,
             client.can_introspect,
+            tuple(o.origin for o in client.origins),
+            client.login_default,
+            client.grace_seconds,
         )
 
 
@@ -116,6 +139,23 @@ class ClientStore(Protocol):
 
     def all(self) -> list[Registration]:
         """Every client, by name and id."""
+        ...
+
+    def for_origin(self, origin: str) -> ClientInfo | None:
+        """The client that registered this exact origin (cached like :meth:`get`), else ``None``."""
+        ...
+
+    def login_default(self) -> ClientInfo | None: ...
+    def origin_owner(self, origin: str) -> str | None: ...
+    def add_origin(self, client_id: str, origin: str) -> None: ...
+    def remove_origin(self, client_id: str, origin: str) -> bool: ...
+    def set_login_default(self, client_id: str | None) -> None:
+        """Make ``client_id`` the one login default (``None``: no client is)."""
+        ...
+
+    def set_grace_seconds(self, client_id: str, seconds: int | None) -> None: ...
+    def longest_grace_seconds(self) -> int:
+        """The longest grace window any client has of its own (cached): how long sealed successors must live."""
         ...
 
 
@@ -143,6 +183,8 @@ class SqlClientStore:
 
     def __init__(self, cache_seconds: int) -> None:
         self.cache = ClientCache(cache_seconds)
+        #: Facts about all clients (an origin's owner, the login default, the longest grace), with their expiry.
+        self._derived: dict[str, tuple[float, object]] = {}
 
     def get(self, client_id: str) -> ClientInfo | None:
         now = time.monotonic()
@@ -176,9 +218,13 @@ class SqlClientStore:
                 refresh_token_max_lifetime=r.refresh_token_max_lifetime,
                 can_introspect=r.can_introspect,
                 secret_hash=secret_hash,
+                login_default=r.login_default,
+                grace_seconds=r.grace_seconds,
+                origins=[ClientOrigin(origin=o) for o in r.origins],
             )
         )
         db.session.commit()
+        self._derived.clear()
 
     def _change(self, client_id: str, **values: object) -> None:
         client = db.session.get(Client, client_id)
@@ -187,6 +233,7 @@ class SqlClientStore:
             setattr(client, name, value)
         db.session.commit()
         self.cache.invalidate(client_id)
+        self._derived.clear()
 
     def set_secret_hash(self, client_id: str, secret_hash: str) -> None:
         self._change(client_id, secret_hash=secret_hash)
@@ -200,10 +247,85 @@ class SqlClientStore:
             db.session.delete(client)
             db.session.commit()
         self.cache.invalidate(client_id)
+        self._derived.clear()
 
     def all(self) -> list[Registration]:
         clients = db.session.execute(select(Client).order_by(Client.name, Client.client_id)).scalars()
         return [Registration.of(client) for client in clients]
+
+    def _cached(self, key: str) -> object:
+        entry = self._derived.get(key)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def _remember(self, key: str, value: object) -> object:
+        if self.cache.ttl > 0:
+            if len(self._derived) >= MAX_ENTRIES:
+                self._derived.clear()
+            self._derived[key] = (time.monotonic() + self.cache.ttl, value)
+        return value
+
+    def _fact(self, key: str, compute: Callable[[], object]) -> object:
+        cached = self._cached(key)
+        return cached if cached is not None else self._remember(key, compute())
+
+    def origin_owner(self, origin: str) -> str | None:
+        return db.session.execute(select(ClientOrigin.client_id).where(ClientOrigin.origin == origin)).scalar()
+
+    def for_origin(self, origin: str) -> ClientInfo | None:
+        # An unknown origin is not remembered: random origins must not fill memory.
+        key = "origin " + origin
+        client_id = self._cached(key) or self.origin_owner(origin)
+        if client_id is None:
+            return None
+        self._remember(key, client_id)
+        return self.get(str(client_id))
+
+    def login_default(self) -> ClientInfo | None:
+        client_id = (
+            self._cached("login default")
+            or db.session.execute(select(Client.client_id).where(Client.login_default)).scalar()
+        )
+        if client_id is None:
+            return None
+        self._remember("login default", client_id)
+        return self.get(str(client_id))
+
+    def add_origin(self, client_id: str, origin: str) -> None:
+        db.session.add(ClientOrigin(origin=origin, client_id=client_id))
+        db.session.commit()
+        self.cache.invalidate(client_id)
+        self._derived.clear()
+
+    def remove_origin(self, client_id: str, origin: str) -> bool:
+        row = db.session.get(ClientOrigin, origin)
+        if row is None or row.client_id != client_id:
+            return False
+        db.session.delete(row)
+        db.session.commit()
+        self.cache.invalidate(client_id)
+        self._derived.clear()
+        return True
+
+    def set_login_default(self, client_id: str | None) -> None:
+        for client in db.session.execute(select(Client).where(Client.login_default)).scalars():
+            client.login_default = False
+            self.cache.invalidate(client.client_id)
+        if client_id is not None:
+            self._change(client_id, login_default=True)
+        else:
+            db.session.commit()
+        self._derived.clear()
+
+    def set_grace_seconds(self, client_id: str, seconds: int | None) -> None:
+        self._change(client_id, grace_seconds=seconds)
+
+    def longest_grace_seconds(self) -> int:
+        def compute() -> int:
+            own = db.session.execute(select(func.max(Client.grace_seconds))).scalar() or 0
+            browser = db.session.execute(select(func.count()).select_from(ClientOrigin)).scalar()
+            return max(own, BROWSER_GRACE_SECONDS if browser else 0)
+
+        return int(self._fact("longest grace", compute))  # type: ignore[call-overload]
 
 
 def make_store(cache_seconds: int) -> ClientStore:
