@@ -17,6 +17,7 @@ const MAX_BACKOFF_MS = 30_000;
 
 let accessToken = null; // the only copy: this tab's memory
 let expiresAt = 0; // ms since the epoch
+let refreshAt = 0; // when this tab refreshes (before expiresAt)
 let refreshTimer = null;
 let inFlight = null; // this tab's pending refresh, shared by every caller
 let epoch = 0; // bumped on logout: an answer to an older request is ignored
@@ -86,9 +87,12 @@ async function errorCode(reply) {
 
 function schedule(expiresIn) {
   clearTimeout(refreshTimer);
-  // Early enough that a slow answer or a few retries still land before exp; for a 5-minute token 30 s.
-  const lead = Math.min(30, expiresIn / 4);
-  refreshTimer = setTimeout(() => refresh().catch(() => {}), Math.max(0, expiresIn - lead) * 1000);
+  // Early enough that a slow answer or a few retries still land before exp: a quarter of the life, at
+  // most 30 s, and at least 1.5 s, for exp is in whole seconds (RFC 7519 NumericDate) and may fall up
+  // to 1 s before receipt + expiresIn.
+  const lead = Math.min(30, Math.max(expiresIn / 4, Math.min(1.5, expiresIn / 2)));
+  refreshAt = Date.now() + Math.max(0, expiresIn - lead) * 1000;
+  refreshTimer = setTimeout(() => refresh().catch(() => {}), refreshAt - Date.now());
 }
 
 async function accept(reply) {
@@ -103,6 +107,7 @@ function end(tellOtherTabs) {
   epoch++;
   accessToken = null;
   expiresAt = 0;
+  refreshAt = 0;
   clearTimeout(refreshTimer);
   if (tellOtherTabs) channel.postMessage({ type: "logout" });
   notify();
@@ -174,7 +179,7 @@ export async function logout() {
  * is refreshed first (a tab whose timer a sleeping laptop delayed).
  */
 export async function authorizedFetch(url) {
-  if (accessToken === null || Date.now() >= expiresAt - 1000) {
+  if (accessToken === null || Date.now() >= refreshAt) {
     if (!(await refresh())) throw new SessionError("signed out");
   }
   const send = () => fetch(url, { headers: { Authorization: `Bearer ${accessToken}` }, cache: "no-store" });
@@ -190,7 +195,7 @@ channel.onmessage = (event) => {
 
 // A background tab's timers may be delayed: catch up when it is shown again.
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible" && accessToken !== null && Date.now() >= expiresAt - 1000) {
+  if (document.visibilityState === "visible" && accessToken !== null && Date.now() >= refreshAt) {
     refresh().catch(() => {});
   }
 });
