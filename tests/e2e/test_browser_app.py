@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -322,13 +325,39 @@ ATTACKS = {
 }
 
 
+class AttackerPage(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<!doctype html><p>attacker</p>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def attacker_origin() -> Iterator[str]:
+    """A real server on 127.0.0.1:<C>, an origin no client registered, same-site with the server.
+
+    Real, not a Playwright route: chromium treats a page it did not load from the network as public,
+    and its Local Network Access rules would then block every request to 127.0.0.1, whatever the
+    server answered, and the test would prove nothing.
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AttackerPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture
-def attacker_page(context):
-    """A page on 127.0.0.1:<C>, an origin no client registered, same-site with the server."""
+def attacker_page(context, attacker_origin):
     page = context.new_page()
-    url = f"http://127.0.0.1:{_free_port()}/"
-    page.route(url, lambda route: route.fulfill(status=200, content_type="text/html", body="<p>attacker</p>"))
-    page.goto(url)
+    page.goto(attacker_origin + "/")
     return page
 
 
