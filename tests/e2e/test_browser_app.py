@@ -282,6 +282,20 @@ def test_two_tabs_whose_tokens_expire_at_once_both_continue(register, open_tab, 
     first.log_in()
     second = open_tab()  # restores from the shared cookie
     assert second.state == "signed-in"
+    in_flight = {"now": 0, "most": 0}  # POST /auth/refresh requests of both tabs not yet answered
+
+    def sent(request) -> None:
+        if request.url == live_server.url + "/auth/refresh" and request.method == "POST":
+            in_flight["now"] += 1
+            in_flight["most"] = max(in_flight["most"], in_flight["now"])
+
+    def done(request) -> None:
+        if request.url == live_server.url + "/auth/refresh" and request.method == "POST":
+            in_flight["now"] -= 1
+
+    context.on("request", sent)
+    context.on("requestfinished", done)
+    context.on("requestfailed", done)
     # Restore both at the same moment: their access tokens now expire within milliseconds of each other.
     first.page.evaluate("location.reload()")
     second.page.evaluate("location.reload()")
@@ -294,6 +308,7 @@ def test_two_tabs_whose_tokens_expire_at_once_both_continue(register, open_tab, 
         assert len(tab.refreshes) >= 3 and set(tab.refreshes) == {200}, tab.refreshes  # restore + 2 by timer
         assert tab.load_data()["client_id"] == "spa"
     refresh_cookie(context, live_server.url)  # one cookie, still there
+    assert in_flight["most"] == 1  # the Web Lock: one refresh at a time across the tabs
 
 
 def test_logout_in_one_tab_logs_out_the_other_within_a_second(register, open_tab, context, live_server):
@@ -413,3 +428,34 @@ def test_a_cross_origin_form_post_to_refresh_gets_no_token_and_the_session_survi
     assert refresh_cookie(context, live_server.url)["value"] == cookie["value"]
     tab.reload()
     assert tab.state == "signed-in" and tab.refreshes == [200]
+
+
+@pytest.mark.parametrize("failure", ["network error", "503"])
+def test_a_refresh_that_fails_is_retried_with_backoff_and_the_session_survives(
+    register, open_tab, live_server, app_origin, failure
+):
+    """Only invalid_grant means signed out: an unreachable or failing server is retried."""
+    register(access_token_ttl=SHORT_TTL)
+    tab = open_tab()
+    tab.log_in()
+    failed: list[float] = []
+
+    def fail_twice(route) -> None:
+        if route.request.method != "POST" or len(failed) >= 2:
+            route.continue_()
+            return
+        failed.append(time.monotonic())
+        if failure == "network error":
+            route.abort("connectionrefused")
+        else:
+            route.fulfill(
+                status=503,
+                headers={"Access-Control-Allow-Origin": app_origin, "Access-Control-Allow-Credentials": "true"},
+                body='{"error": "server_error"}',
+            )
+
+    tab.page.route(live_server.url + "/auth/refresh", fail_twice)
+    tab.page.wait_for_timeout((SHORT_TTL + 1) * 1000)
+    assert len(failed) == 2 and failed[1] - failed[0] >= 0.25  # the first backoff
+    assert tab.refreshes and tab.refreshes[-1] == 200 and tab.state == "signed-in"
+    assert tab.load_data()["client_id"] == "spa" and 401 not in tab.data
