@@ -216,6 +216,33 @@ def test_login_shows_the_users_data_and_no_script_can_reach_a_token(register, op
     assert cookie["value"] not in data and tab.errors == []
 
 
+def test_the_page_runs_no_injected_script(register, open_tab):
+    """The CSP in force: no inline script element (Trusted Types guard the sink), no inline handler."""
+    register()
+    tab = open_tab()
+    outcome = tab.page.evaluate(
+        """async () => {
+            const tried = {};
+            try {
+                const script = document.createElement("script");
+                script.textContent = "window.injected = 1";
+                document.body.append(script);
+                tried.inline = String(window.injected);
+            } catch (error) { tried.inline = error.name; }
+            try {
+                const image = document.createElement("img");
+                image.setAttribute("onerror", "window.handled = 1");
+                image.src = "missing.png";
+                document.body.append(image);
+                await new Promise((resolve) => setTimeout(resolve, 300));
+                tried.handler = String(window.handled);
+            } catch (error) { tried.handler = error.name; }
+            return tried;
+        }"""
+    )
+    assert outcome == {"inline": "TypeError", "handler": "TypeError"}
+
+
 def test_wrong_password_is_refused_and_nothing_is_stored(register, open_tab, context, live_server):
     register()
     tab = open_tab()
