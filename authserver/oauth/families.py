@@ -36,6 +36,8 @@ def purge(now: int, grace_seconds: int, batch_size: int = 5000, access_token_max
     whose grace window has passed are erased first.
     """
     stores = current_stores()
+    # A client's own window (browser clients: 10 s) may be longer than the server's: keep what it can claim.
+    grace_seconds = max(grace_seconds, stores.clients.longest_grace_seconds())
     purged = stores.refresh_tokens.purge(now, grace_seconds, batch_size, access_token_max_ttl)
     jtis = stores.revoked_jtis.purge(now, batch_size)
     return PurgeResult(refresh_tokens=purged.refresh_tokens, access_token_jtis=jtis, sealed_erased=purged.sealed_erased)

@@ -20,6 +20,7 @@ from authserver.store.clients import ClientInfo
 
 CSRF_HEADER = "X-CSRF"
 PREFLIGHT_MAX_AGE = 600
+MAX_ORIGIN_CHARS = 300
 _NAME = "refresh_token"
 
 
@@ -42,7 +43,9 @@ def browser_origin() -> str | None:
 def origin_client() -> ClientInfo | None:
     """The client that registered the request's exact ``Origin``, if any."""
     origin = browser_origin()
-    return None if origin is None else current_stores().clients.for_origin(origin)
+    if origin is None or len(origin) > MAX_ORIGIN_CHARS or not origin.isprintable():
+        return None  # never registered (the store takes at most 300 characters, PostgreSQL no NUL)
+    return current_stores().clients.for_origin(origin)
 
 
 def browser_client() -> ClientInfo:

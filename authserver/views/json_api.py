@@ -22,6 +22,7 @@ from flask import request
 from authserver import clock
 from authserver.errors import DESCRIPTIONS
 from authserver.errors import InvalidClientError
+from authserver.errors import InvalidGrantError
 from authserver.errors import InvalidRequestError
 from authserver.errors import error_response
 from authserver.http import NO_STORE
@@ -130,6 +131,8 @@ def refresh() -> Response:
         raise InvalidClientError(f"client {who.client.client_id} may not refresh")
     g.clear_refresh_cookie = who.in_browser  # from here, a refused refresh token ends the cookie too
     presented = _presented(who)
+    if presented is None and who.in_browser:  # no cookie: no session (the app shows its login)
+        raise InvalidGrantError("no refresh cookie")
     if presented is None:
         raise InvalidRequestError("no refresh token")
     return _answer(refreshing.refresh(who.client, presented, parse_scope(who.body.get("scope")), JSON_API), who)

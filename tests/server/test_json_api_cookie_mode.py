@@ -12,6 +12,7 @@ from json_api_calls import set_cookie
 from token_asserts import claims
 
 MAX_LIFETIME = 3600
+BROWSER_HEADERS = {"Origin": ORIGIN, "X-CSRF": "1", "Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -177,7 +178,7 @@ def test_preflight_answers_registered_origins_only(spa, api):
         evil = api.client.options(
             path, headers={"Origin": "https://evil.test", "Access-Control-Request-Method": "POST"}
         )
-        assert not [h for h in evil.headers if h.lower().startswith("access-control-")]
+        assert not [name for name, _value in evil.headers if name.lower().startswith("access-control-")]
         assert "Origin" in evil.headers["Vary"]
 
 
@@ -206,3 +207,36 @@ def test_an_http_issuer_sets_neither_secure_nor_the_host_prefix(spa, api):
         "Set-Cookie"
     ]
     assert header.startswith("refresh_token=") and "Secure" not in header and "HttpOnly" in header
+
+
+def test_refresh_without_the_cookie_is_invalid_grant(spa, api):
+    """A page reload after logout: the app must read "logged out", not a malformed request to retry."""
+    resp = api.browser("/auth/refresh", None)
+    assert resp.status_code == 401 and resp.json["error"] == "invalid_grant"
+
+
+def test_errors_in_cookie_mode_carry_cors_so_the_app_can_read_them(spa, api):
+    resp = api.browser("/login", body={"username": "a" * 20000, "password": "x"})
+    assert resp.status_code == 413
+    assert resp.headers["Access-Control-Allow-Origin"] == ORIGIN
+    resp = api.browser("/login", body={"username": "alice", "password": "wrong"})
+    assert resp.status_code == 401 and resp.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "WWW-Authenticate" not in resp.headers  # no Basic dialog in a browser
+
+
+@pytest.mark.parametrize("origin", ["https://app.test\x00", "https://" + "a" * 400 + ".test"])
+def test_strange_origins_are_refused_not_5xx(spa, api, origin):
+    resp = api.client.post("/auth/refresh", data="{}", headers={**BROWSER_HEADERS, "Origin": origin})
+    assert resp.status_code == 403 and resp.json["error"] == "access_denied"
+
+
+def test_purge_keeps_a_browser_clients_sealed_successor_within_its_window(spa, api, app, clock):
+    """The server's window is 0 here; the browser client's is 10 s: purge must not cut the tabs' replay short."""
+    from lifecycle_helpers import cli_json
+
+    cookie = logged_in(api)
+    successor = cookie_value(api.browser("/auth/refresh", cookie))
+    clock.advance(5)
+    cli_json(app, "tokens", "purge")
+    again = api.browser("/auth/refresh", cookie)
+    assert again.status_code == 200 and cookie_value(again) == successor
