@@ -354,6 +354,20 @@ def test_logout_in_one_tab_logs_out_the_other_within_a_second(register, open_tab
     assert second.state == "signed-out"
 
 
+def test_a_session_revoked_on_the_server_signs_out_every_tab(register, open_tab, app):
+    """invalid_grant, and only it, means signed out: `authserver users revoke-sessions`, then a refresh."""
+    register(access_token_ttl=SHORT_TTL)
+    first = open_tab()
+    first.log_in()
+    second = open_tab()
+    assert second.state == "signed-in"
+    revoked = app.test_cli_runner().invoke(args=["users", "revoke-sessions", "alice"])
+    assert revoked.exit_code == 0, revoked.output
+    first.until_state("signed-out", timeout=SHORT_TTL + 2)  # its next refresh: 401 invalid_grant
+    second.until_state("signed-out", timeout=1)
+    assert 401 in first.refreshes or 401 in second.refreshes
+
+
 ATTACKS = {
     # A "simple" request: no preflight, the cookie goes along; the server must refuse it.
     "text/plain": """fetch(ISSUER + "/auth/refresh", {method: "POST", credentials: "include",

@@ -137,9 +137,9 @@ async function rotate() {
     return true;
   }
   const code = await errorCode(reply);
-  if (code === "invalid_grant" || (reply.status === 400 && code === "invalid_request" && accessToken === null)) {
-    // invalid_grant: the family is over (expired, revoked, reused); the server cleared the cookie.
-    // invalid_request before any session: there was no cookie to present (a first visit).
+  if (code === "invalid_grant") {
+    // The family is over (expired, revoked, reused) and the server cleared the cookie, or there was
+    // no cookie to present (a first visit).
     if (accessToken !== null) end(true);
     else notify();
     return false;
