@@ -12,6 +12,8 @@ Configuration (environment):
 * ``RESOURCE_LEEWAY``: clock-skew allowance in seconds (default 10).
 * ``RESOURCE_INTROSPECTION_CLIENT_ID`` / ``RESOURCE_INTROSPECTION_CLIENT_SECRET``: online mode; ask
   the issuer (RFC 7662) whether each token is still active, e.g. to honour log-outs before ``exp``.
+* ``RESOURCE_CORS_ORIGINS``: browser origins (exact ``scheme://host:port``, space- or comma-separated)
+  whose pages may call the ``/user/*`` routes (e.g. examples/browser_app).
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
+from flask import Response
 from flask import g
 from flask import jsonify
+from flask import request
 
 from authserver_verifier import Introspection
 from authserver_verifier import Verifier
@@ -50,9 +55,43 @@ def verifier_from_env(env: Mapping[str, str]) -> Verifier:
     )
 
 
+def cors_origins_from_env(env: Mapping[str, str]) -> frozenset[str]:
+    """``RESOURCE_CORS_ORIGINS``, each an exact origin (no wildcard, no path): refused at start-up otherwise."""
+    origins = frozenset(env.get("RESOURCE_CORS_ORIGINS", "").replace(",", " ").split())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or origin != f"{parts.scheme}://{parts.netloc}":
+            raise RuntimeError(f"RESOURCE_CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port])")
+    return origins
+
+
+def allow_cors(origins: frozenset[str], response: Response) -> Response:
+    """CORS without credentials: a browser page of a configured origin may send ``Authorization`` and read
+    the answer, ``WWW-Authenticate`` included (RFC 6750 section 3: it says whether to refresh).
+
+    Cookies are never read here, so ``Access-Control-Allow-Credentials`` is never sent: a page cannot make
+    this service act on a cookie the browser attaches by itself. An origin not configured gets no CORS
+    header at all (never ``*``, never a reflection).
+    """
+    if request.path.startswith("/user/"):
+        response.vary.add("Origin")
+        origin = request.headers.get("Origin")
+        if origin in origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
+            if request.method == "OPTIONS":
+                response.headers["Access-Control-Allow-Methods"] = "GET"
+                response.headers["Access-Control-Allow-Headers"] = "Authorization"
+                response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
 def create_app(env: Mapping[str, str] | None = None) -> Flask:
     app = Flask(__name__)
-    init_app(app, verifier_from_env(os.environ if env is None else env))
+    settings = os.environ if env is None else env
+    init_app(app, verifier_from_env(settings))
+    origins = cors_origins_from_env(settings)
+    app.after_request(lambda response: allow_cors(origins, response))
 
     @app.get("/healthz")
     def healthz() -> Any:
