@@ -39,8 +39,8 @@ PASSWORD = "correct horse battery"
 SHORT_TTL = 3  # seconds: the app refreshes 1.5 s before expiry
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
+@pytest.fixture(scope="module")  # not session: the sync API runs an event loop until it stops, and later
+def chromium() -> Iterator[object]:  # tests' asyncio.run() would find it running
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make services` (.ci/browser) installs Debian's chromium", pytrace=False)
     from playwright.sync_api import sync_playwright

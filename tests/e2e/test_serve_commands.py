@@ -162,10 +162,19 @@ def stub_bin(tmp_path: Path) -> Path:
     """``authserver`` and ``gunicorn`` stand-ins that record their environment and arguments."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
+    calls = tmp_path / "calls"
     for name in ("authserver", "gunicorn"):
         script = bin_dir / name
-        script.write_text(f'#!/bin/sh\necho "{name} AUTHSERVER_ENV=$AUTHSERVER_ENV $*" >> "{tmp_path}/calls"\n')
+        script.write_text(f'#!/bin/sh\necho "{name} AUTHSERVER_ENV=$AUTHSERVER_ENV $*" >> "{calls}"\n')
         script.chmod(0o755)
+    # The server's stand-in runs, as the server does, while the resource service beside it starts (up to
+    # 10 s): make's trap stops the background one when the foreground one ends, maybe before it wrote.
+    (bin_dir / "gunicorn").write_text(
+        f'#!/bin/sh\necho "gunicorn AUTHSERVER_ENV=$AUTHSERVER_ENV $*" >> "{calls}"\n'
+        'case "$*" in *"authserver:create_app()"*)\n'
+        f'  i=0; while [ "$(grep -c ^gunicorn "{calls}")" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done;;\n'
+        "esac\n"
+    )
     (bin_dir / "stamp").touch()
     return bin_dir
 
