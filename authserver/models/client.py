@@ -53,6 +53,10 @@ class Client(Model):
     origins: Mapped[list[ClientOrigin]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ClientOrigin.origin"
     )
+    #: Its registered redirect URIs (RFC 6749 §3.1.2) and post-logout redirect URIs (RP-Initiated Logout §3.1).
+    redirect_uris: Mapped[list[ClientRedirectUri]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="ClientRedirectUri.position"
+    )
 
     @property
     def is_public(self) -> bool:
@@ -72,3 +76,21 @@ class ClientOrigin(Model):
 
     origin: Mapped[str] = mapped_column(String(300), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"), index=True)
+
+
+#: ``ClientRedirectUri.purpose``: where the authorization endpoint may send the user back with a code.
+CALLBACK = "callback"
+#: ``ClientRedirectUri.purpose``: where RP-initiated logout may send the user back.
+POST_LOGOUT = "post_logout"
+
+
+class ClientRedirectUri(Model):
+    """One registered redirect URI of a client, compared exactly (RFC 9700 §4.1.3)."""
+
+    __tablename__ = "client_redirect_uris"
+
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    uri: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    #: Registration order, which the administration shows.
+    position: Mapped[int] = mapped_column(Integer, default=0)

@@ -39,6 +39,9 @@ class RefreshToken(Model):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     scope: Mapped[str] = mapped_column(String(1000), default="")
+    #: The login session (:class:`~authserver.models.authorization.LoginSession`) the family was issued under
+    #: by the authorization code flow; ``None`` for the password grant and the JSON API.
+    session_id: Mapped[str | None] = mapped_column(String(36), index=True)
     #: When the family began (the login); the absolute lifetime counts from here.
     auth_time: Mapped[int] = mapped_column(BigInteger)
     issued_at: Mapped[int] = mapped_column(BigInteger)

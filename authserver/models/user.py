@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
 from sqlalchemy import DateTime
 from sqlalchemy import String
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -35,6 +36,10 @@ class User(Model):
     normal_username: Mapped[str] = mapped_column(String(MAX_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: OpenID Connect standard claims (Core §5.1): ``profile`` gives ``name``, ``email`` gives the other two.
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: "Log out everywhere": access tokens issued before this Unix time are inactive.
     sessions_not_before: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)

@@ -25,10 +25,14 @@ class Issued:
     refresh_expires_at: int
     family_id: str
     user_id: str
+    #: The OpenID Connect ID token, when the scope has ``openid`` and the flow issues one.
+    id_token: str | None = None
 
     def token_response(self) -> str:
-        """The RFC 6749 §5.1 body of the token endpoint."""
-        return tokens.token_response(self.access_token, self.expires_in, self.scope, self.refresh_token)
+        """The RFC 6749 §5.1 body of the token endpoint (with ``id_token``, OpenID Connect Core §3.1.3.3)."""
+        return tokens.token_response(
+            self.access_token, self.expires_in, self.scope, self.refresh_token, id_token=self.id_token
+        )
 
 
 def issue(

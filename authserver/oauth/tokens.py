@@ -66,7 +66,9 @@ def audience_includes(claims: dict[str, Any], audience: str) -> bool:
     return aud == audience if isinstance(aud, str) else isinstance(aud, list) and audience in aud
 
 
-def token_response(access_token: str, expires_in: int, scope: str, refresh_token: str | None) -> str:
+def token_response(
+    access_token: str, expires_in: int, scope: str, refresh_token: str | None, id_token: str | None = None
+) -> str:
     """The RFC 6749 §5.1 success body, encoded once."""
     body: dict[str, Any] = {
         "access_token": access_token,
@@ -76,6 +78,8 @@ def token_response(access_token: str, expires_in: int, scope: str, refresh_token
     }
     if refresh_token is not None:
         body["refresh_token"] = refresh_token
+    if id_token is not None:
+        body["id_token"] = id_token
     return json.dumps(body, separators=(",", ":"))
 
 

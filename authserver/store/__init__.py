@@ -15,6 +15,7 @@ from flask import current_app
 
 from authserver.settings import current_settings
 from authserver.store import clients
+from authserver.store import consents
 from authserver.store import database
 from authserver.store import refresh_token_sql
 from authserver.store import revoked_jtis
@@ -35,6 +36,7 @@ class Stores:
     throttle_counters: throttle_counters.Store
     refresh_tokens: RefreshTokenStore
     revoked_jtis: RevokedJtiStore
+    consents: consents.ConsentStore
 
 
 def init_app(app: Flask) -> None:
@@ -47,6 +49,7 @@ def init_app(app: Flask) -> None:
         throttle_counters=throttle_counters.make_store(settings.redis_url, postgresql),
         refresh_tokens=refresh_token_sql.make_store(app),
         revoked_jtis=revoked_jtis.make_store(app),
+        consents=consents.make_store(),
     )
 
 

@@ -24,6 +24,9 @@ from sqlalchemy import select
 from authserver.extensions import db
 from authserver.models import Client
 from authserver.models import ClientOrigin
+from authserver.models import ClientRedirectUri
+from authserver.models.client import CALLBACK
+from authserver.models.client import POST_LOGOUT
 
 MAX_ENTRIES = 10_000
 #: The grace window of a client with browser origins and no window of its own: tabs refreshing at once.
@@ -47,6 +50,11 @@ class ClientInfo:
     origins: frozenset[str] = frozenset()
     login_default: bool = False
     grace_seconds: int | None = None
+    #: Shown on the consent page.
+    name: str = ""
+    #: Registered redirect URIs (RFC 6749 §3.1.2) and post-logout redirect URIs, in registration order.
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
 
     @property
     def is_public(self) -> bool:
@@ -80,6 +88,9 @@ class ClientInfo:
             frozenset(o.origin for o in client.origins),
             client.login_default,
             client.grace_seconds,
+            client.name,
+            _uris(client, CALLBACK),
+            _uris(client, POST_LOGOUT),
         )
 
 
@@ -103,6 +114,8 @@ class Registration:
     origins: tuple[str, ...] = ()
     login_default: bool = False
     grace_seconds: int | None = None
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, client: Client) -> Registration:
@@ -121,7 +134,13 @@ class Registration:
             tuple(o.origin for o in client.origins),
             client.login_default,
             client.grace_seconds,
+            _uris(client, CALLBACK),
+            _uris(client, POST_LOGOUT),
         )
+
+
+def _uris(client: Client, purpose: str) -> tuple[str, ...]:
+    return tuple(r.uri for r in client.redirect_uris if r.purpose == purpose)
 
 
 class ClientStore(Protocol):
@@ -221,6 +240,11 @@ class SqlClientStore:
                 login_default=r.login_default,
                 grace_seconds=r.grace_seconds,
                 origins=[ClientOrigin(origin=o) for o in r.origins],
+                redirect_uris=[
+                    ClientRedirectUri(purpose=purpose, uri=uri, position=position)
+                    for purpose, uris in ((CALLBACK, r.redirect_uris), (POST_LOGOUT, r.post_logout_redirect_uris))
+                    for position, uri in enumerate(uris)
+                ],
             )
         )
         db.session.commit()
