@@ -131,6 +131,7 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
         return render_template("problem.html", title=title, error=error, description=description), status
 
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.filters["utc"] = lambda t: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t)) if t else ""
 
     @app.after_request
     def security_headers(response: Response) -> Response:
