@@ -140,7 +140,7 @@ def signed_in_as(page, app: App) -> None:
     assert page.get_by_role("heading", level=1).inner_text() == f"Signed in as {app.user.username}"
 
 
-def test_sign_in_and_consent_land_on_the_app_with_the_userinfo(page, third_party_app):
+def test_sign_in_and_consent_land_on_the_app_with_the_userinfo(page, context, third_party_app):
     app = third_party_app
     start_sign_in(page, app)
     assert on_login_page(page, app), page.url
@@ -169,6 +169,9 @@ def test_sign_in_and_consent_land_on_the_app_with_the_userinfo(page, third_party
         "email_verified": "True",
     }
     assert set(page.locator("#scope").inner_text().split()) == {"openid", "profile", "email", "read"}
+    # The server's login session, as the browser keeps it (an http issuer: no __Host- prefix, not Secure).
+    (cookie,) = [c for c in context.cookies(app.server.url) if c["name"] == "authserver_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
 
     # The access token works at the resource service, and a refresh gives a new one.
     page.get_by_role("link", name="Call the resource service").click()
