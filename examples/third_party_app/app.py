@@ -42,9 +42,12 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from joserfc.errors import JoseError
 
 SCOPE = "openid profile email read"
 TIMEOUT = 10
+#: What talking to the server can fail with: its OAuth errors, an id_token that does not verify, the network.
+SERVER_ERRORS = (OAuthError, JoseError, requests.RequestException)
 
 
 class TokenStore:
@@ -71,6 +74,15 @@ class TokenStore:
     def drop(self, key: str | None) -> dict[str, Any] | None:
         with self._lock:
             return self._tokens.pop(key, None) if key else None
+
+
+def described(exc: Exception) -> tuple[str, str | None]:
+    """An error code and description to show, without anything secret in them."""
+    if isinstance(exc, OAuthError):
+        return exc.error or "server_error", exc.description
+    if isinstance(exc, JoseError):
+        return "invalid_id_token", exc.description or exc.error
+    return "server_unreachable", type(exc).__name__
 
 
 def url_from_env(env: Mapping[str, str], name: str, default: str | None = None) -> str:
@@ -187,9 +199,9 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
             # Checks state, sends the code with its PKCE code_verifier, validates the id_token (signature
             # against the JWKS, iss, aud, exp, at_hash) and its nonce against the one this browser sent.
             token = server.authorize_access_token()
-        except OAuthError as exc:
-            return problem("Sign-in failed", exc.error, exc.description)
-        userinfo = server.userinfo(token=token)
+            userinfo = server.userinfo(token=token)
+        except SERVER_ERRORS as exc:
+            return problem("Sign-in failed", *described(exc))
         if userinfo["sub"] != token["userinfo"]["sub"]:  # OIDC Core 5.3.2
             return problem("Sign-in failed", "invalid_userinfo", "userinfo is about another user")
         store.drop(session.get("tokens"))
@@ -223,13 +235,14 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
             return redirect(url_for("home"))
         try:
             fresh = server.fetch_access_token(grant_type="refresh_token", refresh_token=tokens["refresh_token"])
-        except OAuthError as exc:
-            if exc.error == "invalid_grant":  # the session ended at the server: signed out here too
+            # OIDC Core 12.2: a new id_token is checked like the first (iss, aud, signature), with the same sub.
+            claims = server.parse_id_token(fresh, nonce=None) if "id_token" in fresh else None
+        except SERVER_ERRORS as exc:
+            if isinstance(exc, OAuthError) and exc.error == "invalid_grant":  # ended at the server: here too
                 store.drop(session.pop("tokens", None))
-            return problem("Refresh failed", exc.error, exc.description)
+            return problem("Refresh failed", *described(exc))
         merged = {**tokens, **fresh}
-        if "id_token" in fresh:  # OIDC Core 12.2: same iss and sub, aud us, no nonce from us
-            claims = server.parse_id_token(fresh, nonce=None)
+        if claims is not None:
             if claims["sub"] != tokens["id_claims"]["sub"]:
                 return problem("Refresh failed", "invalid_id_token", "the new id_token is about another user")
             merged["id_claims"] = dict(claims)

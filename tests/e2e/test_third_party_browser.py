@@ -32,6 +32,7 @@ from e2e.third_party import SCOPES
 from e2e.third_party import SERVER_ENV
 from e2e.third_party import Client
 from e2e.third_party import User
+from e2e.third_party import cli
 from e2e.third_party import create_client
 from e2e.third_party import create_user
 
@@ -272,3 +273,21 @@ def test_the_app_refuses_an_answer_without_its_issuers_iss(page, third_party_app
     assert page.locator("#error").inner_text() == "invalid_issuer"
     page.goto(app.url + "/")
     assert page.get_by_role("link", name="Sign in with authserver").count() == 1
+
+
+def test_revoke_sessions_at_the_server_signs_the_app_out_at_its_next_refresh(app, page, third_party_app):
+    """``authserver users revoke-sessions``: the app's refresh token is refused (invalid_grant), so the app
+    forgets the user, and the server's login session is gone too (the form again)."""
+    tp = third_party_app
+    start_sign_in(page, tp)
+    submit_login(page, tp.user.username, PASSWORD)
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(tp.url + "/")
+
+    cli(app, "users", "revoke-sessions", tp.user.username)
+    page.get_by_role("button", name="Refresh the tokens").click()
+    assert page.locator("#error").inner_text() == "invalid_grant"
+    page.goto(tp.url + "/")
+    assert page.get_by_role("link", name="Sign in with authserver").count() == 1
+    start_sign_in(page, tp)
+    assert on_login_page(page, tp), page.url
