@@ -231,8 +231,13 @@ def run_oauth4webapi(node: str, server: LiveServer, user: User, client: Client) 
     return {"authorization": first, **json.loads(out)}
 
 
-def test_oauth4webapi_discovers_signs_in_and_reads_userinfo(node, server, metadata, user, client):
+@pytest.mark.parametrize("public", [False, True], ids=["confidential", "public"])
+def test_oauth4webapi_discovers_signs_in_and_reads_userinfo(app, node, server, metadata, user, public):
+    """A confidential client (client_secret_basic) and a public one (auth method none: PKCE alone)."""
+    client = create_client(app, f"http://127.0.0.1:{_free_port()}/callback", public=public)
+    assert (client.secret is None) is public
     out = run_oauth4webapi(node, server, user, client)
+    assert out["client_auth"] == ("none" if public else "client_secret_basic")
 
     assert out["oauth4webapi"].split(".")[0] == "3"
     sent = query(out["authorization"]["authorization_url"])

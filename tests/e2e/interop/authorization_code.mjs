@@ -7,7 +7,8 @@
 //   3. this script validates it, redeems the code, reads userinfo and prints one JSON document.
 //
 // Input, by environment (never argv, so no secret shows in a process listing):
-//   ISSUER, CLIENT_ID, CLIENT_SECRET (client_secret_basic), REDIRECT_URI, SCOPE
+//   ISSUER, CLIENT_ID, CLIENT_SECRET (client_secret_basic; empty or unset: a public client, auth method none),
+//   REDIRECT_URI, SCOPE
 // Output (step 3): {"oauth4webapi", "metadata", "mixup_refused", "callback", "token", "id_token",
 //   "id_token_claims", "userinfo"}. Exit status: 0 when every step passed, 2 otherwise (with {"fatal", "error"}).
 
@@ -40,7 +41,7 @@ async function step(message, fn) {
 }
 
 const env = process.env;
-for (const name of ['ISSUER', 'CLIENT_ID', 'CLIENT_SECRET', 'REDIRECT_URI', 'SCOPE']) {
+for (const name of ['ISSUER', 'CLIENT_ID', 'REDIRECT_URI', 'SCOPE']) {
   if (!env[name]) fail(`missing environment variable ${name}`);
 }
 
@@ -48,7 +49,7 @@ const issuer = new URL(env.ISSUER);
 // The test server is plain http on loopback; oauth4webapi refuses http unless told otherwise.
 const options = () => ({ [oauth.allowInsecureRequests]: true, signal: AbortSignal.timeout(TIMEOUT_MS) });
 const client = { client_id: env.CLIENT_ID };
-const clientAuth = oauth.ClientSecretBasic(env.CLIENT_SECRET);
+const clientAuth = env.CLIENT_SECRET ? oauth.ClientSecretBasic(env.CLIENT_SECRET) : oauth.None();
 
 // OpenID Connect discovery: /.well-known/openid-configuration, whose issuer must equal ISSUER.
 const as = await step('discovery failed', async () =>
@@ -104,6 +105,7 @@ process.stdout.write(`${JSON.stringify({
   metadata: as,
   mixup_refused: mixupRefused,
   callback: Object.fromEntries(params),
+  client_auth: env.CLIENT_SECRET ? 'client_secret_basic' : 'none',
   token: { token_type: token.token_type, scope: token.scope, expires_in: token.expires_in,
     has_refresh_token: Boolean(token.refresh_token) },
   id_token: token.id_token,
