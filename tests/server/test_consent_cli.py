@@ -1,0 +1,157 @@
+"""Remembered consents through the CLI: ``authserver users consents USERNAME`` lists them,
+``authserver users revoke-consent USERNAME CLIENT_ID`` withdraws one and ends exactly that client's
+refresh-token families for that user (the user's other clients and the client's other users untouched).
+
+Until the consent page and the code redemption are on main, a consent is granted through the consent
+store and a family is started through the refresh-token store, as the code redemption will start it;
+everything after that goes through HTTP and the CLI.
+"""
+
+from __future__ import annotations
+
+import pytest
+from lifecycle_helpers import INACTIVE
+from lifecycle_helpers import assert_error
+from lifecycle_helpers import assert_tokens
+from lifecycle_helpers import capture_events
+from lifecycle_helpers import cli_json
+from lifecycle_helpers import introspect
+from lifecycle_helpers import refresh_rows
+from lifecycle_helpers import run_cli
+
+from authserver.digests import new_token
+from authserver.digests import token_digest
+from authserver.store import current_stores
+
+
+def code_flow_family(app, clock, client_id: str, user_id: str, scope: str = "read") -> str:
+    """A refresh token of a new family, as the authorization code redemption starts one."""
+    token = new_token()
+    with app.app_context():
+        current_stores().refresh_tokens.start_family(
+            token_hash=token_digest(token),
+            client_id=client_id,
+            user_id=user_id,
+            scope=scope,
+            now=clock.now(),
+            expires_at=clock.now() + 3600,
+        )
+    return token
+
+
+def grant_consent(app, clock, user_id: str, client_id: str, scopes: str) -> None:
+    with app.app_context():
+        current_stores().consents.grant(user_id, client_id, scopes.split(), clock.now())
+
+
+@pytest.fixture
+def world(app, clock, make_user, make_client, oauth):
+    """alice allowed printer (two logins, one rotated within printer's grace window) and gallery; bob
+    allowed printer; alice also uses the first-party web app."""
+    ids = {"alice": make_user(), "bob": make_user("bob")}
+    code = ("authorization_code", "refresh_token")
+    printer = make_client(
+        "printer",
+        grants=code,
+        first_party=False,
+        redirect_uris=("https://printer.example/cb",),
+        grace_seconds=30,
+        introspect=True,  # a refresh token is introspectable by its holder only
+    )
+    gallery = make_client("gallery", grants=code, first_party=False, redirect_uris=("https://gallery.example/cb",))
+    web = make_client("web")
+    grant_consent(app, clock, ids["alice"], "printer", "read")
+    clock.advance(5)
+    grant_consent(app, clock, ids["alice"], "gallery", "read write")
+    grant_consent(app, clock, ids["bob"], "printer", "read")
+    first = code_flow_family(app, clock, "printer", ids["alice"])
+    rotated = assert_tokens(oauth.refresh(printer, first))
+    return {
+        "ids": ids,
+        "printer": printer,
+        "alice_printer_used": first,  # replayable within the grace window: its successor is kept sealed
+        "alice_printer": [rotated["refresh_token"], code_flow_family(app, clock, "printer", ids["alice"])],
+        "alice_gallery": (gallery, code_flow_family(app, clock, "gallery", ids["alice"])),
+        "alice_web": (web, assert_tokens(oauth.password(web))["refresh_token"]),
+        "bob_printer": code_flow_family(app, clock, "printer", ids["bob"]),
+    }
+
+
+def test_consents_lists_each_client_with_its_name_scopes_and_time(app, world, clock):
+    listed = cli_json(app, "users", "consents", "ALICE")  # any spelling of the username
+    assert listed == [
+        {"client_id": "gallery", "client_name": "gallery", "scopes": ["read", "write"], "granted_at": clock.now()},
+        {"client_id": "printer", "client_name": "printer", "scopes": ["read"], "granted_at": clock.now() - 5},
+    ]
+    text = run_cli(app, "users", "consents", "alice")
+    assert text.exit_code == 0 and "printer\tprinter\tread\t" in text.output, text.output
+
+
+def test_consents_of_a_user_without_any(app, make_user):
+    make_user("carol")
+    assert cli_json(app, "users", "consents", "carol") == []
+    assert "carol has consented to no client" in run_cli(app, "users", "consents", "carol").output
+
+
+def test_revoke_consent_ends_that_clients_families_for_that_user_only(app, world, oauth, client):
+    printer = world["printer"]
+    out = cli_json(app, "users", "revoke-consent", "alice", "printer")
+    assert out == {"username": "alice", "client_id": "printer", "revoked_refresh_tokens": 3}
+    for token in world["alice_printer"]:
+        assert introspect(client, printer, token) == INACTIVE
+        assert_error(oauth.refresh(printer, token), 400, "invalid_grant")
+    # Untouched: bob's family with printer, alice's with the other clients, and the other consents.
+    assert_tokens(oauth.refresh(printer, world["bob_printer"]))
+    for reg, token in (world["alice_gallery"], world["alice_web"]):
+        assert_tokens(oauth.refresh(reg, token))
+    assert [c["client_id"] for c in cli_json(app, "users", "consents", "alice")] == ["gallery"]
+    assert [c["client_id"] for c in cli_json(app, "users", "consents", "bob")] == ["printer"]
+
+
+def test_revoke_consent_erases_the_sealed_successor_so_a_replay_in_the_grace_window_fails(app, world, oauth):
+    printer, used = world["printer"], world["alice_printer_used"]
+    alice = world["ids"]["alice"]
+    assert any(r["successor_sealed"] is not None for r in refresh_rows(app) if r["user_id"] == alice)
+    cli_json(app, "users", "revoke-consent", "alice", "printer")
+    assert_error(oauth.refresh(printer, used), 400, "invalid_grant")
+    assert all(r["successor_sealed"] is None for r in refresh_rows(app) if r["client_id"] == "printer")
+
+
+def test_withdrawal_is_audited_without_token_values(app, world):
+    with capture_events() as events:
+        cli_json(app, "users", "revoke-consent", "alice", "printer")
+    [record] = events.named("consent.revoked")
+    assert (record.user_id, record.client_id, record.revoked_refresh_tokens) == (world["ids"]["alice"], "printer", 3)
+    for token in world["alice_printer"]:
+        assert token not in events.rendered(record)
+
+
+@pytest.mark.parametrize(
+    ("username", "client_id", "message"),
+    [
+        ("nobody", "printer", "no user 'nobody'"),
+        ("alice", "web", "user 'alice' has not consented to client 'web'"),
+        ("alice", "unknown", "user 'alice' has not consented to client 'unknown'"),
+    ],
+)
+def test_revoke_consent_without_that_consent_fails_and_changes_nothing(app, world, oauth, username, client_id, message):
+    before = refresh_rows(app)
+    result = run_cli(app, "users", "revoke-consent", username, client_id, "--json")
+    assert result.exit_code == 1 and message in result.stderr, result.output
+    assert result.stdout == ""
+    assert refresh_rows(app) == before
+    assert [c["client_id"] for c in cli_json(app, "users", "consents", "alice")] == ["gallery", "printer"]
+    assert_tokens(oauth.refresh(world["printer"], world["alice_printer"][1]))
+
+
+def test_consents_of_an_unknown_user_fails(app):
+    result = run_cli(app, "users", "consents", "nobody")
+    assert result.exit_code == 1 and "no user 'nobody'" in result.stderr
+
+
+def test_a_later_consent_starts_afresh(app, world, clock):
+    cli_json(app, "users", "revoke-consent", "alice", "printer")
+    clock.advance(60)
+    grant_consent(app, clock, world["ids"]["alice"], "printer", "read")
+    listed = {c["client_id"]: c for c in cli_json(app, "users", "consents", "alice")}
+    assert listed["printer"]["granted_at"] == clock.now()
