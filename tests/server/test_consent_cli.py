@@ -16,6 +16,7 @@ from lifecycle_helpers import assert_tokens
 from lifecycle_helpers import capture_events
 from lifecycle_helpers import cli_json
 from lifecycle_helpers import introspect
+from lifecycle_helpers import make_rs
 from lifecycle_helpers import refresh_rows
 from lifecycle_helpers import run_cli
 
@@ -69,6 +70,8 @@ def world(app, clock, make_user, make_client, oauth):
     return {
         "ids": ids,
         "printer": printer,
+        "alice_printer_access": rotated["access_token"],
+        "rs": make_rs(make_client),
         "alice_printer_used": first,  # replayable within the grace window: its successor is kept sealed
         "alice_printer": [rotated["refresh_token"], code_flow_family(app, clock, "printer", ids["alice"])],
         "alice_gallery": (gallery, code_flow_family(app, clock, "gallery", ids["alice"])),
@@ -100,8 +103,10 @@ def test_revoke_consent_ends_that_clients_families_for_that_user_only(app, world
     for token in world["alice_printer"]:
         assert introspect(client, printer, token) == INACTIVE
         assert_error(oauth.refresh(printer, token), 400, "invalid_grant")
+    assert introspect(client, world["rs"], world["alice_printer_access"]) == INACTIVE
     # Untouched: bob's family with printer, alice's with the other clients, and the other consents.
-    assert_tokens(oauth.refresh(printer, world["bob_printer"]))
+    bob = assert_tokens(oauth.refresh(printer, world["bob_printer"]))
+    assert introspect(client, world["rs"], bob["access_token"])["active"] is True
     for reg, token in (world["alice_gallery"], world["alice_web"]):
         assert_tokens(oauth.refresh(reg, token))
     assert [c["client_id"] for c in cli_json(app, "users", "consents", "alice")] == ["gallery"]
