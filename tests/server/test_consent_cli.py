@@ -1,15 +1,16 @@
 """Remembered consents through the CLI: ``authserver users consents USERNAME`` lists them,
 ``authserver users revoke-consent USERNAME CLIENT_ID`` withdraws one and ends exactly that client's
-refresh-token families for that user (the user's other clients and the client's other users untouched).
+refresh-token families for that user (the user's other clients and the client's other users untouched),
+and the client's next authorization request shows the consent page again.
 
-Until the consent page and the code redemption are on main, a consent is granted through the consent
-store and a family is started through the refresh-token store, as the code redemption will start it;
-everything after that goes through HTTP and the CLI.
+Consents are given on the consent page and families started by redeeming codes, through HTTP.
 """
 
 from __future__ import annotations
 
 import pytest
+from authorization_flow import App
+from authorization_flow import Flow
 from lifecycle_helpers import INACTIVE
 from lifecycle_helpers import assert_error
 from lifecycle_helpers import assert_tokens
@@ -20,63 +21,47 @@ from lifecycle_helpers import make_rs
 from lifecycle_helpers import refresh_rows
 from lifecycle_helpers import run_cli
 
-from authserver.digests import new_token
-from authserver.digests import token_digest
-from authserver.store import current_stores
+CODE = ("authorization_code", "refresh_token")
 
 
-def code_flow_family(app, clock, client_id: str, user_id: str, scope: str = "read") -> str:
-    """A refresh token of a new family, as the authorization code redemption starts one."""
-    token = new_token()
-    with app.app_context():
-        current_stores().refresh_tokens.start_family(
-            token_hash=token_digest(token),
-            client_id=client_id,
-            user_id=user_id,
-            scope=scope,
-            now=clock.now(),
-            expires_at=clock.now() + 3600,
-        )
-    return token
+def third_party(make_client, client_id: str, **kw) -> App:
+    uri = f"https://{client_id}.example/cb"
+    reg = make_client(client_id, grants=CODE, first_party=False, scopes="read write", redirect_uris=(uri,), **kw)
+    return App(reg.client_id, reg.secret, (uri,))
 
 
-def grant_consent(app, clock, user_id: str, client_id: str, scopes: str) -> None:
-    with app.app_context():
-        current_stores().consents.grant(user_id, client_id, scopes.split(), clock.now())
+def signed_in(browser, app_: App, username: str = "alice", scope: str = "read") -> dict:
+    """One authorization (sign-in and consent when asked) and its redemption: a new family's tokens."""
+    flow = Flow.start(browser, app_, scope=scope, nonce=None)
+    return assert_tokens(flow.redeem(flow.code(username)))
 
 
 @pytest.fixture
 def world(app, clock, make_user, make_client, oauth):
     """alice allowed printer (two logins, one rotated within printer's grace window) and gallery; bob
-    allowed printer; alice also uses the first-party web app."""
+    allowed printer; alice also uses the first-party web app (password grant)."""
     ids = {"alice": make_user(), "bob": make_user("bob")}
-    code = ("authorization_code", "refresh_token")
-    printer = make_client(
-        "printer",
-        grants=code,
-        first_party=False,
-        redirect_uris=("https://printer.example/cb",),
-        grace_seconds=30,
-        introspect=True,  # a refresh token is introspectable by its holder only
-    )
-    gallery = make_client("gallery", grants=code, first_party=False, redirect_uris=("https://gallery.example/cb",))
+    # A refresh token is introspectable by its holder only.
+    printer = third_party(make_client, "printer", grace_seconds=30, introspect=True)
+    gallery = third_party(make_client, "gallery")
     web = make_client("web")
-    grant_consent(app, clock, ids["alice"], "printer", "read")
+    alice, bob = app.test_client(), app.test_client()  # two browsers
+    first = signed_in(alice, printer)
     clock.advance(5)
-    grant_consent(app, clock, ids["alice"], "gallery", "read write")
-    grant_consent(app, clock, ids["bob"], "printer", "read")
-    first = code_flow_family(app, clock, "printer", ids["alice"])
-    rotated = assert_tokens(oauth.refresh(printer, first))
+    gallery_tokens = signed_in(alice, gallery, scope="read write")
+    rotated = assert_tokens(oauth.refresh(printer, first["refresh_token"]))
+    again = signed_in(alice, printer)  # the session and the consent skip both pages
     return {
         "ids": ids,
         "printer": printer,
+        "browsers": {"alice": alice, "bob": bob},
         "alice_printer_access": rotated["access_token"],
         "rs": make_rs(make_client),
-        "alice_printer_used": first,  # replayable within the grace window: its successor is kept sealed
-        "alice_printer": [rotated["refresh_token"], code_flow_family(app, clock, "printer", ids["alice"])],
-        "alice_gallery": (gallery, code_flow_family(app, clock, "gallery", ids["alice"])),
+        "alice_printer_used": first["refresh_token"],  # within the grace window its successor is kept sealed
+        "alice_printer": [rotated["refresh_token"], again["refresh_token"]],
+        "alice_gallery": (gallery, gallery_tokens["refresh_token"]),
         "alice_web": (web, assert_tokens(oauth.password(web))["refresh_token"]),
-        "bob_printer": code_flow_family(app, clock, "printer", ids["bob"]),
+        "bob_printer": signed_in(bob, printer, "bob")["refresh_token"],
     }
 
 
@@ -154,9 +139,13 @@ def test_consents_of_an_unknown_user_fails(app):
     assert result.exit_code == 1 and "no user 'nobody'" in result.stderr
 
 
-def test_a_later_consent_starts_afresh(app, world, clock):
+def test_after_withdrawal_the_client_asks_again_and_a_new_consent_starts_afresh(app, world, clock):
     cli_json(app, "users", "revoke-consent", "alice", "printer")
     clock.advance(60)
-    grant_consent(app, clock, world["ids"]["alice"], "printer", "read")
+    flow = Flow.start(world["browsers"]["alice"], world["printer"], scope="read", nonce=None)
+    page = flow.authorize()  # still signed in: straight to the consent page
+    assert page.status_code == 200 and 'value="consent"' in page.get_data(as_text=True)
+    code = flow.decide(page)
+    assert code.status_code in (302, 303)
     listed = {c["client_id"]: c for c in cli_json(app, "users", "consents", "alice")}
-    assert listed["printer"]["granted_at"] == clock.now()
+    assert listed["printer"]["granted_at"] == clock.now() and listed["printer"]["scopes"] == ["read"]

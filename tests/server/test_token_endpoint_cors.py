@@ -1,20 +1,14 @@
 """CORS on ``/oauth/token`` and ``/oauth/revoke`` for single-page apps doing the code flow with PKCE: the
-origins of public code-flow clients' redirect URIs get it, every other origin none.
-
-Until the code redemption is on main, a family is started through the refresh-token store, as the
-redemption will start it; the requests that follow (refresh, revoke) are the app's own.
-"""
+origins of public code-flow clients' redirect URIs get it, every other origin none."""
 
 from __future__ import annotations
 
 import pytest
+from authorization_flow import App
+from authorization_flow import Flow
 from lifecycle_helpers import assert_error
 from lifecycle_helpers import assert_tokens
 from lifecycle_helpers import cli_json
-
-from authserver.digests import new_token
-from authserver.digests import token_digest
-from authserver.store import current_stores
 
 SPA = "https://spa.example"
 DEV_SPA = "http://127.0.0.1:5173"
@@ -27,29 +21,23 @@ CODE = ("authorization_code", "refresh_token")
 def apps(make_user, make_client):
     """Two public SPAs, a confidential code-flow client, and a first-party SPA of the JSON API."""
     make_user()
-    uris = (f"{SPA}/callback", f"{DEV_SPA}/callback", "com.example.spa:/callback")
-    spa = make_client("spa", grants=CODE, public=True, first_party=False, redirect_uris=uris)
-    other = make_client("other", grants=CODE, public=True, first_party=False, redirect_uris=(f"{OTHER_SPA}/cb",))
-    printer = make_client("printer", grants=CODE, first_party=False, redirect_uris=(f"{CONFIDENTIAL}/cb",))
-    json_api = make_client("json-api", public=True, origins=("https://json-api.example",))
-    return {"spa": spa, "other": other, "printer": printer, "json_api": json_api}
+
+    def code_client(client_id: str, *uris: str, public: bool = True) -> App:
+        reg = make_client(client_id, grants=CODE, public=public, first_party=False, redirect_uris=uris)
+        return App(reg.client_id, reg.secret, uris)
+
+    return {
+        "spa": code_client("spa", f"{SPA}/callback", f"{DEV_SPA}/callback", "com.example.spa:/callback"),
+        "other": code_client("other", f"{OTHER_SPA}/cb"),
+        "printer": code_client("printer", f"{CONFIDENTIAL}/cb", public=False),
+        "json_api": make_client("json-api", public=True, origins=("https://json-api.example",)),
+    }
 
 
-def family(app, clock, client_id: str) -> str:
-    """A refresh token of a new family of alice's with ``client_id``, as the code redemption starts one."""
-    token = new_token()
-    with app.app_context():
-        user = current_stores().users.find("alice")
-        assert user is not None
-        current_stores().refresh_tokens.start_family(
-            token_hash=token_digest(token),
-            client_id=client_id,
-            user_id=user.id,
-            scope="read",
-            now=clock.now(),
-            expires_at=clock.now() + 3600,
-        )
-    return token
+def family(app, apps, client_id: str) -> str:
+    """The refresh token of a new family of alice's with ``client_id``: sign-in, consent, redemption."""
+    flow = Flow.start(app.test_client(), apps[client_id], scope="read", nonce=None)
+    return assert_tokens(flow.redeem(flow.code()))["refresh_token"]
 
 
 def refresh(client, token: str, origin: str | None, client_id: str = "spa", **extra: str):
@@ -108,8 +96,33 @@ def test_preflight_from_any_other_origin_gets_no_cors_headers(client, apps, path
     assert "Origin" in resp.headers["Vary"]
 
 
-def test_refresh_from_the_spa_origin_is_readable_by_the_spa(app, client, clock, apps):
-    resp = refresh(client, family(app, clock, "spa"), SPA)
+def test_code_redemption_from_the_spa_origin_is_readable_by_the_spa(app, apps):
+    browser = app.test_client()
+    flow = Flow.start(browser, apps["spa"], scope="read", nonce=None)
+    data = {
+        "grant_type": "authorization_code",
+        "code": flow.code(),
+        "redirect_uri": flow.params["redirect_uri"],
+        "code_verifier": flow.verifier,
+        "client_id": "spa",
+    }
+    resp = browser.post("/oauth/token", data=data, headers={"Origin": SPA})
+    assert_tokens(resp)
+    assert_cors(resp, SPA)
+
+
+def test_code_redemption_from_another_spas_origin_is_refused_and_leaves_the_code_usable(app, apps):
+    browser = app.test_client()
+    flow = Flow.start(browser, apps["spa"], scope="read", nonce=None)
+    code = flow.code()
+    data = {"grant_type": "authorization_code", "code": code, "code_verifier": flow.verifier, "client_id": "spa"}
+    data["redirect_uri"] = flow.params["redirect_uri"]
+    assert_error(browser.post("/oauth/token", data=data, headers={"Origin": OTHER_SPA}), 401, "invalid_client")
+    assert_tokens(browser.post("/oauth/token", data=data, headers={"Origin": SPA}))
+
+
+def test_refresh_from_the_spa_origin_is_readable_by_the_spa(app, client, apps):
+    resp = refresh(client, family(app, apps, "spa"), SPA)
     assert_tokens(resp)
     assert_cors(resp, SPA)
     assert resp.headers["Access-Control-Expose-Headers"] == "WWW-Authenticate"
@@ -121,32 +134,32 @@ def test_an_error_answer_to_the_spa_origin_is_readable_too(client, apps):
     assert_cors(resp, SPA)
 
 
-def test_revocation_from_the_spa_origin_is_readable_and_ends_the_family(app, client, clock, apps):
-    token = family(app, clock, "spa")
+def test_revocation_from_the_spa_origin_is_readable_and_ends_the_family(app, client, apps):
+    token = family(app, apps, "spa")
     resp = client.post("/oauth/revoke", data={"token": token, "client_id": "spa"}, headers={"Origin": DEV_SPA})
     assert resp.status_code == 200, resp.data
     assert_cors(resp, DEV_SPA)
     assert_error(refresh(client, token, SPA), 400, "invalid_grant")
 
 
-def test_an_unknown_origin_gets_no_cors_headers_on_post(app, client, clock, apps):
-    resp = refresh(client, family(app, clock, "spa"), "https://evil.example")
+def test_an_unknown_origin_gets_no_cors_headers_on_post(app, client, apps):
+    resp = refresh(client, family(app, apps, "spa"), "https://evil.example")
     assert_tokens(resp)  # served as without CORS (no cookies here); the browser keeps it from the page
     assert_no_cors(resp)
     assert "Origin" in resp.headers["Vary"]
 
 
-def test_a_request_without_origin_gets_no_cors_headers_at_all(app, client, clock, apps):
-    resp = refresh(client, family(app, clock, "spa"), None)
+def test_a_request_without_origin_gets_no_cors_headers_at_all(app, client, apps):
+    resp = refresh(client, family(app, apps, "spa"), None)
     assert_tokens(resp)
     assert_no_cors(resp)
     assert "Vary" not in resp.headers
 
 
-def test_a_confidential_clients_request_from_its_redirect_origin_gets_no_cors(app, client, clock, apps):
+def test_a_confidential_clients_request_from_its_redirect_origin_gets_no_cors(app, client, apps):
     resp = client.post(
         "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": family(app, clock, "printer")},
+        data={"grant_type": "refresh_token", "refresh_token": family(app, apps, "printer")},
         headers={"Origin": CONFIDENTIAL, **apps["printer"].basic},
     )
     assert_tokens(resp)
@@ -154,8 +167,8 @@ def test_a_confidential_clients_request_from_its_redirect_origin_gets_no_cors(ap
 
 
 @pytest.mark.parametrize("path", ["/oauth/token", "/oauth/revoke"])
-def test_an_origin_calling_as_another_client_is_refused_before_the_grant_runs(app, client, clock, apps, path):
-    token = family(app, clock, "other")
+def test_an_origin_calling_as_another_client_is_refused_before_the_grant_runs(app, client, apps, path):
+    token = family(app, apps, "other")
     data = {"grant_type": "refresh_token", "token": token, "refresh_token": token, "client_id": "other"}
     resp = client.post(path, data=data, headers={"Origin": SPA})
     assert_error(resp, 401, "invalid_client")
@@ -164,8 +177,8 @@ def test_an_origin_calling_as_another_client_is_refused_before_the_grant_runs(ap
 
 
 @pytest.mark.parametrize("named", [{}, {"client_id": "nobody"}, {"client_id": "printer"}])
-def test_an_allowed_origin_must_name_its_own_public_client(app, client, clock, apps, named):
-    token = family(app, clock, "spa")
+def test_an_allowed_origin_must_name_its_own_public_client(app, client, apps, named):
+    token = family(app, apps, "spa")
     data = {"grant_type": "refresh_token", "refresh_token": token, **named}
     assert_error(client.post("/oauth/token", data=data, headers={"Origin": SPA}), 401, "invalid_client")
     assert_tokens(refresh(client, token, SPA))
@@ -200,3 +213,16 @@ def test_a_deleted_client_loses_its_cors_at_once(app, client, apps):
 def test_other_oauth_endpoints_get_no_cors(client, apps):
     resp = client.post("/oauth/introspect", data={"token": "x"}, headers={"Origin": SPA})
     assert_no_cors(resp)
+
+
+@pytest.mark.parametrize(
+    ("redirect_uri", "origin"),
+    [
+        ("https://Caps.Example:443/cb", "https://caps.example"),  # as browsers send it: lower case, no default port
+        ("https://spa.example:8443/cb?x=1", "https://spa.example:8443"),
+        ("http://[::1]:5173/cb", "http://[::1]:5173"),
+    ],
+)
+def test_the_allowed_origin_is_the_one_a_browser_sends_from_the_redirect_uri(app, client, apps, redirect_uri, origin):
+    cli_json(app, "clients", "add-redirect-uri", "other", redirect_uri)
+    assert_cors(preflight(client, "/oauth/token", origin), origin)
