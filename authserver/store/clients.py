@@ -30,7 +30,7 @@ from authserver.models import ClientOrigin
 from authserver.models import ClientRedirectUri
 from authserver.models.client import CALLBACK
 from authserver.models.client import POST_LOGOUT
-from authserver.oauth.web_origins import origin_of
+from authserver.web_origins import origin_of
 
 #: The grant that uses redirect URIs (RFC 6749 §4.1): the only one a client may register them for, and the
 #: one whose browser clients (public, with redirect URIs) the token endpoint answers CORS for.

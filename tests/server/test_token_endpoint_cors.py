@@ -10,6 +10,9 @@ from lifecycle_helpers import assert_error
 from lifecycle_helpers import assert_tokens
 from lifecycle_helpers import cli_json
 
+from authserver import web_origins
+from authserver.oauth import redirect_uris
+
 SPA = "https://spa.example"
 DEV_SPA = "http://127.0.0.1:5173"
 OTHER_SPA = "https://other-spa.example"
@@ -226,3 +229,7 @@ def test_other_oauth_endpoints_get_no_cors(client, apps):
 def test_the_allowed_origin_is_the_one_a_browser_sends_from_the_redirect_uri(app, client, apps, redirect_uri, origin):
     cli_json(app, "clients", "add-redirect-uri", "other", redirect_uri)
     assert_cors(preflight(client, "/oauth/token", origin), origin)
+
+
+def test_the_origins_loopback_hosts_are_the_redirect_uri_rules_ones():
+    assert web_origins.LOOPBACK_HOSTS == redirect_uris.LOOPBACK_HOSTS

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from authserver.oauth.redirect_uris import LOOPBACK_HOSTS
-
+#: The loopback IP literals of :data:`authserver.oauth.redirect_uris.LOOPBACK_HOSTS` (a test keeps them
+#: equal): this module sits below ``oauth/`` so the client store can use it.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]"})
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
