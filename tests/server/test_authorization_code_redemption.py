@@ -97,7 +97,7 @@ def test_a_public_client_redeems_with_its_client_id_and_verifier(app, client, th
 def test_a_wrong_code_verifier_is_invalid_grant_and_uses_the_code_up(flow):
     code = flow.code()
     assert_invalid_grant(flow.redeem(code, code_verifier="x" * 43))
-    assert_invalid_grant(flow.redeem(code))  # one attempt per code (RFC 9700 §2.1.1 leans that way)
+    assert_invalid_grant(flow.redeem(code))  # one attempt per code
 
 
 def test_a_missing_code_verifier_is_refused_and_uses_the_code_up(flow):
