@@ -218,6 +218,15 @@ def test_the_family_records_its_login_session(app, client, third, flow):
     assert [r[0] for r in rows] == [sid]
 
 
+def test_the_family_keeps_its_login_session_through_rotation(app, client, third, flow):
+    body = flow.redeem(flow.code()).get_json()
+    sid = claims(client, body["id_token"])["sid"]
+    refresh(client, third, refresh(client, third, body["refresh_token"]).get_json()["refresh_token"])
+    with app.app_context():
+        rows = db.session.execute(text("SELECT session_id FROM refresh_tokens ORDER BY id")).all()
+    assert [r[0] for r in rows] == [sid, sid, sid]
+
+
 def test_codes_are_stored_only_as_digests(app, flow):
     code = flow.code()
     with app.app_context():
