@@ -32,6 +32,7 @@ from authserver.errors import LoginRequiredError
 from authserver.errors import TooManyRequestsError
 from authserver.oauth.codes import redirect_location
 from authserver.oauth.grants.authorization_code import AuthorizationCodeGrant
+from authserver.oauth.issued import LOGIN_PAGE
 from authserver.oauth.login import verify_login
 from authserver.oauth.scope import parse_scope
 from authserver.oauth.server import current_authorization_server
@@ -43,8 +44,6 @@ from authserver.views import pages
 
 bp = Blueprint("authorize", __name__, url_prefix="/oauth")
 
-#: Which front door a sign-in came through (the password grant's is "token_endpoint").
-LOGIN_PAGE = "login_page"
 #: A sign-in on the login page counts as fresh for prompt=login and max_age this long (the consent page in between).
 FRESH_SECONDS = 600
 #: The authorization request's parameters the forms carry (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1).
