@@ -76,7 +76,8 @@ def disable(username: str, as_json: bool) -> None:
 @click.argument("username")
 @json_option
 def revoke_sessions(username: str, as_json: bool) -> None:
-    """Log a user out everywhere: revoke every refresh-token family; older access tokens go inactive."""
+    """Log a user out everywhere: revoke every refresh-token family, end every login session; older access
+    tokens go inactive."""
     count = _run(users.revoke_families, username)
     show(
         {"username": username, "revoked_refresh_tokens": count},

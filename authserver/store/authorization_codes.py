@@ -4,7 +4,7 @@ Redeeming a code and starting its family are one transaction: the ``UPDATE ... W
 RETURNING`` that marks the code used (so of N parallel redemptions exactly one finds it unused; on PostgreSQL
 the others wait on its row lock, then find it used) and the insert of the family's first refresh token,
 committed together. So whoever sees a code used also sees the family its redemption started, and a second
-redemption can always revoke it (RFC 6749 §4.1.2, RFC 9700 §4.2.4).
+redemption can always revoke it (RFC 6749 §4.1.2).
 
 The code's binding (its client, redirect URI, PKCE challenge) is checked by the grant against :meth:`find`
 first; the consuming statement guards the race, the expiry, the user (still enabled) and the login session
