@@ -3,7 +3,7 @@
 A consent is what a user allowed a client that is not first-party (the consent page's **Allow**). Withdrawing
 it also ends everything the client holds for the user: every refresh-token family the client has for them
 (so the refresh tokens stop working, and introspection answers inactive for the access tokens of those
-families). The next authorization request of that client shows the consent page again.
+families), and every code it was given for them and has not redeemed yet. The next authorization request of that client shows the consent page again.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ def revoke_consent(username: str, client_id: str) -> int:
     def withdraw() -> int:
         if not any(c.client_id == client_id for c in stores.consents.list_for_user(user.id)):
             raise AdminError(f"user {user.username!r} has not consented to client {client_id!r}")  # nothing written
+        # The codes first: a redemption racing this either committed its family before (revoked next) or
+        # finds its code spent. A code issued just before the withdrawal cannot start a family after it.
+        stores.authorization_codes.use_up_for(client_id, user.id, now)
         revoked = stores.refresh_tokens.revoke_client_user_families(client_id, user.id, now)
         # The consent store commits its write, and with it the revocation above: one transaction.
         stores.consents.revoke(user.id, client_id)

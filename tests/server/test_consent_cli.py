@@ -149,3 +149,16 @@ def test_after_withdrawal_the_client_asks_again_and_a_new_consent_starts_afresh(
     assert code.status_code in (302, 303)
     listed = {c["client_id"]: c for c in cli_json(app, "users", "consents", "alice")}
     assert listed["printer"]["granted_at"] == clock.now() and listed["printer"]["scopes"] == ["read"]
+
+
+def test_a_code_issued_before_the_withdrawal_cannot_be_redeemed_after_it(app, world, make_client):
+    printer = world["printer"]
+    flow = Flow.start(world["browsers"]["alice"], printer, scope="read", nonce=None)
+    code = flow.code("alice")  # session and consent skip both pages: a code at once
+    cli_json(app, "users", "revoke-consent", "alice", "printer")
+    assert_error(flow.redeem(code), 400, "invalid_grant")
+    assert not any(
+        r["client_id"] == "printer" and r["revoked_at"] is None
+        for r in refresh_rows(app)
+        if r["user_id"] == world["ids"]["alice"]
+    )
