@@ -105,7 +105,7 @@ def _consume(scope_count: int) -> Any:
             *[_covers(i) for i in range(scope_count)],
         )
         .values(used_at=now, successor_sealed=bindparam("p_sealed", type_=LargeBinary))
-        .returning(_rt.c.id, _rt.c.family_id, _rt.c.user_id, _rt.c.scope, _rt.c.auth_time)
+        .returning(_rt.c.id, _rt.c.family_id, _rt.c.user_id, _rt.c.scope, _rt.c.auth_time, _rt.c.session_id)
     )
 
 
@@ -124,6 +124,7 @@ def _consume_and_insert(scope_count: int) -> Any:
                 "user_id",
                 "scope",
                 "auth_time",
+                "session_id",
                 "issued_at",
                 "expires_at",
             ],
@@ -135,6 +136,7 @@ def _consume_and_insert(scope_count: int) -> Any:
                 used.c.user_id,
                 used.c.scope,
                 used.c.auth_time,
+                used.c.session_id,
                 bindparam("p_now", type_=BigInteger),
                 func.least(
                     bindparam("p_expires_at", type_=BigInteger),
@@ -289,6 +291,7 @@ class SqlAlchemyRefreshTokens:
                     user_id=old.user_id,
                     scope=old.scope,
                     auth_time=old.auth_time,
+                    session_id=old.session_id,
                     issued_at=now,
                     expires_at=min(now + ttl, old.auth_time + max_lifetime),
                 )
@@ -329,6 +332,22 @@ class SqlAlchemyRefreshTokens:
         )
         db.session.execute(update(_users).where(_users.c.id == user_id).values(sessions_not_before=now))
         return revoked
+
+    def revoke_client_user_families(self, client_id: str, user_id: str, now: int) -> int:
+        # A family has one client: its rows are exactly the user's rows of that client.
+        return _changed(
+            update(_rt)
+            .where(
+                _in_id_order(
+                    and_(
+                        _rt.c.user_id == user_id,
+                        _rt.c.client_id == client_id,
+                        or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)),
+                    )
+                )
+            )
+            .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None)
+        )
 
     def purge(self, now: int, grace_seconds: int, batch_size: int, access_token_max_ttl: int) -> Purged:
         """Memory stays bounded: each batch selects at most ``batch_size`` ids."""

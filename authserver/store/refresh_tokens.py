@@ -92,8 +92,8 @@ class Purged:
 class RefreshTokenStore(Protocol):
     """Stored refresh tokens and their families.
 
-    :meth:`start_family` and :meth:`rotate` commit on their own; :meth:`revoke_family` and
-    :meth:`revoke_user_families` write in the request's unit of work, which
+    :meth:`start_family` and :meth:`rotate` commit on their own; :meth:`revoke_family`,
+    :meth:`revoke_user_families` and :meth:`revoke_client_user_families` write in the request's unit of work, which
     :func:`authserver.store.transaction.run_with_retry` (or the caller) commits.
     """
 
@@ -152,6 +152,11 @@ class RefreshTokenStore(Protocol):
     def revoke_user_families(self, user_id: str, now: int) -> int:
         """Log out everywhere: revoke all the user's families, erase their sealed successors, and refuse the
         user's access tokens issued before ``now`` (the user's ``sessions_not_before``); rows newly revoked."""
+        ...
+
+    def revoke_client_user_families(self, client_id: str, user_id: str, now: int) -> int:
+        """End every family the user has with one client (consent withdrawn): revoke their tokens and erase
+        their sealed successors, the user's other clients untouched; rows changed."""
         ...
 
     def purge(self, now: int, grace_seconds: int, batch_size: int, access_token_max_ttl: int) -> Purged:
