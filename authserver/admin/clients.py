@@ -11,6 +11,8 @@ import secrets
 from authserver.admin.errors import AdminError
 from authserver.admin.origins import checked_origin
 from authserver.digests import secret_digest
+from authserver.oauth.claims import STANDARD_SCOPES
+from authserver.oauth.claims import known_scopes
 from authserver.oauth.metadata import GRANT_TYPES
 from authserver.settings import current_settings
 from authserver.store import current_stores
@@ -44,11 +46,11 @@ def create_client(
     unknown = sorted(set(grant_types) - set(GRANT_TYPES))
     if unknown:
         raise AdminError(f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})")
-    known_scopes = set(current_settings().scopes.split())
-    if not set(scopes) <= known_scopes:
+    known = set(known_scopes(current_settings().scopes.split()))  # with OpenID Connect's own
+    if not set(scopes) <= known:
         raise AdminError(
-            f"unknown scopes: {', '.join(sorted(set(scopes) - known_scopes))} "
-            f"(AUTHSERVER_SCOPES is {' '.join(sorted(known_scopes))!r})"
+            f"unknown scopes: {', '.join(sorted(set(scopes) - known))} "
+            f"(AUTHSERVER_SCOPES is {current_settings().scopes!r}, and {' '.join(STANDARD_SCOPES)} are always known)"
         )
     if "password" in grant_types and not first_party:
         raise AdminError("the password grant is for first-party clients only: add --first-party")
