@@ -1,0 +1,59 @@
+"""The UserInfo endpoint (OpenID Connect Core §5.3): the signed-in user's claims, for an access token with ``openid``.
+
+The token comes as ``Authorization: Bearer`` (RFC 6750 §2.1) or, on ``POST``, as the form parameter
+``access_token`` (§2.2, which Core §5.3.1 allows); never both (§2: a client MUST NOT use more than one method),
+and never in the query (§2.3; RFC 9700 §4.3.2: it leaks into logs and ``Referer``).
+
+Any audience is accepted: a code-flow access token carries the audience of the API the client calls, and Core
+§5.3 has the client call userinfo with that same token. What authorises the call is the ``openid`` scope, which
+only a user's sign-in grants, and the token being active.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint
+from flask import Response
+from flask import request
+
+from authserver import clock
+from authserver.errors import BearerRequestError
+from authserver.errors import InsufficientScopeError
+from authserver.errors import InvalidTokenError
+from authserver.http import FORM
+from authserver.http import JSON_HEADERS
+from authserver.oauth import bearer
+from authserver.oauth.claims import OPENID
+from authserver.oauth.claims import userinfo_claims
+from authserver.store import current_stores
+
+bp = Blueprint("userinfo", __name__, url_prefix="/oauth")
+
+
+def _presented_token() -> str | None:
+    """The one access token of the request, by header or (POST) form body."""
+    if "access_token" in request.args:
+        raise BearerRequestError("access token in the query")
+    in_header = bearer.header_token(request.headers.get("Authorization"))
+    in_body = None
+    if request.method == "POST" and request.mimetype == FORM:
+        values = request.form.getlist("access_token")
+        if len(values) > 1:
+            raise BearerRequestError("access_token repeated")
+        in_body = values[0] if values else None
+    if in_header is not None and in_body is not None:
+        raise BearerRequestError("access token in both the header and the body")
+    return in_header if in_header is not None else in_body
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    claims = bearer.user_token_claims(_presented_token(), clock.now(), audience=None)
+    scopes = claims["scope"].split()
+    if OPENID not in scopes:
+        raise InsufficientScopeError("access token without openid", scope=OPENID)
+    profile = current_stores().users.profile(claims["sub"])
+    if profile is None:  # deleted since the activity check
+        raise InvalidTokenError("the token's user is gone")
+    return Response(json.dumps(userinfo_claims(profile, scopes)), headers=JSON_HEADERS)
