@@ -50,7 +50,15 @@ _users = cast(Table, User.__table__)  # a mapped class's table (typed FromClause
 #: At most this many sealed successors whose window has passed are erased by one rotation (bounded work).
 SWEEP_BATCH = 20
 
-_GRANT_COLUMNS = (_rt.c.id, _rt.c.user_id, _rt.c.family_id, _rt.c.scope, _rt.c.auth_time, _rt.c.parent_id)
+_GRANT_COLUMNS = (
+    _rt.c.id,
+    _rt.c.user_id,
+    _rt.c.family_id,
+    _rt.c.scope,
+    _rt.c.auth_time,
+    _rt.c.parent_id,
+    _rt.c.session_id,
+)
 
 _START_FAMILY = (
     insert(_rt)
@@ -103,7 +111,7 @@ def _consume(scope_count: int) -> Any:
             *[_covers(i) for i in range(scope_count)],
         )
         .values(used_at=now, successor_sealed=bindparam("p_sealed", type_=LargeBinary))
-        .returning(_rt.c.id, _rt.c.family_id, _rt.c.user_id, _rt.c.scope, _rt.c.auth_time)
+        .returning(_rt.c.id, _rt.c.family_id, _rt.c.user_id, _rt.c.scope, _rt.c.auth_time, _rt.c.session_id)
     )
 
 
@@ -122,6 +130,7 @@ def _consume_and_insert(scope_count: int) -> Any:
                 "user_id",
                 "scope",
                 "auth_time",
+                "session_id",
                 "issued_at",
                 "expires_at",
             ],
@@ -133,6 +142,7 @@ def _consume_and_insert(scope_count: int) -> Any:
                 used.c.user_id,
                 used.c.scope,
                 used.c.auth_time,
+                used.c.session_id,
                 bindparam("p_now", type_=BigInteger),
                 func.least(
                     bindparam("p_expires_at", type_=BigInteger),
@@ -198,6 +208,7 @@ def _lookup() -> Any:
         _rt.c.revoked_at,
         _rt.c.successor_sealed,
         type_coerce(case((_rt.c.successor_sealed.is_not(None), live), else_=false()), Boolean),
+        _rt.c.session_id,
     ).where(_rt.c.token_hash == bindparam("p_token_hash", type_=String))
 
 
@@ -278,6 +289,7 @@ class SqlAlchemyRefreshTokens:
                     user_id=old.user_id,
                     scope=old.scope,
                     auth_time=old.auth_time,
+                    session_id=old.session_id,
                     issued_at=now,
                     expires_at=min(now + ttl, old.auth_time + max_lifetime),
                 )
@@ -407,8 +419,8 @@ def _changed(statement: Any) -> int:
 
 
 def _grant(row: Any, client_id: str) -> Grant:
-    token_id, user_id, family_id, scope, auth_time, parent_id = row
-    return Grant(token_id, user_id, client_id, family_id, scope, auth_time, parent_id)
+    token_id, user_id, family_id, scope, auth_time, parent_id, session_id = row
+    return Grant(token_id, user_id, client_id, family_id, scope, auth_time, parent_id, session_id)
 
 
 def make_store(app: Flask) -> RefreshTokenStore:

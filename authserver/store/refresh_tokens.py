@@ -23,6 +23,8 @@ class Grant:
     scope: str
     auth_time: int
     parent_id: int | None = None
+    #: The login session the family was issued under (the ID token's ``sid``); ``None`` outside the code flow.
+    session_id: str | None = None
 
 
 class Standing(enum.Enum):
@@ -61,6 +63,8 @@ class TokenState:
     #: At the lookup's ``now``: its successor is unused, unrevoked, unexpired and its user enabled. Looked up
     #: only while a sealed successor is kept (``False`` otherwise), the one case :meth:`standing` reads it.
     successor_live: bool
+    #: The family's login session, as on :class:`Grant`.
+    session_id: str | None = None
 
     def standing(self, client_id: str, now: int, grace_seconds: int) -> Standing:
         """Where this token stands for ``client_id`` at ``now``, with a grace window of ``grace_seconds``."""
