@@ -331,6 +331,20 @@ class SqlAlchemyRefreshTokens:
         db.session.execute(update(_users).where(_users.c.id == user_id).values(sessions_not_before=now))
         return revoked
 
+    def revoke_session_families(self, session_id: str, now: int) -> int:
+        return _changed(
+            update(_rt)
+            .where(
+                _in_id_order(
+                    and_(
+                        _rt.c.session_id == session_id,
+                        or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)),
+                    )
+                )
+            )
+            .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None)
+        )
+
     def purge(self, now: int, grace_seconds: int, batch_size: int, access_token_max_ttl: int) -> Purged:
         """Memory stays bounded: each batch selects at most ``batch_size`` ids."""
         sealed_erased = _changed(

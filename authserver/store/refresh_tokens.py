@@ -96,8 +96,8 @@ class Purged:
 class RefreshTokenStore(Protocol):
     """Stored refresh tokens and their families.
 
-    :meth:`start_family` and :meth:`rotate` commit on their own; :meth:`revoke_family` and
-    :meth:`revoke_user_families` write in the request's unit of work, which
+    :meth:`start_family` and :meth:`rotate` commit on their own; :meth:`revoke_family`,
+    :meth:`revoke_user_families` and :meth:`revoke_session_families` write in the request's unit of work, which
     :func:`authserver.store.transaction.run_with_retry` (or the caller) commits.
     """
 
@@ -146,6 +146,11 @@ class RefreshTokenStore(Protocol):
     def revoke_user_families(self, user_id: str, now: int) -> int:
         """Log out everywhere: revoke all the user's families, erase their sealed successors, and refuse the
         user's access tokens issued before ``now`` (the user's ``sessions_not_before``); rows newly revoked."""
+        ...
+
+    def revoke_session_families(self, session_id: str, now: int) -> int:
+        """Sign-out (RP-initiated logout): revoke the families issued under one login session and erase their
+        sealed successors; rows newly revoked. The user's other sessions and families are untouched."""
         ...
 
     def purge(self, now: int, grace_seconds: int, batch_size: int, access_token_max_ttl: int) -> Purged:

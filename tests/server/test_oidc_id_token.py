@@ -75,7 +75,8 @@ def tie_to_session(app, family_id: str) -> str:
     """Stand-in for the code flow: the family is issued under a login session."""
     session_id = str(uuid.uuid4())
     with app.app_context():
-        db.session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id).values(session_id=session_id))
+        tie = update(RefreshToken).where(RefreshToken.family_id == family_id).values(session_id=session_id)
+        db.session.execute(tie)
         db.session.commit()
     return session_id
 
