@@ -23,6 +23,7 @@ from authserver.settings import Settings
 from authserver.settings import init_app as init_settings
 from authserver.store.database import engine_options
 from authserver.throttle import policy as throttle_policy
+from authserver.views import authorize
 from authserver.views import health
 from authserver.views import json_api
 from authserver.views import oauth
@@ -91,6 +92,7 @@ def _init_keystore(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(oauth.bp)
+    app.register_blueprint(authorize.bp)
     app.register_blueprint(wellknown.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(json_api.bp)

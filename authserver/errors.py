@@ -33,6 +33,9 @@ DESCRIPTIONS = {
     "invalid_token": "The access token is invalid.",
     "insufficient_scope": "The access token lacks the required scope.",
     "access_denied": "The request was refused.",
+    "unsupported_response_type": "The response type is not supported.",
+    "login_required": "The user must sign in.",
+    "consent_required": "The user must consent to the request.",
     "not_found": "No such resource.",
     "method_not_allowed": "This method is not allowed on this resource.",
     "request_too_large": "The request body is too large.",
@@ -124,6 +127,24 @@ class AccessDeniedError(OAuthError):
 
     error = "access_denied"
     status_code = 403
+
+
+class UnsupportedResponseTypeError(OAuthError):
+    """RFC 6749 §4.1.2.1: the authorization endpoint answers ``response_type=code`` only."""
+
+    error = "unsupported_response_type"
+
+
+class LoginRequiredError(OAuthError):
+    """OpenID Connect Core §3.1.2.6: ``prompt=none`` and the user is not signed in (or must sign in again)."""
+
+    error = "login_required"
+
+
+class ConsentRequiredError(OAuthError):
+    """OpenID Connect Core §3.1.2.6: ``prompt=none`` and the user has not allowed this client these scopes."""
+
+    error = "consent_required"
 
 
 class MissingTokenError(InvalidTokenError):

@@ -77,10 +77,11 @@ def _authenticate_user(username: str, password: str) -> Login | None:
     return user
 
 
-def start_family(client: ClientInfo, user: Login, scope: str, door: str) -> Issued:
+def start_family(client: ClientInfo, user: Login, scope: str, door: str, *, session_id: str | None = None) -> Issued:
     """Every login starts a family: its id is the access token's ``sid``, which logout and introspection track.
 
-    The refresh token is only handed out to clients allowed to use it.
+    The refresh token is only handed out to clients allowed to use it. ``session_id``: the login session the
+    family is issued under, if any.
     """
     now = clock.now()
     refresh = new_token()
@@ -94,6 +95,7 @@ def start_family(client: ClientInfo, user: Login, scope: str, door: str) -> Issu
             scope=scope,
             now=now,
             expires_at=expires_at,
+            session_id=session_id,
         )
         .family_id
     )

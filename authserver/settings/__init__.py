@@ -77,6 +77,34 @@ class TokenLifetimes:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LoginSettings:
+    """The authorization endpoint's login sessions and codes (store/login_sessions.py, oauth/codes.py)."""
+
+    session_idle_seconds: int = setting(
+        "LOGIN_SESSION_IDLE_SECONDS",
+        int,
+        1800,
+        "a login session (the sign-in page's cookie) ends after this long without an authorization request, "
+        "seconds (Keycloak's SSO Session Idle). See [docs/authorization-code.md](docs/authorization-code.md).",
+    )
+    session_max_seconds: int = setting(
+        "LOGIN_SESSION_MAX_SECONDS",
+        int,
+        36000,
+        "a login session ends this long after the sign-in whatever the activity, seconds (Keycloak's SSO "
+        "Session Max); families started under it cannot outlive the refresh-token absolute lifetime counted "
+        "from the sign-in.",
+        "`36000` (10 hours)",
+    )
+    authorization_code_seconds: int = setting(
+        "AUTHORIZATION_CODE_SECONDS",
+        int,
+        60,
+        "lifetime of an authorization code, seconds (1\u201360; RFC 9700 \u00a74.2.1 asks for a short one).",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class KeySettings:
     """The signing keys' directory and the timing of their lifecycle (keys/lifecycle.py ``Policy``)."""
 
@@ -274,6 +302,7 @@ class Settings:
         "`__Secure-` instead of `__Host-`).",
     )
     tokens: TokenLifetimes
+    login: LoginSettings
     keys: KeySettings
     argon2: Argon2Settings
     throttle: ThrottleLimits
@@ -305,6 +334,7 @@ class Settings:
             values,
             warnings=tuple(warnings),
             tokens=build(TokenLifetimes, values),
+            login=build(LoginSettings, values),
             keys=build(
                 KeySettings,
                 values,
@@ -358,6 +388,7 @@ __all__ = [
     "Argon2Settings",
     "ConfigError",
     "KeySettings",
+    "LoginSettings",
     "Setting",
     "Settings",
     "ThrottleLimits",

@@ -102,6 +102,8 @@ _POSITIVE = (
     "ARGON2_MEMORY_KIB",
     "ARGON2_PARALLELISM",
     "MAX_REQUEST_BYTES",
+    "LOGIN_SESSION_IDLE_SECONDS",
+    "LOGIN_SESSION_MAX_SECONDS",
 )
 
 
@@ -122,6 +124,10 @@ def _check_numbers(values: dict[str, Any]) -> None:
         raise ConfigError("AUTHSERVER_REFRESH_GRACE_SECONDS must be an integer from 0 to 300")
     if not isinstance(values["REFRESH_TOKEN_MAX_LIFETIME"], int) or values["REFRESH_TOKEN_MAX_LIFETIME"] <= 0:
         raise ConfigError("AUTHSERVER_REFRESH_TOKEN_MAX_LIFETIME must be a positive integer")
+    if not isinstance(values["AUTHORIZATION_CODE_SECONDS"], int) or not 1 <= values["AUTHORIZATION_CODE_SECONDS"] <= 60:
+        raise ConfigError("AUTHSERVER_AUTHORIZATION_CODE_SECONDS must be an integer from 1 to 60")
+    if values["LOGIN_SESSION_IDLE_SECONDS"] > values["LOGIN_SESSION_MAX_SECONDS"]:
+        raise ConfigError("AUTHSERVER_LOGIN_SESSION_IDLE_SECONDS exceeds AUTHSERVER_LOGIN_SESSION_MAX_SECONDS")
     if values["ACCESS_TOKEN_TTL"] > values["ACCESS_TOKEN_MAX_TTL"]:
         raise ConfigError("AUTHSERVER_ACCESS_TOKEN_TTL exceeds AUTHSERVER_ACCESS_TOKEN_MAX_TTL")
     if values["COOKIE_SAME_SITE"] not in ("Strict", "Lax"):

@@ -14,9 +14,11 @@ from flask import Flask
 from flask import current_app
 
 from authserver.settings import current_settings
+from authserver.store import authorization_codes
 from authserver.store import clients
 from authserver.store import consents
 from authserver.store import database
+from authserver.store import login_sessions
 from authserver.store import refresh_token_sql
 from authserver.store import revoked_jtis
 from authserver.store import throttle_counters
@@ -37,6 +39,8 @@ class Stores:
     refresh_tokens: RefreshTokenStore
     revoked_jtis: RevokedJtiStore
     consents: consents.ConsentStore
+    login_sessions: login_sessions.LoginSessionStore
+    authorization_codes: authorization_codes.AuthorizationCodeStore
 
 
 def init_app(app: Flask) -> None:
@@ -50,6 +54,10 @@ def init_app(app: Flask) -> None:
         refresh_tokens=refresh_token_sql.make_store(app),
         revoked_jtis=revoked_jtis.make_store(app),
         consents=consents.make_store(),
+        login_sessions=login_sessions.make_store(
+            settings.login.session_idle_seconds, settings.login.session_max_seconds
+        ),
+        authorization_codes=authorization_codes.make_store(),
     )
 
 

@@ -60,7 +60,8 @@ _GRANT_COLUMNS = (
     _rt.c.session_id,
 )
 
-_START_FAMILY = (
+#: A new family's first token; ``p_auth_time`` is the login (now, or the login session's sign-in).
+START_FAMILY = (
     insert(_rt)
     .values(
         token_hash=bindparam("p_token_hash", type_=String),
@@ -69,7 +70,8 @@ _START_FAMILY = (
         client_id=bindparam("p_client_id", type_=String),
         user_id=bindparam("p_user_id", type_=String),
         scope=bindparam("p_scope", type_=String),
-        auth_time=bindparam("p_now", type_=BigInteger),
+        session_id=bindparam("p_session_id", type_=String),
+        auth_time=bindparam("p_auth_time", type_=BigInteger),
         issued_at=bindparam("p_now", type_=BigInteger),
         expires_at=bindparam("p_expires_at", type_=BigInteger),
     )
@@ -249,11 +251,20 @@ class SqlAlchemyRefreshTokens:
     request's session (its unit of work)."""
 
     def start_family(
-        self, *, token_hash: str, client_id: str, user_id: str, scope: str, now: int, expires_at: int
+        self,
+        *,
+        token_hash: str,
+        client_id: str,
+        user_id: str,
+        scope: str,
+        now: int,
+        expires_at: int,
+        session_id: str | None = None,
     ) -> Grant:
         family_id = str(uuid.uuid4())
         row = db.session.execute(
-            _START_FAMILY, _family_params(token_hash, family_id, client_id, user_id, scope, now, expires_at)
+            START_FAMILY,
+            family_params(token_hash, family_id, client_id, user_id, scope, now, expires_at, session_id=session_id),
         ).one()
         db.session.commit()
         return Grant(row[0], user_id, client_id, family_id, scope, now)
@@ -373,11 +384,20 @@ class PostgresqlRefreshTokens(SqlAlchemyRefreshTokens):
     single statements on the held autocommit connection; revocations stay in the request's session."""
 
     def start_family(
-        self, *, token_hash: str, client_id: str, user_id: str, scope: str, now: int, expires_at: int
+        self,
+        *,
+        token_hash: str,
+        client_id: str,
+        user_id: str,
+        scope: str,
+        now: int,
+        expires_at: int,
+        session_id: str | None = None,
     ) -> Grant:
         family_id = str(uuid.uuid4())
         row = autocommit.fetchone(
-            _START_FAMILY, _family_params(token_hash, family_id, client_id, user_id, scope, now, expires_at)
+            START_FAMILY,
+            family_params(token_hash, family_id, client_id, user_id, scope, now, expires_at, session_id=session_id),
         )
         assert row is not None
         return Grant(row[0], user_id, client_id, family_id, scope, now)
@@ -412,15 +432,27 @@ class PostgresqlRefreshTokens(SqlAlchemyRefreshTokens):
         return None if row is None else TokenState(*row)
 
 
-def _family_params(
-    token_hash: str, family_id: str, client_id: str, user_id: str, scope: str, now: int, expires_at: int
+def family_params(
+    token_hash: str,
+    family_id: str,
+    client_id: str,
+    user_id: str,
+    scope: str,
+    now: int,
+    expires_at: int,
+    *,
+    session_id: str | None = None,
+    auth_time: int | None = None,
 ) -> dict[str, Any]:
+    """The parameters of :data:`START_FAMILY`; the family's login is ``auth_time``, by default ``now``."""
     return {
         "p_token_hash": token_hash,
         "p_family_id": family_id,
         "p_client_id": client_id,
         "p_user_id": user_id,
         "p_scope": scope,
+        "p_session_id": session_id,
+        "p_auth_time": now if auth_time is None else auth_time,
         "p_now": now,
         "p_expires_at": expires_at,
     }

@@ -102,9 +102,19 @@ class RefreshTokenStore(Protocol):
     """
 
     def start_family(
-        self, *, token_hash: str, client_id: str, user_id: str, scope: str, now: int, expires_at: int
+        self,
+        *,
+        token_hash: str,
+        client_id: str,
+        user_id: str,
+        scope: str,
+        now: int,
+        expires_at: int,
+        session_id: str | None = None,
     ) -> Grant:
-        """Store the first refresh token of a new family (one login), committed when this returns."""
+        """Store the first refresh token of a new family (one login), committed when this returns.
+
+        ``session_id``: the login session it was issued under (the authorization code flow), else ``None``."""
         ...
 
     def rotate(

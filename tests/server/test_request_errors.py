@@ -106,9 +106,9 @@ def test_unknown_grant_type_is_unsupported_grant_type(client, reg):
     assert_error(client.post("/oauth/token", data=data, headers=reg.basic), 400, "unsupported_grant_type")
 
 
-def test_authorization_code_grant_is_unsupported_grant_type(client, reg):
+def test_authorization_code_grant_of_a_client_without_it_is_unauthorized_client(client, reg):
     data = {"grant_type": "authorization_code", "code": "abc", "redirect_uri": "https://app.example/cb"}
-    assert_error(client.post("/oauth/token", data=data, headers=reg.basic), 400, "unsupported_grant_type")
+    assert_error(client.post("/oauth/token", data=data, headers=reg.basic), 400, "unauthorized_client")
 
 
 def test_missing_grant_type_is_invalid_request(client, reg):
@@ -123,7 +123,7 @@ def test_empty_grant_type_is_invalid_request(client, reg):
 
 def test_unknown_url_is_404_json(client):
     assert_error(client.get("/no/such/thing"), 404, "not_found")
-    assert_error(client.post("/oauth/authorize", data=LOGIN), 404, "not_found")
+    assert_error(client.post("/oauth/nothing", data=LOGIN), 404, "not_found")
 
 
 def test_unexpected_exception_is_500_server_error_without_traceback(app, client):
