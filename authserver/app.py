@@ -26,6 +26,7 @@ from authserver.throttle import policy as throttle_policy
 from authserver.views import authorize
 from authserver.views import health
 from authserver.views import json_api
+from authserver.views import logout
 from authserver.views import oauth
 from authserver.views import userinfo
 from authserver.views import wellknown
@@ -97,6 +98,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(json_api.bp)
     app.register_blueprint(userinfo.bp)
+    app.register_blueprint(logout.bp)
     wsgi.install_pipeline(app)
 
 
