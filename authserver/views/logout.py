@@ -14,6 +14,7 @@ a page asks **Sign out?** and the answer is a POST carrying a CSRF token.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -119,7 +120,7 @@ def end_login_sessions(session_ids: Iterable[str], now: int, client_id: str | No
     refresh tokens were revoked. The one place logout writes."""
     stores, revoked = current_stores(), 0
     for session_id in sorted(session_ids):
-        count = run_with_retry(lambda sid=session_id: families.revoke_session_families(sid, now))
+        count = run_with_retry(functools.partial(families.revoke_session_families, session_id, now))
         ended = stores.login_sessions.end(session_id, now)
         emit("login_session.ended", session_id=session_id, client_id=client_id, families=count, ended=ended)
         revoked += count
