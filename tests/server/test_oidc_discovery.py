@@ -95,6 +95,6 @@ def test_openid_configuration_is_cacheable_like_the_rfc8414_document(client):
 
 def test_advertised_endpoints_are_routes_of_this_app(client):
     doc = _doc(client, OPENID)
-    for member in ("userinfo_endpoint", "jwks_uri", "token_endpoint", "revocation_endpoint"):
+    for member in ("authorization_endpoint", "userinfo_endpoint", "end_session_endpoint", "jwks_uri", "token_endpoint"):
         path = doc[member].removeprefix(ISSUER)
         assert client.get(path).status_code != 404, member
