@@ -156,7 +156,7 @@ class Flow:
         assert params.get("state") == self.params.get("state") and params["iss"] == ISSUER, params
         return params["code"]
 
-    def redeem(self, code: str, **overrides: str | None) -> Any:
+    def redeem(self, code: str | None, **overrides: str | None) -> Any:
         data: dict[str, str | None] = {
             "grant_type": "authorization_code",
             "code": code,
