@@ -237,3 +237,15 @@ def test_logout_with_nothing_to_end_shows_signed_out(client):
 def test_a_repeated_parameter_is_refused(client, rp, tokens):
     resp = client.get(f"/oauth/logout?state=a&state=b&id_token_hint={tokens['id_token']}")
     _assert_page(resp, 400, "not valid")
+
+
+def test_an_unknown_client_id_is_refused(client, rp, tokens):
+    _assert_page(_logout(client, client_id="nobody", post_logout_redirect_uri=SIGNED_OUT), 400, "not valid")
+    assert _signed_in(client, rp)
+
+
+def test_the_signed_out_page_and_the_question_carry_the_pages_headers(client, rp, tokens):
+    page = _logout(client, client_id="rp", post_logout_redirect_uri=SIGNED_OUT)
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "form-action 'self' https://app.test" in csp
+    assert page.headers["Referrer-Policy"] == "no-referrer"
