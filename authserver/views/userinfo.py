@@ -50,7 +50,7 @@ def _presented_token() -> str | None:
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo() -> Response:
     claims = bearer.user_token_claims(_presented_token(), clock.now(), audience=None)
-    scopes = claims["scope"].split()
+    scopes = str(claims.get("scope", "")).split()
     if OPENID not in scopes:
         raise InsufficientScopeError("access token without openid", scope=OPENID)
     profile = current_stores().users.profile(claims["sub"])
