@@ -11,12 +11,19 @@ import secrets
 from authserver.admin.errors import AdminError
 from authserver.admin.origins import checked_origin
 from authserver.digests import secret_digest
+from authserver.models.client import CALLBACK
+from authserver.models.client import POST_LOGOUT
 from authserver.oauth.claims import STANDARD_SCOPES
 from authserver.oauth.claims import known_scopes
 from authserver.oauth.metadata import GRANT_TYPES
+from authserver.oauth.redirect_uris import registration_problem
 from authserver.settings import current_settings
 from authserver.store import current_stores
+from authserver.store.clients import AUTHORIZATION_CODE
 from authserver.store.clients import Registration
+
+#: What a client may be registered for (the metadata's grant types, the authorization code grant among them).
+REGISTRABLE_GRANT_TYPES = tuple(dict.fromkeys((*GRANT_TYPES, AUTHORIZATION_CODE)))
 
 
 def new_client_id() -> str:
@@ -41,11 +48,15 @@ def create_client(
     origins: tuple[str, ...] = (),
     login_default: bool = False,
     grace_seconds: int | None = None,
+    redirect_uris: tuple[str, ...] = (),
+    post_logout_redirect_uris: tuple[str, ...] = (),
 ) -> tuple[Registration, str | None]:
     """Register a client; returns it and its secret in the clear (``None`` for public clients)."""
-    unknown = sorted(set(grant_types) - set(GRANT_TYPES))
+    unknown = sorted(set(grant_types) - set(REGISTRABLE_GRANT_TYPES))
     if unknown:
-        raise AdminError(f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})")
+        raise AdminError(
+            f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(REGISTRABLE_GRANT_TYPES)})"
+        )
     known = set(known_scopes(current_settings().scopes.split()))  # with OpenID Connect's own
     if not set(scopes) <= known:
         raise AdminError(
@@ -61,6 +72,7 @@ def create_client(
             raise AdminError("token lifetimes must be positive")
     _check_access_token_ttl(access_token_ttl)
     _check_grace_seconds(grace_seconds)
+    callbacks, post_logout = _checked_uris(grant_types, redirect_uris, post_logout_redirect_uris)
     store = current_stores().clients
     client_id = client_id or new_client_id()
     if store.registration(client_id) is not None:
@@ -84,6 +96,8 @@ def create_client(
         checked,
         login_default,
         grace_seconds,
+        callbacks,
+        post_logout,
     )
     store.create(client, None if secret is None else secret_digest(current_settings().secret_pepper, secret))
     return client, secret
@@ -174,3 +188,65 @@ def set_grace_seconds(client_id: str, seconds: int | None) -> None:
     registration(client_id)
     _check_grace_seconds(seconds)
     current_stores().clients.set_grace_seconds(client_id, seconds)
+
+
+def _checked_uri(uri: str) -> str:
+    """``uri`` as registered (exactly as given: it is compared exactly), or why it cannot be."""
+    problem = registration_problem(uri)
+    if problem is not None:
+        raise AdminError(f"redirect URI {uri[:200]!r} refused: {problem}")
+    return uri
+
+
+def _checked_uris(
+    grant_types: list[str], redirect_uris: tuple[str, ...], post_logout_redirect_uris: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The redirect and post-logout redirect URIs of a new client, checked, duplicates dropped.
+
+    The authorization code grant needs a redirect URI (RFC 6749 §3.1.2.2, and the error page of §4.1.2.1
+    otherwise). A redirect URI without that grant is refused rather than stored unused: no flow of ours
+    could send anyone there, so it is a mistake in the registration (a forgotten ``--grant``)."""
+    callbacks = tuple(dict.fromkeys(_checked_uri(u) for u in redirect_uris))
+    post_logout = tuple(dict.fromkeys(_checked_uri(u) for u in post_logout_redirect_uris))
+    if AUTHORIZATION_CODE in grant_types and not callbacks:
+        raise AdminError("the authorization_code grant needs at least one redirect URI: add --redirect-uri")
+    if AUTHORIZATION_CODE not in grant_types and (callbacks or post_logout):
+        raise AdminError("redirect URIs are used only by the authorization_code grant: add --grant authorization_code")
+    return callbacks, post_logout
+
+
+def _code_flow_client(client_id: str) -> Registration:
+    client = registration(client_id)
+    if AUTHORIZATION_CODE not in client.grant_types:
+        raise AdminError(f"client {client_id!r} does not have the authorization_code grant: redirect URIs are unused")
+    return client
+
+
+def _purpose(post_logout: bool) -> str:
+    return POST_LOGOUT if post_logout else CALLBACK
+
+
+def add_redirect_uri(client_id: str, uri: str, *, post_logout: bool = False) -> None:
+    """Register one more redirect URI (``post_logout``: post-logout redirect URI) for a code-flow client."""
+    _code_flow_client(client_id)
+    if not current_stores().clients.add_redirect_uri(client_id, _checked_uri(uri), _purpose(post_logout)):
+        raise AdminError(f"client {client_id!r} already has {_kind(post_logout)} {uri!r}")
+
+
+def remove_redirect_uri(client_id: str, uri: str, *, post_logout: bool = False) -> None:
+    """Remove one of the client's redirect URIs; never its last one while it has the authorization_code grant."""
+    client = registration(client_id)
+    registered = client.post_logout_redirect_uris if post_logout else client.redirect_uris
+    if uri not in registered:
+        raise AdminError(f"client {client_id!r} has no {_kind(post_logout)} {uri[:200]!r}")
+    if not post_logout and registered == (uri,) and AUTHORIZATION_CODE in client.grant_types:
+        raise AdminError(
+            f"{uri!r} is the last redirect URI of client {client_id!r}, which the authorization_code grant "
+            "needs: add another first"
+        )
+    if not current_stores().clients.remove_redirect_uri(client_id, uri, _purpose(post_logout)):
+        raise AdminError(f"client {client_id!r} has no {_kind(post_logout)} {uri[:200]!r}")
+
+
+def _kind(post_logout: bool) -> str:
+    return "post-logout redirect URI" if post_logout else "redirect URI"

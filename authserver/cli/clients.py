@@ -1,4 +1,4 @@
-"""``authserver clients create|list|rotate-secret|delete``."""
+"""``authserver clients create|list|show|rotate-secret|delete|add-origin|add-redirect-uri|...``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def _as_dict(client: Registration, secret: str | None = None) -> dict[str, objec
         "origins": list(client.origins),
         "login_default": client.login_default,
         "grace_seconds": client.grace_seconds,
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
     }
     if secret is not None:
         data["client_secret"] = secret
@@ -57,8 +59,8 @@ def group() -> None:
 @click.option("--name", required=True)
 @click.option("--grant", "grants", multiple=True, help="Allowed grant type (repeatable).")
 @click.option("--scope", default="", help='Allowed scopes, space-separated, e.g. "read write".')
-@click.option("--public", is_flag=True, help="Public client: no secret (auth method none).")
-@click.option("--first-party", is_flag=True, help="Our own app: may use the password grant.")
+@click.option("--public", is_flag=True, help="Public client: no secret (auth method none): SPAs, native apps.")
+@click.option("--first-party", is_flag=True, help="Our own app: may use the password grant; skips the consent page.")
 @click.option(
     "--audience",
     default=None,
@@ -88,6 +90,19 @@ def group() -> None:
     default=None,
     help="Its own refresh grace window, 0-300 s (default: 10 with --origin, else AUTHSERVER_REFRESH_GRACE_SECONDS).",
 )
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="Where /oauth/authorize may send the user back (repeatable; needed by --grant authorization_code): "
+    "https, http on 127.0.0.1 or [::1], or a private-use scheme such as com.example.app:/cb; no fragment.",
+)
+@click.option(
+    "--post-logout-redirect-uri",
+    "post_logout_redirect_uris",
+    multiple=True,
+    help="Where /oauth/logout may send the user back (repeatable), the same rules.",
+)
 @json_option
 def create(
     name: str,
@@ -104,6 +119,8 @@ def create(
     origins: tuple[str, ...],
     login_default: bool,
     grace_seconds: int | None,
+    redirect_uris: tuple[str, ...],
+    post_logout_redirect_uris: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Register a client and print its credentials once."""
@@ -123,6 +140,8 @@ def create(
         origins=origins,
         login_default=login_default,
         grace_seconds=grace_seconds,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris,
     )
     show(_as_dict(client, secret), as_json, _secret_text(client, secret))
 
@@ -134,6 +153,21 @@ def list_(as_json: bool) -> None:
     rows = [_as_dict(c) for c in clients.list_clients()]
     text = "\n".join(f"{r['client_id']}\t{r['name']}\t{' '.join(r['grant_types'])}" for r in rows)  # type: ignore[arg-type]
     show(rows, as_json, text or "no clients")
+
+
+@group.command("show", context_settings=DASHED_ARGUMENT)
+@click.argument("client_id")
+@json_option
+def show_(client_id: str, as_json: bool) -> None:
+    """Show one client as registered (never its secret)."""
+    data = _as_dict(_run(clients.registration, client_id))
+    show(data, as_json, "\n".join(f"{k}: {_text(v)}" for k, v in data.items()))
+
+
+def _text(value: object) -> str:
+    if isinstance(value, list):
+        return " ".join(value) or "-"
+    return "-" if value is None else str(value)
 
 
 @group.command("rotate-secret", context_settings=DASHED_ARGUMENT)
@@ -197,3 +231,34 @@ def set_grace_seconds(client_id: str, seconds: int, as_json: bool) -> None:
     """Give a client its own refresh grace window (0-300 s)."""
     _run(clients.set_grace_seconds, client_id, seconds)
     show(_as_dict(clients.registration(client_id)), as_json, f"client {client_id}: grace {seconds} s")
+
+
+_POST_LOGOUT = click.option(
+    "--post-logout", is_flag=True, help="A post-logout redirect URI (RP-initiated logout) instead of a redirect URI."
+)
+
+
+@group.command("add-redirect-uri", context_settings=DASHED_ARGUMENT)
+@click.argument("client_id")
+@click.argument("uri")
+@_POST_LOGOUT
+@json_option
+def add_redirect_uri(client_id: str, uri: str, post_logout: bool, as_json: bool) -> None:
+    """Register one more redirect URI (or, with --post-logout, post-logout redirect URI) for a client."""
+    _run(clients.add_redirect_uri, client_id, uri, post_logout=post_logout)
+    show(_as_dict(clients.registration(client_id)), as_json, f"client {client_id}: {_kind(post_logout)} {uri} added")
+
+
+@group.command("remove-redirect-uri", context_settings=DASHED_ARGUMENT)
+@click.argument("client_id")
+@click.argument("uri")
+@_POST_LOGOUT
+@json_option
+def remove_redirect_uri(client_id: str, uri: str, post_logout: bool, as_json: bool) -> None:
+    """Remove one of a client's redirect URIs (or, with --post-logout, post-logout redirect URIs)."""
+    _run(clients.remove_redirect_uri, client_id, uri, post_logout=post_logout)
+    show(_as_dict(clients.registration(client_id)), as_json, f"client {client_id}: {_kind(post_logout)} {uri} removed")
+
+
+def _kind(post_logout: bool) -> str:
+    return "post-logout redirect URI" if post_logout else "redirect URI"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC
+from datetime import datetime
 
 import click
 from flask.cli import AppGroup
 
+from authserver.admin import consents
 from authserver.admin import users
 from authserver.admin.errors import AdminError
 from authserver.cli.output import DASHED_ARGUMENT
@@ -99,7 +102,8 @@ def disable(username: str, as_json: bool) -> None:
 @click.argument("username")
 @json_option
 def revoke_sessions(username: str, as_json: bool) -> None:
-    """Log a user out everywhere: revoke every refresh-token family; older access tokens go inactive."""
+    """Log a user out everywhere: revoke every refresh-token family, end every login session; older access
+    tokens go inactive."""
     count = _run(users.revoke_families, username)
     show(
         {"username": username, "revoked_refresh_tokens": count},
@@ -124,3 +128,36 @@ def list_(as_json: bool) -> None:
     rows = [_as_dict(u) for u in users.list_users()]
     text = "\n".join(f"{r['username']}\t{r['id']}\t{'disabled' if r['disabled'] else 'active'}" for r in rows)
     show(rows, as_json, text or "no users")
+
+
+@group.command("consents", context_settings=DASHED_ARGUMENT)
+@click.argument("username")
+@json_option
+def consents_(username: str, as_json: bool) -> None:
+    """List the clients a user allowed (the consent page's Allow) and the scopes allowed."""
+    rows = [
+        {"client_id": c.client_id, "client_name": c.client_name, "scopes": list(c.scopes), "granted_at": c.granted_at}
+        for c in _run(consents.list_consents, username)
+    ]
+    text = "\n".join(
+        f"{r['client_id']}\t{r['client_name']}\t{' '.join(r['scopes'])}\t{_utc(r['granted_at'])}" for r in rows
+    )
+    show(rows, as_json, text or f"{username} has consented to no client")
+
+
+def _utc(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@group.command("revoke-consent", context_settings=DASHED_ARGUMENT)
+@click.argument("username")
+@click.argument("client_id")
+@json_option
+def revoke_consent(username: str, client_id: str, as_json: bool) -> None:
+    """Withdraw a user's consent to a client: its refresh tokens for the user end too; it asks again."""
+    count = _run(consents.revoke_consent, username, client_id)
+    show(
+        {"username": username, "client_id": client_id, "revoked_refresh_tokens": count},
+        as_json,
+        f"consent of {username} to {client_id} withdrawn; revoked {count} of its refresh tokens",
+    )

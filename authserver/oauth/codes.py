@@ -3,8 +3,7 @@
 A code is 256 random bits, handed out once and stored only as its SHA-256 digest, valid for
 ``AUTHORIZATION_CODE_SECONDS`` (at most 60). It is single use in the strict sense: a failed attempt by its own
 client (a wrong redirect URI or code verifier) uses it up too, and a second redemption of a used code revokes
-the family its first redemption started, so every token issued from it stops working (RFC 6749 §4.1.2,
-RFC 9700 §4.2.4).
+the family its first redemption started, so every token issued from it stops working (RFC 6749 §4.1.2).
 """
 
 from __future__ import annotations

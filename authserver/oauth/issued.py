@@ -10,6 +10,7 @@ from authserver.store.clients import ClientInfo
 #: Which front door a request came through; every event says it.
 TOKEN_ENDPOINT = "token_endpoint"
 JSON_API = "json_api"
+LOGIN_PAGE = "login_page"  # the authorization endpoint's sign-in
 REVOCATION_ENDPOINT = "revocation_endpoint"
 
 

@@ -100,7 +100,7 @@ class LoginSettings:
         "AUTHORIZATION_CODE_SECONDS",
         int,
         60,
-        "lifetime of an authorization code, seconds (1\u201360; RFC 9700 \u00a74.2.1 asks for a short one).",
+        "lifetime of an authorization code, seconds (1\u201360; RFC 6749 \u00a74.1.2 asks for a short one).",
     )
 
 

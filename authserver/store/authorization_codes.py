@@ -4,7 +4,7 @@ Redeeming a code and starting its family are one transaction: the ``UPDATE ... W
 RETURNING`` that marks the code used (so of N parallel redemptions exactly one finds it unused; on PostgreSQL
 the others wait on its row lock, then find it used) and the insert of the family's first refresh token,
 committed together. So whoever sees a code used also sees the family its redemption started, and a second
-redemption can always revoke it (RFC 6749 §4.1.2, RFC 9700 §4.2.4).
+redemption can always revoke it (RFC 6749 §4.1.2).
 
 The code's binding (its client, redirect URI, PKCE challenge) is checked by the grant against :meth:`find`
 first; the consuming statement guards the race, the expiry, the user (still enabled) and the login session
@@ -105,6 +105,11 @@ class AuthorizationCodeStore(Protocol):
         """Mark the client's unused code used without redeeming it (a failed attempt), committed."""
         ...
 
+    def use_up_for(self, client_id: str, user_id: str, now: int) -> int:
+        """Spend every unused code the client holds for the user (a consent withdrawn), in the request's unit
+        of work, without committing; the codes spent."""
+        ...
+
     def purge(self, now: int, batch_size: int) -> int:
         """Delete expired codes: unused ones, and used ones whose family has no refresh token left (until then
         a late replay still revokes it); committed in batches; how many went."""
@@ -170,6 +175,14 @@ class SqlAuthorizationCodes:
             .values(used_at=now)
         )
         db.session.commit()
+
+    def use_up_for(self, client_id: str, user_id: str, now: int) -> int:
+        result = db.session.execute(
+            update(_codes)
+            .where(_codes.c.client_id == client_id, _codes.c.user_id == user_id, _codes.c.used_at.is_(None))
+            .values(used_at=now)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def purge(self, now: int, batch_size: int) -> int:
         family_left = select(_rt.c.id).where(_rt.c.family_id == _codes.c.family_id)

@@ -13,13 +13,16 @@ database, so one SQLAlchemy implementation serves both.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+from typing import cast
 
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from authserver.extensions import db
 from authserver.models import Client
@@ -27,6 +30,11 @@ from authserver.models import ClientOrigin
 from authserver.models import ClientRedirectUri
 from authserver.models.client import CALLBACK
 from authserver.models.client import POST_LOGOUT
+from authserver.web_origins import origin_of
+
+#: The grant that uses redirect URIs (RFC 6749 §4.1): the only one a client may register them for, and the
+#: one whose browser clients (public, with redirect URIs) the token endpoint answers CORS for.
+AUTHORIZATION_CODE = "authorization_code"
 
 MAX_ENTRIES = 10_000
 #: The grace window of a client with browser origins and no window of its own: tabs refreshing at once.
@@ -68,6 +76,16 @@ class ClientInfo:
 
     def allows_grant(self, grant_type: str) -> bool:
         return grant_type in self.grant_types
+
+    @functools.cached_property
+    def cors_origins(self) -> frozenset[str]:
+        """The origins that may call the token and revocation endpoints as this client (CORS, Fetch §3.2): a
+        single-page app doing the code flow with PKCE is a public client, and the browser at its ``https``
+        or loopback ``http`` redirect URIs sends their origin. None for a confidential client (its secret
+        has no place in a browser) or one without the grant."""
+        if not self.is_public or not self.allows_grant(AUTHORIZATION_CODE):
+            return frozenset()
+        return frozenset(o for o in map(origin_of, self.redirect_uris) if o is not None)
 
     def scope_set(self) -> set[str]:
         return set(self.scopes)
@@ -168,6 +186,20 @@ class ClientStore(Protocol):
     def origin_owner(self, origin: str) -> str | None: ...
     def add_origin(self, client_id: str, origin: str) -> None: ...
     def remove_origin(self, client_id: str, origin: str) -> bool: ...
+    def add_redirect_uri(self, client_id: str, uri: str, purpose: str) -> bool:
+        """Register ``uri`` for ``purpose`` (``CALLBACK`` or ``POST_LOGOUT``) after the others; ``False`` if it
+        already was."""
+        ...
+
+    def remove_redirect_uri(self, client_id: str, uri: str, purpose: str) -> bool:
+        """``False`` if the client had no such URI."""
+        ...
+
+    def cors_origins(self) -> frozenset[str]:
+        """Every origin some client's :attr:`ClientInfo.cors_origins` has (cached like :meth:`get`): the origins
+        the token and revocation endpoints answer CORS for."""
+        ...
+
     def set_login_default(self, client_id: str | None) -> None:
         """Make ``client_id`` the one login default (``None``: no client is)."""
         ...
@@ -329,6 +361,44 @@ class SqlClientStore:
         self.cache.invalidate(client_id)
         self._derived.clear()
         return True
+
+    def add_redirect_uri(self, client_id: str, uri: str, purpose: str) -> bool:
+        client = db.session.get(Client, client_id)
+        assert client is not None, f"no client {client_id!r}"
+        same = [r for r in client.redirect_uris if r.purpose == purpose]
+        if any(r.uri == uri for r in same):
+            return False
+        position = max((r.position for r in same), default=-1) + 1
+        client.redirect_uris.append(ClientRedirectUri(purpose=purpose, uri=uri, position=position))
+        try:
+            db.session.commit()
+        except IntegrityError:  # added in parallel
+            db.session.rollback()
+            return False
+        finally:
+            self.cache.invalidate(client_id)
+            self._derived.clear()
+        return True
+
+    def remove_redirect_uri(self, client_id: str, uri: str, purpose: str) -> bool:
+        row = db.session.get(ClientRedirectUri, {"client_id": client_id, "purpose": purpose, "uri": uri})
+        if row is None:
+            return False
+        db.session.delete(row)
+        db.session.commit()
+        self.cache.invalidate(client_id)
+        self._derived.clear()
+        return True
+
+    def cors_origins(self) -> frozenset[str]:
+        def compute() -> frozenset[str]:
+            # Only public clients can have any (the grant type is checked exactly by ClientInfo).
+            candidates = db.session.execute(
+                select(Client).where(Client.secret_hash.is_(None), Client.grant_types.contains(AUTHORIZATION_CODE))
+            ).scalars()
+            return frozenset().union(*(ClientInfo.of(client).cors_origins for client in candidates))
+
+        return cast(frozenset[str], self._fact("cors origins", compute))
 
     def set_login_default(self, client_id: str | None) -> None:
         for client in db.session.execute(select(Client).where(Client.login_default)).scalars():

@@ -343,18 +343,11 @@ class SqlAlchemyRefreshTokens:
         return revoked
 
     def revoke_session_families(self, session_id: str, now: int) -> int:
-        return _changed(
-            update(_rt)
-            .where(
-                _in_id_order(
-                    and_(
-                        _rt.c.session_id == session_id,
-                        or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)),
-                    )
-                )
-            )
-            .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None)
-        )
+        return _revoke_rows(_rt.c.session_id == session_id, now)
+
+    def revoke_client_user_families(self, client_id: str, user_id: str, now: int) -> int:
+        # A family has one client: its rows are exactly the user's rows of that client.
+        return _revoke_rows(and_(_rt.c.user_id == user_id, _rt.c.client_id == client_id), now)
 
     def purge(self, now: int, grace_seconds: int, batch_size: int, access_token_max_ttl: int) -> Purged:
         """Memory stays bounded: each batch selects at most ``batch_size`` ids."""
@@ -456,6 +449,15 @@ def family_params(
         "p_now": now,
         "p_expires_at": expires_at,
     }
+
+
+def _revoke_rows(condition: ColumnElement[bool], now: int) -> int:
+    """Revoke the rows matching ``condition`` and erase their sealed successors, in the request's session."""
+    return _changed(
+        update(_rt)
+        .where(_in_id_order(and_(condition, or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)))))
+        .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None)
+    )
 
 
 def _changed(statement: Any) -> int:

@@ -97,7 +97,8 @@ class RefreshTokenStore(Protocol):
     """Stored refresh tokens and their families.
 
     :meth:`start_family` and :meth:`rotate` commit on their own; :meth:`revoke_family`,
-    :meth:`revoke_user_families` and :meth:`revoke_session_families` write in the request's unit of work, which
+    :meth:`revoke_user_families`, :meth:`revoke_session_families` and :meth:`revoke_client_user_families` write
+    in the request's unit of work, which
     :func:`authserver.store.transaction.run_with_retry` (or the caller) commits.
     """
 
@@ -161,6 +162,11 @@ class RefreshTokenStore(Protocol):
     def revoke_session_families(self, session_id: str, now: int) -> int:
         """Sign-out (RP-initiated logout): revoke the families issued under one login session and erase their
         sealed successors; rows newly revoked. The user's other sessions and families are untouched."""
+        ...
+
+    def revoke_client_user_families(self, client_id: str, user_id: str, now: int) -> int:
+        """End every family the user has with one client (consent withdrawn): revoke their tokens and erase
+        their sealed successors, the user's other clients untouched; rows changed."""
         ...
 
     def purge(self, now: int, grace_seconds: int, batch_size: int, access_token_max_ttl: int) -> Purged:

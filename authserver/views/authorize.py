@@ -32,6 +32,7 @@ from authserver.errors import LoginRequiredError
 from authserver.errors import TooManyRequestsError
 from authserver.oauth.codes import redirect_location
 from authserver.oauth.grants.authorization_code import AuthorizationCodeGrant
+from authserver.oauth.issued import LOGIN_PAGE
 from authserver.oauth.login import verify_login
 from authserver.oauth.scope import parse_scope
 from authserver.oauth.server import current_authorization_server
@@ -43,8 +44,6 @@ from authserver.views import pages
 
 bp = Blueprint("authorize", __name__, url_prefix="/oauth")
 
-#: Which front door a sign-in came through (the password grant's is "token_endpoint").
-LOGIN_PAGE = "login_page"
 #: A sign-in on the login page counts as fresh for prompt=login and max_age this long (the consent page in between).
 FRESH_SECONDS = 600
 #: The authorization request's parameters the forms carry (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1).
@@ -75,12 +74,13 @@ def authorize() -> Response:
         grant = current_authorization_server().get_consent_grant(request)
     except OAuth2Error as error:
         return _error(error)
+    interaction = Interaction(grant, form_action)
     try:
-        response = Interaction(grant, form_action).run()
+        response = interaction.run()
     except OAuth2Error as error:
         error.redirect_uri, error.state = grant.redirect_uri, grant.request.payload.state
         response = _error(error)
-    return login_cookies.keep_csrf_cookie(response)
+    return login_cookies.keep_csrf_cookie(interaction.session_cookie(response))
 
 
 def _error(error: OAuth2Error) -> Response:
@@ -117,6 +117,7 @@ class Interaction:
         self.form_action = form_action
         self.now = clock.now()
         self.new_session: tuple[str, int] | None = None  # (cookie token, max age) of a sign-in just now
+        self.stale_cookie = False  # the browser sent a session cookie of no live session
 
     def run(self) -> Response:
         session, fresh = self._session()
@@ -130,10 +131,10 @@ class Interaction:
         if not self.client.first_party:
             answer = self._consent(session, fresh)
             if answer is not None:
-                return self._with_cookie(answer)
+                return answer
         status, _body, headers = self.grant.create_authorization_response(self.grant.redirect_uri, session)
         del status, _body
-        return self._with_cookie(_redirect(dict(headers)["Location"]))
+        return _redirect(dict(headers)["Location"])
 
     # ---------------------------------------------------------------- the login session
 
@@ -141,6 +142,7 @@ class Interaction:
         sessions = current_stores().login_sessions
         token = login_cookies.session_token()
         session = sessions.find(token, self.now) if token and len(token) <= 128 else None
+        self.stale_cookie = token is not None and session is None
         if self.form_action == "login":
             return self._sign_in(session), True
         fresh = (
@@ -177,9 +179,12 @@ class Interaction:
         self.new_session = (token, session.expires_at - self.now)
         return session
 
-    def _with_cookie(self, response: Response) -> Response:
+    def session_cookie(self, response: Response) -> Response:
+        """The cookie of a sign-in just now (whatever the answer), or the end of a stale one."""
         if self.new_session is not None:
             login_cookies.set_session_cookie(response, *self.new_session)
+        elif self.stale_cookie:
+            login_cookies.clear_session_cookie(response)
         return response
 
     # ---------------------------------------------------------------- the consent

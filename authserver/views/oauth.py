@@ -18,6 +18,7 @@ from authserver.oauth.server import current_authorization_server
 from authserver.settings import current_settings
 from authserver.store.transaction import run_with_retry
 from authserver.telemetry import emit
+from authserver.views import token_cors
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 
@@ -50,18 +51,36 @@ def form_request() -> None:
     reject_repeated_parameters()
 
 
-@bp.post("/token")
+@bp.route("/token", methods=["POST", "OPTIONS"], provide_automatic_options=False)
 def token() -> Response:
+    if request.method == "OPTIONS":
+        return token_cors.preflight()
     form_request()
-    if not request.form.get("grant_type"):
+    grant_type = request.form.get("grant_type")
+    if not grant_type:
         raise InvalidRequestError("missing grant_type")  # RFC 6749 §5.2, not unsupported_grant_type
+    token_cors.check_origin_client(grant_type=grant_type)
     return current_authorization_server().create_token_response()
 
 
-@bp.post("/revoke")
+@bp.route("/revoke", methods=["POST", "OPTIONS"], provide_automatic_options=False)
 def revoke() -> Response:
+    if request.method == "OPTIONS":
+        return token_cors.preflight()
     form_request()
+    token_cors.check_origin_client()
     return current_authorization_server().create_endpoint_response("revocation")
+
+
+#: The endpoints a single-page app calls (:mod:`authserver.views.token_cors`).
+CORS_ENDPOINTS = frozenset({"oauth.token", "oauth.revoke"})
+
+
+@bp.after_request
+def cors_headers(response: Response) -> Response:
+    if "Origin" in request.headers and request.method == "POST" and request.endpoint in CORS_ENDPOINTS:
+        token_cors.add_headers(response)
+    return response
 
 
 @bp.post("/introspect")

@@ -97,7 +97,7 @@ def test_a_public_client_redeems_with_its_client_id_and_verifier(app, client, th
 def test_a_wrong_code_verifier_is_invalid_grant_and_uses_the_code_up(flow):
     code = flow.code()
     assert_invalid_grant(flow.redeem(code, code_verifier="x" * 43))
-    assert_invalid_grant(flow.redeem(code))  # one attempt per code (RFC 9700 §2.1.1 leans that way)
+    assert_invalid_grant(flow.redeem(code))  # one attempt per code
 
 
 def test_a_missing_code_verifier_is_refused_and_uses_the_code_up(flow):
@@ -216,6 +216,15 @@ def test_the_family_records_its_login_session(app, client, third, flow):
     with app.app_context():
         rows = db.session.execute(text("SELECT session_id FROM refresh_tokens")).all()
     assert [r[0] for r in rows] == [sid]
+
+
+def test_the_family_keeps_its_login_session_through_rotation(app, client, third, flow):
+    body = flow.redeem(flow.code()).get_json()
+    sid = claims(client, body["id_token"])["sid"]
+    refresh(client, third, refresh(client, third, body["refresh_token"]).get_json()["refresh_token"])
+    with app.app_context():
+        rows = db.session.execute(text("SELECT session_id FROM refresh_tokens ORDER BY id")).all()
+    assert [r[0] for r in rows] == [sid, sid, sid]
 
 
 def test_codes_are_stored_only_as_digests(app, flow):

@@ -248,6 +248,15 @@ def test_the_session_ends_at_its_absolute_end_however_active(client, third, cloc
     assert is_login_page(Flow.start(client, third).authorize())
 
 
+def test_a_stale_session_cookie_is_cleared(client, third, clock):
+    signed_in(client, third)
+    clock.advance(1800)
+    resp = Flow.start(client, third).authorize()
+    assert is_login_page(resp)
+    morsel = SimpleCookie(cookies(resp)[SESSION_COOKIE])[SESSION_COOKIE]
+    assert morsel.value == "" and morsel["max-age"] == "0"
+
+
 def test_a_new_sign_in_ends_the_previous_session(app, client, third, make_user):
     make_user("bob")
     _, first = signed_in(client, third)

@@ -73,6 +73,14 @@ def test_valid_production_configuration_starts(production):
         ({"SECRET_PEPPER": DEV_PEPPER}, "AUTHSERVER_SECRET_PEPPER", "development pepper"),
         ({"DATABASE_URL": "mysql://db.example.test/auth"}, "AUTHSERVER_DATABASE_URL", "mysql"),
         ({"ACCESS_TOKEN_TTL": 0}, "AUTHSERVER_ACCESS_TOKEN_TTL", "positive"),
+        ({"AUTHORIZATION_CODE_SECONDS": 61}, "AUTHSERVER_AUTHORIZATION_CODE_SECONDS", "1 to 60"),
+        ({"AUTHORIZATION_CODE_SECONDS": 0}, "AUTHSERVER_AUTHORIZATION_CODE_SECONDS", "1 to 60"),
+        ({"LOGIN_SESSION_IDLE_SECONDS": 0}, "AUTHSERVER_LOGIN_SESSION_IDLE_SECONDS", "positive"),
+        (
+            {"LOGIN_SESSION_IDLE_SECONDS": 7200, "LOGIN_SESSION_MAX_SECONDS": 3600},
+            "AUTHSERVER_LOGIN_SESSION_IDLE_SECONDS",
+            "exceeds",
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )

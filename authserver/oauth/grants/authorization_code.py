@@ -172,7 +172,7 @@ class AuthorizationCodeGrant(TokenEndpointGrant, grants.AuthorizationCodeGrant):
     # ---------------------------------------------------------------- the token endpoint
 
     def validate_token_request(self) -> None:
-        """Authlib's checks in our order; a failed check of a live code uses it up (one attempt, RFC 9700)."""
+        """Authlib's checks in our order; a failed check of a live code uses it up (one attempt per code)."""
         try:
             self._validate_token_request()
         except OAuth2Error:
