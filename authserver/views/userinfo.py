@@ -4,6 +4,11 @@ The token comes as ``Authorization: Bearer`` (RFC 6750 §2.1) or, on ``POST``, a
 ``access_token`` (§2.2, which Core §5.3.1 allows); never both (§2: a client MUST NOT use more than one method),
 and never in the query (§2.3; RFC 9700 §4.3.2: it leaks into logs and ``Referer``).
 
+CORS: a single-page app calls userinfo from its page, so the origins the token endpoint answers CORS for (the
+redirect origins of public code-flow clients, :mod:`authserver.views.token_cors`) get it here too: exact echo,
+``Vary: Origin``, no credentials (the token is in a header, no cookie is read), the ``Authorization`` header
+allowed in the preflight and ``WWW-Authenticate`` readable by the script.
+
 Any audience is accepted: a code-flow access token carries the audience of the API the client calls, and Core
 §5.3 has the client call userinfo with that same token. What authorises the call is the ``openid`` scope, which
 only a user's sign-in grants, and the token being active.
@@ -27,6 +32,7 @@ from authserver.oauth import bearer
 from authserver.oauth.claims import OPENID
 from authserver.oauth.claims import userinfo_claims
 from authserver.store import current_stores
+from authserver.views import token_cors
 
 bp = Blueprint("userinfo", __name__, url_prefix="/oauth")
 
@@ -47,8 +53,36 @@ def _presented_token() -> str | None:
     return in_header if in_header is not None else in_body
 
 
-@bp.route("/userinfo", methods=["GET", "POST"])
+#: The preflight's answer for an allowed origin (Fetch §4.8).
+PREFLIGHT_MAX_AGE = 600
+ALLOWED_METHODS = "GET, POST"
+ALLOWED_HEADERS = "Authorization, Content-Type"
+
+
+def _preflight() -> Response:
+    response = Response(status=204)
+    response.vary.add("Origin")
+    origin = token_cors.allowed_origin()
+    if origin is not None:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+        response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+        response.headers["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
+    return response
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    """Every answer (claims or error) to an allowed origin carries its CORS headers."""
+    if request.method != "OPTIONS":
+        token_cors.add_headers(response)
+    return response
+
+
+@bp.route("/userinfo", methods=["GET", "POST", "OPTIONS"], provide_automatic_options=False)
 def userinfo() -> Response:
+    if request.method == "OPTIONS":
+        return _preflight()
     claims = bearer.user_token_claims(_presented_token(), clock.now(), audience=None)
     scopes = str(claims.get("scope", "")).split()
     if OPENID not in scopes:
