@@ -1,9 +1,6 @@
-"""The ID token (OpenID Connect Core §2, §3.1.3.6, §12.2), verified with PyJWT against the JWKS we publish.
-
-Until the authorization endpoint issues families under a login session, the ``session_family`` fixture stands
-in for it: a password login (a first-party client allowed ``openid``), whose family is then tied to a login
-session through the database, as ``start_family(session_id=...)`` of the code flow does.
-"""
+"""The ID token (OpenID Connect Core §2, §3.1.3.6, §12.2) on refresh, verified with PyJWT against the JWKS we
+publish: families started by the authorization code flow (sign-in at the login page, redemption), whose login
+session is the ``sid``, and for contrast password-grant families, which have none."""
 
 from __future__ import annotations
 
@@ -11,14 +8,17 @@ import base64
 import hashlib
 import json
 import time
-import uuid
 
 import jwt
 import pytest
-from sqlalchemy import update
+from authorization_flow import CALLBACK
+from authorization_flow import App
+from authorization_flow import Flow
+from sqlalchemy import select
 
 from authserver.clock import FrozenClock
 from authserver.extensions import db
+from authserver.models import LoginSession
 from authserver.models import RefreshToken
 from authserver.oauth.id_token import sign_id_token
 from authserver.store import current_stores
@@ -40,9 +40,20 @@ def jwks(client) -> jwt.PyJWKSet:
     return jwt.PyJWKSet.from_dict(json.loads(client.get("/.well-known/jwks.json").data))
 
 
+CODE_AND_PASSWORD = ("authorization_code", "refresh_token", "password")
+
+
+def _code_client(make_client, client_id: str, **kw) -> App:
+    reg = make_client(
+        client_id, grants=CODE_AND_PASSWORD, scopes="openid profile email read", redirect_uris=(CALLBACK,), **kw
+    )
+    return App(reg.client_id, reg.secret, (CALLBACK,))
+
+
 @pytest.fixture
-def rp(make_client):
-    return make_client("rp", scopes="openid profile email read", access_token_ttl=ACCESS_TTL)
+def rp(make_client) -> App:
+    """A first-party client of both the code flow and the password grant, allowed the OpenID scopes."""
+    return _code_client(make_client, "rp", access_token_ttl=ACCESS_TTL)
 
 
 @pytest.fixture
@@ -71,25 +82,22 @@ def at_hash(access_token: str) -> str:
     return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
 
-def tie_to_session(app, family_id: str) -> str:
-    """Stand-in for the code flow: the family is issued under a login session."""
-    session_id = str(uuid.uuid4())
+def signed_in(app, client, rp: App, scope: str) -> tuple[dict, str]:
+    """A sign-in at the login page and the code's redemption: the tokens and the login session's id."""
+    flow = Flow.start(client, rp, scope=scope)
+    resp = flow.redeem(flow.code())
+    assert resp.status_code == 200, resp.data
     with app.app_context():
-        tie = update(RefreshToken).where(RefreshToken.family_id == family_id).values(session_id=session_id)
-        db.session.execute(tie)
-        db.session.commit()
-    return session_id
+        session_id = db.session.execute(select(LoginSession.id)).scalar_one()
+    return resp.json, session_id
 
 
 @pytest.fixture
-def session_family(app, oauth, rp, user_id, clock):
-    """A login at ``clock`` (its auth_time), with ``openid``, under a login session: (tokens, session_id, login)."""
+def session_family(app, client, rp, user_id, clock):
+    """A code-flow family with ``openid``, signed in at ``clock`` (its auth_time): (tokens, session_id, login)."""
     login_time = clock.now()
-    resp = oauth.password(rp, username="alice", password=PASSWORD, scope="openid profile read")
-    assert resp.status_code == 200, resp.data
-    assert "id_token" not in resp.json  # the password grant is not OpenID Connect
-    family_id = jwt.decode(resp.json["access_token"], options={"verify_signature": False})["sid"]
-    return resp.json, tie_to_session(app, family_id), login_time
+    tokens, session_id = signed_in(app, client, rp, "openid profile read")
+    return tokens, session_id, login_time
 
 
 def test_refresh_with_openid_returns_an_id_token_with_the_familys_claims(
@@ -153,14 +161,12 @@ def test_the_session_survives_rotation_in_the_store(app, oauth, rp, session_fami
     assert {r[0] for r in rows} == {session_id}
 
 
-def test_grace_replay_returns_an_id_token_with_the_same_sid(app, oauth, make_client, user_id, jwks, clock):
-    rp = make_client("spa", scopes="openid read", grace_seconds=30)
-    login = oauth.password(rp, username="alice", password=PASSWORD, scope="openid read").json
-    family_id = jwt.decode(login["access_token"], options={"verify_signature": False})["sid"]
-    session_id = tie_to_session(app, family_id)
-    first = oauth.refresh(rp, login["refresh_token"]).json
+def test_grace_replay_returns_an_id_token_with_the_same_sid(app, client, oauth, make_client, user_id, jwks, clock):
+    spa = _code_client(make_client, "spa", grace_seconds=30)
+    login, session_id = signed_in(app, client, spa, "openid read")
+    first = oauth.refresh(spa, login["refresh_token"]).json
     clock.advance(2)
-    replay = oauth.refresh(rp, login["refresh_token"])
+    replay = oauth.refresh(spa, login["refresh_token"])
     assert replay.status_code == 200, replay.data
     assert replay.json["refresh_token"] == first["refresh_token"]
     claims = verify_id_token(replay.json["id_token"], jwks, audience="spa")
