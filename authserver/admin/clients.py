@@ -13,6 +13,8 @@ from authserver.admin.origins import checked_origin
 from authserver.digests import secret_digest
 from authserver.models.client import CALLBACK
 from authserver.models.client import POST_LOGOUT
+from authserver.oauth.claims import STANDARD_SCOPES
+from authserver.oauth.claims import known_scopes
 from authserver.oauth.metadata import GRANT_TYPES
 from authserver.oauth.redirect_uris import registration_problem
 from authserver.settings import current_settings
@@ -20,7 +22,7 @@ from authserver.store import current_stores
 from authserver.store.clients import AUTHORIZATION_CODE
 from authserver.store.clients import Registration
 
-#: What a client may be registered for (the authorization code grant before the metadata lists it).
+#: What a client may be registered for (the metadata's grant types, the authorization code grant among them).
 REGISTRABLE_GRANT_TYPES = tuple(dict.fromkeys((*GRANT_TYPES, AUTHORIZATION_CODE)))
 
 
@@ -55,11 +57,11 @@ def create_client(
         raise AdminError(
             f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(REGISTRABLE_GRANT_TYPES)})"
         )
-    known_scopes = set(current_settings().scopes.split())
-    if not set(scopes) <= known_scopes:
+    known = set(known_scopes(current_settings().scopes.split()))  # with OpenID Connect's own
+    if not set(scopes) <= known:
         raise AdminError(
-            f"unknown scopes: {', '.join(sorted(set(scopes) - known_scopes))} "
-            f"(AUTHSERVER_SCOPES is {' '.join(sorted(known_scopes))!r})"
+            f"unknown scopes: {', '.join(sorted(set(scopes) - known))} "
+            f"(AUTHSERVER_SCOPES is {current_settings().scopes!r}, and {' '.join(STANDARD_SCOPES)} are always known)"
         )
     if "password" in grant_types and not first_party:
         raise AdminError("the password grant is for first-party clients only: add --first-party")
