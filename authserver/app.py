@@ -26,7 +26,9 @@ from authserver.throttle import policy as throttle_policy
 from authserver.views import authorize
 from authserver.views import health
 from authserver.views import json_api
+from authserver.views import logout
 from authserver.views import oauth
+from authserver.views import userinfo
 from authserver.views import wellknown
 
 log = logging.getLogger("authserver")
@@ -95,6 +97,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(wellknown.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(json_api.bp)
+    app.register_blueprint(userinfo.bp)
+    app.register_blueprint(logout.bp)
     wsgi.install_pipeline(app)
 
 

@@ -49,6 +49,11 @@ class OAuthError(AuthlibOAuth2Error):
 
     error = "server_error"
     status_code = 400
+    #: The ``WWW-Authenticate`` scheme of the challenge that carries this error (RFC 6750 §3 for ``Bearer``);
+    #: ``None``: a challenge only for a 401, ``Basic`` (RFC 6749 §5.2).
+    challenge: str | None = None
+    #: The scope the resource needs, for the challenge's ``scope`` attribute (RFC 6750 §3).
+    challenge_scope: str | None = None
 
     def __init__(self, detail: str = "", *, status_code: int | None = None, retry_after: int | None = None) -> None:
         super().__init__(status_code=status_code)
@@ -88,6 +93,26 @@ class InvalidTokenError(OAuthError):
 
     error = "invalid_token"
     status_code = 401
+    challenge = "Bearer"
+
+
+class BearerRequestError(InvalidRequestError):
+    """RFC 6750 §3.1: a malformed request to a protected resource (two ways of sending the token); 400 with a
+    Bearer challenge."""
+
+    challenge = "Bearer"
+
+
+class InsufficientScopeError(OAuthError):
+    """RFC 6750 §3.1: the bearer token is valid but lacks the scope the resource needs; 403 with a challenge."""
+
+    error = "insufficient_scope"
+    status_code = 403
+    challenge = "Bearer"
+
+    def __init__(self, detail: str = "", *, scope: str) -> None:
+        super().__init__(detail)
+        self.challenge_scope = scope
 
 
 class TooManyRequestsError(OAuthError):
@@ -149,11 +174,16 @@ def render_oauth_error(exc: AuthlibOAuth2Error) -> Response:
     detail = getattr(exc, "detail", "") or exc.description
     log.info("oauth error", extra={"event": "oauth.error", "error": code, "status": status, "detail": detail})
     headers: tuple[tuple[str, str], ...] = ()
-    if status == 401:
+    scheme = getattr(exc, "challenge", None)
+    if scheme is None and status == 401:
         scheme = "Bearer" if code == "invalid_token" else "Basic"
+    if scheme is not None:
         challenge = f'{scheme} realm="authserver"'
         if not isinstance(exc, MissingTokenError):
             challenge += f', error="{code}"'
+        scope = getattr(exc, "challenge_scope", None)
+        if scope is not None:
+            challenge += f', scope="{scope}"'
         headers = (("WWW-Authenticate", challenge),)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:

@@ -13,15 +13,14 @@ from authserver.admin.origins import checked_origin
 from authserver.digests import secret_digest
 from authserver.models.client import CALLBACK
 from authserver.models.client import POST_LOGOUT
+from authserver.oauth.claims import STANDARD_SCOPES
+from authserver.oauth.claims import known_scopes
 from authserver.oauth.metadata import GRANT_TYPES
 from authserver.oauth.redirect_uris import registration_problem
 from authserver.settings import current_settings
 from authserver.store import current_stores
 from authserver.store.clients import AUTHORIZATION_CODE
 from authserver.store.clients import Registration
-
-#: What a client may be registered for (the authorization code grant before the metadata lists it).
-REGISTRABLE_GRANT_TYPES = tuple(dict.fromkeys((*GRANT_TYPES, AUTHORIZATION_CODE)))
 
 
 def new_client_id() -> str:
@@ -50,16 +49,16 @@ def create_client(
     post_logout_redirect_uris: tuple[str, ...] = (),
 ) -> tuple[Registration, str | None]:
     """Register a client; returns it and its secret in the clear (``None`` for public clients)."""
-    unknown = sorted(set(grant_types) - set(REGISTRABLE_GRANT_TYPES))
+    unknown = sorted(set(grant_types) - set(GRANT_TYPES))
     if unknown:
         raise AdminError(
-            f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(REGISTRABLE_GRANT_TYPES)})"
+            f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})"
         )
-    known_scopes = set(current_settings().scopes.split())
-    if not set(scopes) <= known_scopes:
+    known = set(known_scopes(current_settings().scopes.split()))  # with OpenID Connect's own
+    if not set(scopes) <= known:
         raise AdminError(
-            f"unknown scopes: {', '.join(sorted(set(scopes) - known_scopes))} "
-            f"(AUTHSERVER_SCOPES is {' '.join(sorted(known_scopes))!r})"
+            f"unknown scopes: {', '.join(sorted(set(scopes) - known))} "
+            f"(AUTHSERVER_SCOPES is {current_settings().scopes!r}, and {' '.join(STANDARD_SCOPES)} are always known)"
         )
     if "password" in grant_types and not first_party:
         raise AdminError("the password grant is for first-party clients only: add --first-party")

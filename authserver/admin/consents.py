@@ -3,7 +3,8 @@
 A consent is what a user allowed a client that is not first-party (the consent page's **Allow**). Withdrawing
 it also ends everything the client holds for the user: every refresh-token family the client has for them
 (so the refresh tokens stop working, and introspection answers inactive for the access tokens of those
-families), and every code it was given for them and has not redeemed yet. The next authorization request of that client shows the consent page again.
+families), and every code it was given for them and has not redeemed yet. The next authorization request of
+that client shows the consent page again.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ from importlib import resources
 
 from authserver import clock
 from authserver.admin.errors import AdminError
+from authserver.admin.profiles import ProfileFields
+from authserver.admin.profiles import checked_profile
 from authserver.oauth import families
 from authserver.passwords.hasher import current_passwords
 from authserver.settings import current_settings
@@ -49,16 +51,22 @@ def check_password_policy(password: str) -> None:
         raise AdminError("password is one of the most common passwords; choose another")
 
 
-def create_user(username: str, password: str) -> UserRecord:
-    """Create a user; refused if another user has the same normal form (``Alice`` when ``alice`` exists)."""
+def create_user(
+    username: str, password: str, *, name: str | None = None, email: str | None = None, email_verified: bool = False
+) -> UserRecord:
+    """Create a user; refused if another user has the same normal form (``Alice`` when ``alice`` exists).
+
+    ``name`` and ``email`` are the OpenID Connect claims of the ``profile`` and ``email`` scopes."""
     username, normal = username.strip(), normal_form(username)
     if not normal or len(username) > MAX_LENGTH or len(normal) > MAX_LENGTH:
         raise AdminError(f"username must be 1 to {MAX_LENGTH} characters")
     check_password_policy(password)
-    return _insert(username, normal, password)
+    profile = checked_profile(name, email, email_verified)
+    return _insert(username, normal, password, profile)
 
 
-def _insert(username: str, normal: str, password: str) -> UserRecord:
+def _insert(username: str, normal: str, password: str, profile: ProfileFields | None = None) -> UserRecord:
+    profile = profile or ProfileFields(None, None, False)
     users = current_stores().users
     taken = users.spelling(normal)
     if taken is not None:
@@ -68,7 +76,14 @@ def _insert(username: str, normal: str, password: str) -> UserRecord:
             else f"username {username!r} is taken: it is the same username as {taken!r}"
         )
     try:
-        return users.create(username, normal, current_passwords().hash(password))
+        return users.create(
+            username,
+            normal,
+            current_passwords().hash(password),
+            name=profile.name,
+            email=profile.email,
+            email_verified=profile.email_verified,
+        )
     except UserExistsError:  # created in parallel under another spelling
         raise AdminError(f"user {username!r} already exists") from None
 
@@ -91,6 +106,22 @@ def get_user(username: str) -> UserRecord:
     if user is None:
         raise AdminError(f"no user {username!r}")
     return user
+
+
+def update_profile(
+    username: str, *, name: str | None = None, email: str | None = None, email_verified: bool | None = None
+) -> UserRecord:
+    """Change a user's profile: ``None`` keeps a field, an empty ``name`` or ``email`` clears it.
+
+    Changing the email clears ``email_verified`` unless it is given: a new address is not verified yet."""
+    user = get_user(username)
+    new_name = user.name if name is None else (name or None)
+    new_email = user.email if email is None else (email or None)
+    if email_verified is None:
+        email_verified = user.email_verified and new_email == user.email
+    profile = checked_profile(new_name, new_email, email_verified)
+    current_stores().users.set_profile(user.id, profile.name, profile.email, profile.email_verified)
+    return dataclasses.replace(user, name=profile.name, email=profile.email, email_verified=profile.email_verified)
 
 
 def set_password(username: str, password: str) -> UserRecord:

@@ -1,4 +1,4 @@
-"""``authserver users create|set-password|disable|list``."""
+"""``authserver users create|update|set-password|disable|list``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,15 @@ from authserver.store.users import UserRecord
 
 
 def _as_dict(user: UserRecord) -> dict[str, object]:
-    return {"id": user.id, "username": user.username, "disabled": user.disabled, "created_at": user.created_at}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "disabled": user.disabled,
+        "created_at": user.created_at,
+        "name": user.name,
+        "email": user.email,
+        "email_verified": user.email_verified,
+    }
 
 
 def _read_password(stdin: bool) -> str:
@@ -46,11 +54,29 @@ def group() -> None:
 @group.command("create", context_settings=DASHED_ARGUMENT)
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--name", default=None, help="Full name: the `name` claim (scope profile).")
+@click.option("--email", default=None, help="Email address: the `email` claim (scope email).")
+@click.option("--email-verified", is_flag=True, help="The email address has been verified (`email_verified`).")
 @json_option
-def create(username: str, password_stdin: bool, as_json: bool) -> None:
+def create(
+    username: str, password_stdin: bool, name: str | None, email: str | None, email_verified: bool, as_json: bool
+) -> None:
     """Create a user."""
-    user = _run(users.create_user, username, _read_password(password_stdin))
+    password = _read_password(password_stdin)
+    user = _run(lambda: users.create_user(username, password, name=name, email=email, email_verified=email_verified))
     show(_as_dict(user), as_json, f"created user {user.username} (sub {user.id})")
+
+
+@group.command("update", context_settings=DASHED_ARGUMENT)
+@click.argument("username")
+@click.option("--name", default=None, help='New full name ("" clears it).')
+@click.option("--email", default=None, help='New email address ("" clears it; a new one is unverified).')
+@click.option("--email-verified/--no-email-verified", default=None, help="Whether the email address has been verified.")
+@json_option
+def update(username: str, name: str | None, email: str | None, email_verified: bool | None, as_json: bool) -> None:
+    """Change a user's profile (the OpenID Connect claims); options not given stay as they are."""
+    user = _run(lambda: users.update_profile(username, name=name, email=email, email_verified=email_verified))
+    show(_as_dict(user), as_json, f"updated user {user.username}")
 
 
 @group.command("set-password", context_settings=DASHED_ARGUMENT)

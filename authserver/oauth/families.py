@@ -23,6 +23,12 @@ def revoke_user_families(user_id: str, now: int) -> int:
     return stores.refresh_tokens.revoke_user_families(user_id, now)
 
 
+def revoke_session_families(session_id: str, now: int) -> int:
+    """Sign-out of one login session: revoke the families issued under it (the code flow's, ``sid`` in their
+    ID tokens). Written in the request's unit of work (the caller commits); the refresh tokens newly revoked."""
+    return current_stores().refresh_tokens.revoke_session_families(session_id, now)
+
+
 @dataclass
 class PurgeResult:
     refresh_tokens: int = 0

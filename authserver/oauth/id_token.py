@@ -8,6 +8,7 @@ client's access tokens.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from typing import Any
 
@@ -15,6 +16,8 @@ from joserfc import jwt
 
 from authserver.keys.keyring import current_keystore
 from authserver.oauth import tokens
+from authserver.oauth.claims import OPENID
+from authserver.oauth.issued import Issued
 from authserver.settings import current_settings
 from authserver.store.clients import ClientInfo
 
@@ -56,3 +59,21 @@ def sign_id_token(
     keystore = current_keystore()
     header = {**keystore.signing_header, "typ": "JWT"}
     return jwt.encode(header, claims, keystore.signing.key, algorithms=[keystore.signing.record.alg])
+
+
+def with_id_token(
+    issued: Issued, client: ClientInfo, *, auth_time: int, session_id: str | None, nonce: str | None, now: int
+) -> Issued:
+    """``issued`` with an ID token for its access token when its scope has ``openid`` (Core §3.1.3.3, §12.2)."""
+    if OPENID not in issued.scope.split():
+        return issued
+    id_token = sign_id_token(
+        client=client,
+        user_id=issued.user_id,
+        auth_time=auth_time,
+        session_id=session_id,
+        nonce=nonce,
+        access_token=issued.access_token,
+        now=now,
+    )
+    return dataclasses.replace(issued, id_token=id_token)

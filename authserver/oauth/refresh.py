@@ -16,6 +16,7 @@ from authserver.errors import InvalidGrantError
 from authserver.errors import InvalidScopeError
 from authserver.oauth import grace
 from authserver.oauth import tokens
+from authserver.oauth.id_token import with_id_token
 from authserver.oauth.issued import Issued
 from authserver.oauth.issued import issue
 from authserver.oauth.scope import scope_covers
@@ -28,8 +29,14 @@ from authserver.store.transaction import run_with_retry
 from authserver.telemetry import emit
 
 
-def refresh(client: ClientInfo, presented: str, requested: list[str] | None, door: str) -> Issued:
-    """The rotated pair for ``presented``, or ``invalid_grant`` (``invalid_scope`` for a wider scope)."""
+def refresh(
+    client: ClientInfo, presented: str, requested: list[str] | None, door: str, *, id_token: bool = False
+) -> Issued:
+    """The rotated pair for ``presented``, or ``invalid_grant`` (``invalid_scope`` for a wider scope).
+
+    With ``id_token`` and ``openid`` in the scope, a new ID token too (OpenID Connect Core §12.2): the family's
+    ``sub``, ``auth_time`` and login session (``sid``), no ``nonce`` (that belonged to the authorization request).
+    """
     now = clock.now()
     server_grace = current_settings().tokens.refresh_grace_seconds
     grace_seconds = client.grace_window(server_grace)
@@ -50,7 +57,7 @@ def refresh(client: ClientInfo, presented: str, requested: list[str] | None, doo
         required_scopes=requested,
     )
     if grant is None:
-        return _replayed(client, presented, requested, now, grace_seconds, door)
+        return _replayed(client, presented, requested, now, grace_seconds, door, id_token)
     scope = " ".join(requested) if requested else grant.scope
     emit(
         "refresh_token.rotated",
@@ -60,7 +67,10 @@ def refresh(client: ClientInfo, presented: str, requested: list[str] | None, doo
         door=door,
     )
     expires_at = min(now + ttl, grant.auth_time + max_lifetime)
-    return issue(client, grant.user_id, grant.family_id, scope, successor, expires_at, now)
+    issued = issue(client, grant.user_id, grant.family_id, scope, successor, expires_at, now)
+    if not id_token:
+        return issued
+    return with_id_token(issued, client, auth_time=grant.auth_time, session_id=grant.session_id, nonce=None, now=now)
 
 
 def _narrowed_scope(granted: str, requested: list[str] | None) -> str:
@@ -73,7 +83,13 @@ def _narrowed_scope(granted: str, requested: list[str] | None) -> str:
 
 
 def _replayed(
-    client: ClientInfo, presented: str, requested: list[str] | None, now: int, grace_seconds: int, door: str
+    client: ClientInfo,
+    presented: str,
+    requested: list[str] | None,
+    now: int,
+    grace_seconds: int,
+    door: str,
+    id_token: bool,
 ) -> Issued:
     """The token could not be consumed: a grace replay, reuse, or simply invalid."""
     store = current_stores().refresh_tokens
@@ -89,7 +105,7 @@ def _replayed(
         case Standing.FOREIGN | Standing.EXPIRED:
             _reject(client, door)
         case Standing.REPLAYABLE:
-            replay = _grace_replay(client, state, presented, requested, now, door)
+            replay = _grace_replay(client, state, presented, requested, now, door, id_token)
             if replay is not None:
                 return replay
     # Consumed, revoked, or a replay the sealed successor does not open: reuse.
@@ -105,7 +121,13 @@ def _replayed(
 
 
 def _grace_replay(
-    client: ClientInfo, state: TokenState, presented: str, requested: list[str] | None, now: int, door: str
+    client: ClientInfo,
+    state: TokenState,
+    presented: str,
+    requested: list[str] | None,
+    now: int,
+    door: str,
+    id_token: bool,
 ) -> Issued | None:
     """The successor sealed for ``presented``, handed back again; ``None`` if it does not open."""
     assert state.successor_sealed is not None and state.used_at is not None  # replayable: its successor is kept
@@ -123,7 +145,10 @@ def _grace_replay(
     expires_at = min(
         state.used_at + tokens.refresh_token_ttl(client), state.auth_time + tokens.refresh_token_max_lifetime(client)
     )
-    return issue(client, state.user_id, state.family_id, scope, successor, expires_at, now)
+    issued = issue(client, state.user_id, state.family_id, scope, successor, expires_at, now)
+    if not id_token:
+        return issued
+    return with_id_token(issued, client, auth_time=state.auth_time, session_id=state.session_id, nonce=None, now=now)
 
 
 def _reject(client: ClientInfo, door: str) -> NoReturn:

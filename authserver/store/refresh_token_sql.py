@@ -50,7 +50,15 @@ _users = cast(Table, User.__table__)  # a mapped class's table (typed FromClause
 #: At most this many sealed successors whose window has passed are erased by one rotation (bounded work).
 SWEEP_BATCH = 20
 
-_GRANT_COLUMNS = (_rt.c.id, _rt.c.user_id, _rt.c.family_id, _rt.c.scope, _rt.c.auth_time, _rt.c.parent_id)
+_GRANT_COLUMNS = (
+    _rt.c.id,
+    _rt.c.user_id,
+    _rt.c.family_id,
+    _rt.c.scope,
+    _rt.c.auth_time,
+    _rt.c.parent_id,
+    _rt.c.session_id,
+)
 
 #: A new family's first token; ``p_auth_time`` is the login (now, or the login session's sign-in).
 START_FAMILY = (
@@ -202,6 +210,7 @@ def _lookup() -> Any:
         _rt.c.revoked_at,
         _rt.c.successor_sealed,
         type_coerce(case((_rt.c.successor_sealed.is_not(None), live), else_=false()), Boolean),
+        _rt.c.session_id,
     ).where(_rt.c.token_hash == bindparam("p_token_hash", type_=String))
 
 
@@ -333,21 +342,12 @@ class SqlAlchemyRefreshTokens:
         db.session.execute(update(_users).where(_users.c.id == user_id).values(sessions_not_before=now))
         return revoked
 
+    def revoke_session_families(self, session_id: str, now: int) -> int:
+        return _revoke_rows(_rt.c.session_id == session_id, now)
+
     def revoke_client_user_families(self, client_id: str, user_id: str, now: int) -> int:
         # A family has one client: its rows are exactly the user's rows of that client.
-        return _changed(
-            update(_rt)
-            .where(
-                _in_id_order(
-                    and_(
-                        _rt.c.user_id == user_id,
-                        _rt.c.client_id == client_id,
-                        or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)),
-                    )
-                )
-            )
-            .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None)
-        )
+        return _revoke_rows(and_(_rt.c.user_id == user_id, _rt.c.client_id == client_id), now)
 
     def purge(self, now: int, grace_seconds: int, batch_size: int, access_token_max_ttl: int) -> Purged:
         """Memory stays bounded: each batch selects at most ``batch_size`` ids."""
@@ -451,6 +451,15 @@ def family_params(
     }
 
 
+def _revoke_rows(condition: ColumnElement[bool], now: int) -> int:
+    """Revoke the rows matching ``condition`` and erase their sealed successors, in the request's session."""
+    return _changed(
+        update(_rt)
+        .where(_in_id_order(and_(condition, or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)))))
+        .values(revoked_at=func.coalesce(_rt.c.revoked_at, now), successor_sealed=None)
+    )
+
+
 def _changed(statement: Any) -> int:
     """Run a write in the request's session; the number of rows it changed."""
     result = cast("CursorResult[Any]", db.session.execute(statement))
@@ -458,8 +467,8 @@ def _changed(statement: Any) -> int:
 
 
 def _grant(row: Any, client_id: str) -> Grant:
-    token_id, user_id, family_id, scope, auth_time, parent_id = row
-    return Grant(token_id, user_id, client_id, family_id, scope, auth_time, parent_id)
+    token_id, user_id, family_id, scope, auth_time, parent_id, session_id = row
+    return Grant(token_id, user_id, client_id, family_id, scope, auth_time, parent_id, session_id)
 
 
 def make_store(app: Flask) -> RefreshTokenStore:

@@ -23,6 +23,8 @@ class Grant:
     scope: str
     auth_time: int
     parent_id: int | None = None
+    #: The login session the family was issued under (the ID token's ``sid``); ``None`` outside the code flow.
+    session_id: str | None = None
 
 
 class Standing(enum.Enum):
@@ -61,6 +63,8 @@ class TokenState:
     #: At the lookup's ``now``: its successor is unused, unrevoked, unexpired and its user enabled. Looked up
     #: only while a sealed successor is kept (``False`` otherwise), the one case :meth:`standing` reads it.
     successor_live: bool
+    #: The family's login session, as on :class:`Grant`.
+    session_id: str | None = None
 
     def standing(self, client_id: str, now: int, grace_seconds: int) -> Standing:
         """Where this token stands for ``client_id`` at ``now``, with a grace window of ``grace_seconds``."""
@@ -93,7 +97,8 @@ class RefreshTokenStore(Protocol):
     """Stored refresh tokens and their families.
 
     :meth:`start_family` and :meth:`rotate` commit on their own; :meth:`revoke_family`,
-    :meth:`revoke_user_families` and :meth:`revoke_client_user_families` write in the request's unit of work, which
+    :meth:`revoke_user_families`, :meth:`revoke_session_families` and :meth:`revoke_client_user_families` write
+    in the request's unit of work, which
     :func:`authserver.store.transaction.run_with_retry` (or the caller) commits.
     """
 
@@ -152,6 +157,11 @@ class RefreshTokenStore(Protocol):
     def revoke_user_families(self, user_id: str, now: int) -> int:
         """Log out everywhere: revoke all the user's families, erase their sealed successors, and refuse the
         user's access tokens issued before ``now`` (the user's ``sessions_not_before``); rows newly revoked."""
+        ...
+
+    def revoke_session_families(self, session_id: str, now: int) -> int:
+        """Sign-out (RP-initiated logout): revoke the families issued under one login session and erase their
+        sealed successors; rows newly revoked. The user's other sessions and families are untouched."""
         ...
 
     def revoke_client_user_families(self, client_id: str, user_id: str, now: int) -> int:

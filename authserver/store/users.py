@@ -54,10 +54,26 @@ class UserRecord:
     username: str
     disabled: bool
     created_at: datetime
+    name: str | None = None
+    email: str | None = None
+    email_verified: bool = False
 
     @classmethod
     def of(cls, user: User) -> UserRecord:
-        return cls(user.id, user.username, user.disabled, user.created_at)
+        return cls(
+            user.id, user.username, user.disabled, user.created_at, user.name, user.email, bool(user.email_verified)
+        )
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the user record says about a user for OpenID Connect (Core §5.1): ``id`` is the ``sub``."""
+
+    id: str
+    username: str
+    name: str | None
+    email: str | None
+    email_verified: bool
 
 
 class UserStore(Protocol):
@@ -72,16 +88,36 @@ class UserStore(Protocol):
         """The username, as created, of the user with this normal form."""
         ...
 
-    def create(self, username: str, normal_username: str, password_hash: str) -> UserRecord:
+    def create(
+        self,
+        username: str,
+        normal_username: str,
+        password_hash: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        email_verified: bool = False,
+    ) -> UserRecord:
         """Raises :class:`UserExistsError` if the username or its normal form is taken."""
         ...
 
     def disable(self, user_id: str) -> None: ...
+    def profile(self, user_id: str) -> Profile | None:
+        """The user's OpenID Connect claims; ``None`` for an unknown user id."""
+        ...
+
+    def set_profile(self, user_id: str, name: str | None, email: str | None, email_verified: bool) -> None:
+        """Replace the user's name, email and whether the email is verified."""
+        ...
+
     def all(self) -> list[UserRecord]:
         """Every user, by username."""
         ...
 
 
+_PROFILE = select(_users.c.id, _users.c.username, _users.c.name, _users.c.email, _users.c.email_verified).where(
+    _users.c.id == bindparam("p_user_id", type_=String)
+)
 _LOGIN = select(_users.c.id, _users.c.password_hash, _users.c.disabled).where(
     _users.c.normal_username == bindparam("p_username", type_=String)
 )
@@ -114,8 +150,25 @@ class SqlUserStore:
             select(User.username).where(User.normal_username == normal_username)
         ).scalar_one_or_none()
 
-    def create(self, username: str, normal_username: str, password_hash: str) -> UserRecord:
-        user = User(username=username, normal_username=normal_username, password_hash=password_hash, disabled=False)
+    def create(
+        self,
+        username: str,
+        normal_username: str,
+        password_hash: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        email_verified: bool = False,
+    ) -> UserRecord:
+        user = User(
+            username=username,
+            normal_username=normal_username,
+            password_hash=password_hash,
+            disabled=False,
+            name=name,
+            email=email,
+            email_verified=email_verified,
+        )
         db.session.add(user)
         try:
             db.session.commit()
@@ -128,6 +181,16 @@ class SqlUserStore:
         db.session.execute(update(_users).where(_users.c.id == user_id).values(disabled=True))
         db.session.commit()
 
+    def profile(self, user_id: str) -> Profile | None:
+        row = db.session.execute(_PROFILE, {"p_user_id": user_id}).one_or_none()
+        return None if row is None else Profile(*row)
+
+    def set_profile(self, user_id: str, name: str | None, email: str | None, email_verified: bool) -> None:
+        db.session.execute(
+            update(_users).where(_users.c.id == user_id).values(name=name, email=email, email_verified=email_verified)
+        )
+        db.session.commit()
+
     def all(self) -> list[UserRecord]:
         return [UserRecord.of(user) for user in db.session.execute(select(User).order_by(User.username)).scalars()]
 
@@ -138,6 +201,11 @@ class PostgresqlUserStore(SqlUserStore):
     def login(self, normal_username: str) -> Login | None:
         row = autocommit.fetchone(_LOGIN, {"p_username": normal_username})
         return None if row is None else Login(*row)
+
+    def profile(self, user_id: str) -> Profile | None:
+        """Userinfo's read, like the login's: one statement on the held connection."""
+        row = autocommit.fetchone(_PROFILE, {"p_user_id": user_id})
+        return None if row is None else Profile(*row)
 
 
 def make_store(postgresql: bool) -> UserStore:

@@ -10,13 +10,10 @@ from flask import request
 
 from authserver import clock
 from authserver.errors import InvalidRequestError
-from authserver.errors import InvalidTokenError
-from authserver.errors import MissingTokenError
 from authserver.http import FORM
 from authserver.http import NO_STORE
+from authserver.oauth import bearer
 from authserver.oauth import families
-from authserver.oauth import tokens
-from authserver.oauth.introspection import access_token_is_active
 from authserver.oauth.server import current_authorization_server
 from authserver.settings import current_settings
 from authserver.store.transaction import run_with_retry
@@ -107,15 +104,5 @@ def bearer_user() -> str:
     The token must be meant for this server: its ``aud`` must be the issuer. A token issued for another
     resource server (a client created with ``--audience https://api...``) is refused, whatever its scope.
     """
-    header = request.headers.get("Authorization")
-    if not header:
-        raise MissingTokenError("no bearer token")
-    scheme, _, value = header.partition(" ")
-    claims = tokens.decode_access_token(value.strip(), clock.now()) if scheme.lower() == "bearer" else None
-    if claims is None or "sid" not in claims:
-        raise InvalidTokenError("missing or invalid bearer token, or not a user's")
-    if not tokens.audience_includes(claims, current_settings().issuer):
-        raise InvalidTokenError("bearer token for another audience")
-    if not access_token_is_active(claims):
-        raise InvalidTokenError("inactive bearer token")
-    return claims["sub"]
+    token = bearer.header_token(request.headers.get("Authorization"))
+    return bearer.user_token_claims(token, clock.now(), audience=current_settings().issuer)["sub"]

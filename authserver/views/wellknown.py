@@ -1,4 +1,5 @@
-"""Discovery documents: the public JWKS (RFC 7517) and server metadata (RFC 8414)."""
+"""Discovery documents: the public JWKS (RFC 7517), server metadata (RFC 8414) and the OpenID Provider
+configuration (OpenID Connect Discovery 1.0 §4): the last two one document (:mod:`authserver.oauth.metadata`)."""
 
 from __future__ import annotations
 
@@ -59,14 +60,28 @@ class JwksShortcut:
         return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
 
-@bp.get("/oauth-authorization-server")
-def metadata() -> Response:
+def _metadata_document() -> bytes:
+    """The metadata document, encoded once per keystore load (its algorithms are the published keys')."""
     keystore = current_keyring().current.keystore
     cached = current_app.extensions.get("authserver.metadata")
-    if cached is None or cached[0] is not keystore:  # built once per keystore load
-        body = json.dumps(
-            server_metadata(current_settings().issuer, current_settings().scopes.split(), keystore.algorithms)
-        ).encode()
+    if cached is None or cached[0] is not keystore:
+        settings = current_settings()
+        body = json.dumps(server_metadata(settings.issuer, settings.scopes.split(), keystore.algorithms)).encode()
         cached = current_app.extensions["authserver.metadata"] = (keystore, body)
-    doc = cached[1]
-    return Response(doc, mimetype="application/json", headers={"Cache-Control": "public, max-age=3600"})
+    return cached[1]
+
+
+@bp.get("/oauth-authorization-server")
+def metadata() -> Response:
+    return _metadata_response()
+
+
+@bp.get("/openid-configuration")
+def openid_configuration() -> Response:
+    return _metadata_response()
+
+
+def _metadata_response() -> Response:
+    return Response(
+        _metadata_document(), mimetype="application/json", headers={"Cache-Control": "public, max-age=3600"}
+    )

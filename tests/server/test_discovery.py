@@ -90,11 +90,10 @@ def test_metadata_urls_and_capabilities_match_the_server(client):
     doc = json.loads(client.get("/.well-known/oauth-authorization-server").data)
     assert doc["token_endpoint"] == f"{ISSUER}/oauth/token"
     assert doc["jwks_uri"] == f"{ISSUER}/.well-known/jwks.json"
-    assert {"password", "refresh_token"} <= set(doc["grant_types_supported"])
-    assert "authorization_code" not in doc["grant_types_supported"]
+    assert {"authorization_code", "password", "refresh_token"} <= set(doc["grant_types_supported"])
     assert set(doc["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "none"}
-    assert set(doc["scopes_supported"]) == {"read", "write"}
-    assert isinstance(doc["response_types_supported"], list)
+    assert doc["scopes_supported"] == ["read", "write", "openid", "profile", "email"]
+    assert doc["response_types_supported"] == ["code"]
 
 
 def test_metadata_signing_algorithms_match_jwks(client):

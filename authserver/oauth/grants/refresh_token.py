@@ -23,5 +23,6 @@ class RefreshTokenGrant(TokenEndpointGrant, grants.RefreshTokenGrant):
 
     def create_token_response(self) -> tuple[int, str, list[tuple[str, str]]]:
         presented = self.request.form["refresh_token"]
-        issued = refresh.refresh(self.client, presented, self.requested_scope, TOKEN_ENDPOINT)
+        # Only the token endpoint answers with an ID token: its clients are OpenID relying parties.
+        issued = refresh.refresh(self.client, presented, self.requested_scope, TOKEN_ENDPOINT, id_token=True)
         return 200, issued.token_response(), JSON_HEADERS
