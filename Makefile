@@ -18,7 +18,9 @@ setup: $(STAMP)
 ## Set up, migrate the SQLite database, generate a dev key, seed the demo users/clients, serve on :8000, and
 ## the example resource service (examples/resource_service, the article's GET /user/data) on :8001 beside it.
 ## The resource service answers CORS for examples/browser_app (`make browser-app`, :8002), for which the demo
-## seed registers client demo-spa. Ctrl-C stops both. Development mode, explicitly: the Docker image defaults to production.
+## seed registers client demo-spa; it also registers demo-third-party for examples/third_party_app (`make
+## third-party-app`, :8003), which calls the resource service from its server (no CORS). Ctrl-C stops both.
+## Development mode, explicitly: the Docker image defaults to production.
 ## `make run PORT=9000 RESOURCE_PORT=9001` moves both (the issuer follows PORT).
 PORT          ?= 8000
 RESOURCE_PORT ?= 8001
