@@ -28,8 +28,6 @@ from conftest import start_gunicorn
 from conftest import start_server
 
 from e2e.third_party import PASSWORD
-from e2e.third_party import SCOPES
-from e2e.third_party import SERVER_ENV
 from e2e.third_party import Client
 from e2e.third_party import User
 from e2e.third_party import cli
@@ -42,16 +40,9 @@ MAX_FAILURES = 3  # the server's lockout threshold here (AUTHSERVER_BRUTE_FORCE_
 CLIENT_NAME = "Example third-party app"
 
 
-@pytest.fixture
-def config_overrides() -> dict[str, object]:
-    return {"SCOPES": SCOPES}
-
-
 @pytest.fixture(scope="module")
 def server(database: Database, keys_dir: Path) -> Iterator[LiveServer]:
-    live = start_server(
-        database, keys_dir, workers=2, AUTHSERVER_BRUTE_FORCE_MAX_FAILURES=str(MAX_FAILURES), **SERVER_ENV
-    )
+    live = start_server(database, keys_dir, workers=2, AUTHSERVER_BRUTE_FORCE_MAX_FAILURES=str(MAX_FAILURES))
     try:
         yield live
     finally:

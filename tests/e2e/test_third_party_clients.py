@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
@@ -29,16 +28,12 @@ import jwt
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from conftest import Database
 from conftest import LiveServer
 from conftest import _free_port
-from conftest import start_server
 
 from e2e.authorization_pages import authorize_over_http
 from e2e.third_party import CLIENT_SCOPE
 from e2e.third_party import PASSWORD
-from e2e.third_party import SCOPES
-from e2e.third_party import SERVER_ENV
 from e2e.third_party import Client
 from e2e.third_party import User
 from e2e.third_party import create_client
@@ -52,17 +47,9 @@ TIMEOUT = 10
 
 
 @pytest.fixture
-def config_overrides() -> dict[str, object]:
-    return {"SCOPES": SCOPES}
-
-
-@pytest.fixture(scope="module")
-def server(database: Database, keys_dir: Path) -> Iterator[LiveServer]:
-    live = start_server(database, keys_dir, workers=2, **SERVER_ENV)
-    try:
-        yield live
-    finally:
-        live.stop()
+def server(live_server: LiveServer) -> LiveServer:
+    """The session's gunicorn server (conftest.start_server), with its default settings."""
+    return live_server
 
 
 @pytest.fixture

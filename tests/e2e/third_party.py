@@ -1,6 +1,6 @@
-"""What the third-party tests share: a server knowing the OpenID Connect scopes, and an operator's set-up
-through the CLI (``clients create --grant authorization_code --redirect-uri ...``, ``users create --name
---email``), run in process against the live server's database."""
+"""What the third-party tests share: an operator's set-up through the CLI (``clients create --grant
+authorization_code --redirect-uri ...``, ``users create --name --email``), run in process against the live
+server's database."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ from flask import Flask
 
 from authserver.cli.console import main
 
-#: The scopes the test servers know (the in-process app through ``config_overrides``, the live one by env).
-SCOPES = "openid profile email read write"
-SERVER_ENV = {"AUTHSERVER_SCOPES": SCOPES}
-#: What the example app and the real clients ask for.
+#: What the example app and the real clients ask for: the OpenID Connect scopes are always known, ``read`` is
+#: among the default AUTHSERVER_SCOPES, so the servers run with their default scopes.
 CLIENT_SCOPE = "openid profile email read"
 PASSWORD = "third party password 789"
 
