@@ -22,9 +22,6 @@ from authserver.store import current_stores
 from authserver.store.clients import AUTHORIZATION_CODE
 from authserver.store.clients import Registration
 
-#: What a client may be registered for (the metadata's grant types, the authorization code grant among them).
-REGISTRABLE_GRANT_TYPES = tuple(dict.fromkeys((*GRANT_TYPES, AUTHORIZATION_CODE)))
-
 
 def new_client_id() -> str:
     """128 random bits in hex: never starts with ``-``, so it can be passed to the CLI as an argument
@@ -52,10 +49,10 @@ def create_client(
     post_logout_redirect_uris: tuple[str, ...] = (),
 ) -> tuple[Registration, str | None]:
     """Register a client; returns it and its secret in the clear (``None`` for public clients)."""
-    unknown = sorted(set(grant_types) - set(REGISTRABLE_GRANT_TYPES))
+    unknown = sorted(set(grant_types) - set(GRANT_TYPES))
     if unknown:
         raise AdminError(
-            f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(REGISTRABLE_GRANT_TYPES)})"
+            f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})"
         )
     known = set(known_scopes(current_settings().scopes.split()))  # with OpenID Connect's own
     if not set(scopes) <= known:
