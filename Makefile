@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint setup services browser-app clean
+.PHONY: run test lint setup services browser-app third-party-app clean
 
 # The verifier (verifier/, its own distribution) first: the server depends on it and no index has it.
 $(STAMP): pyproject.toml verifier/pyproject.toml
@@ -18,7 +18,9 @@ setup: $(STAMP)
 ## Set up, migrate the SQLite database, generate a dev key, seed the demo users/clients, serve on :8000, and
 ## the example resource service (examples/resource_service, the article's GET /user/data) on :8001 beside it.
 ## The resource service answers CORS for examples/browser_app (`make browser-app`, :8002), for which the demo
-## seed registers client demo-spa. Ctrl-C stops both. Development mode, explicitly: the Docker image defaults to production.
+## seed registers client demo-spa; it also registers demo-third-party for examples/third_party_app (`make
+## third-party-app`, :8003), which calls the resource service from its server (no CORS). Ctrl-C stops both.
+## Development mode, explicitly: the Docker image defaults to production.
 ## `make run PORT=9000 RESOURCE_PORT=9001` moves both (the issuer follows PORT).
 PORT          ?= 8000
 RESOURCE_PORT ?= 8001
@@ -38,6 +40,19 @@ run: $(STAMP)
 browser-app: $(STAMP)
 	BROWSER_APP_ISSUER=http://127.0.0.1:8000 BROWSER_APP_RESOURCE=http://127.0.0.1:8001 \
 		$(BIN)/gunicorn --workers 1 --bind 127.0.0.1:8002 "examples.browser_app.app:create_app()"
+
+## examples/third_party_app on 127.0.0.1:8003, beside `make run` (:8000, :8001): a web app signing users in with the
+## authorization code flow (PKCE, OpenID Connect) as the confidential client demo-third-party of the demo seed.
+## It gives that client a fresh secret as it starts (`authserver demo third-party-secret`, the same development
+## database as `make run`); see its README.
+third-party-app: export AUTHSERVER_ENV := development
+third-party-app: $(STAMP)
+	@secret=$$($(BIN)/authserver demo third-party-secret) || exit 1; \
+	export THIRD_PARTY_APP_CLIENT_SECRET=$$secret THIRD_PARTY_APP_CLIENT_ID=demo-third-party \
+		THIRD_PARTY_APP_ISSUER=http://127.0.0.1:8000 THIRD_PARTY_APP_RESOURCE=http://127.0.0.1:8001 \
+		THIRD_PARTY_APP_URL=http://127.0.0.1:8003; \
+	echo "third-party app on http://127.0.0.1:8003 (sign in as demo, with the password make run printed)"; \
+	exec $(BIN)/gunicorn --workers 1 --bind 127.0.0.1:8003 "examples.third_party_app.app:create_app()"
 
 ## Set up and run the whole suite on SQLite and PostgreSQL (starting local services if needed), after
 ## the static checks (ruff, ruff format, mypy for the server and, strict, for the verifier). `services` also

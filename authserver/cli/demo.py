@@ -35,6 +35,13 @@ DEMO_CLIENT = "demo-app"
 ARTICLE_CLIENT = "demo-spa"
 #: Where `make browser-app` serves examples/browser_app: registered for demo-spa (cookie mode, CORS).
 BROWSER_APP_ORIGIN = "http://127.0.0.1:8002"
+#: The confidential third-party client of examples/third_party_app (`make third-party-app`, :8003): not
+#: first-party, so its users see the consent page.
+THIRD_PARTY_CLIENT = "demo-third-party"
+THIRD_PARTY_APP_URL = "http://127.0.0.1:8003"
+THIRD_PARTY_SCOPES = ["openid", "profile", "email", "read"]
+#: The demo user's OpenID Connect profile, shown by the third-party app (userinfo).
+DEMO_NAME, DEMO_EMAIL = "Demo User", "demo@example.test"
 #: Access-token lifetime of `demo seed --short-ttl`: long enough to use, short enough to watch expire.
 SHORT_TTL = 5
 
@@ -79,6 +86,7 @@ def seed(short_ttl: bool, as_json: bool) -> None:
         clients.set_access_token_ttl(DEMO_CLIENT, ttl)  # reset on every seed: a plain `demo seed` gets the default
         _client, secret = clients.rotate_secret(DEMO_CLIENT)
     _seed_article()
+    third_party_secret = _seed_third_party()
     data = {
         "username": DEMO_USER,
         "password": password,
@@ -87,9 +95,41 @@ def seed(short_ttl: bool, as_json: bool) -> None:
         "article_username": users.ARTICLE_USERNAME,
         "article_password": users.ARTICLE_PASSWORD,
         "article_client_id": ARTICLE_CLIENT,
+        "third_party_client_id": THIRD_PARTY_CLIENT,
+        "third_party_app": THIRD_PARTY_APP_URL,
     }
+    if third_party_secret is not None:
+        data["third_party_client_secret"] = third_party_secret
     text = "\n".join(f"  {k}: {v}" for k, v in data.items())
-    show(data, as_json, f"demo credentials (development only):\n{text}")
+    steps = (
+        f"the third-party app (authorization code flow, OpenID Connect): `make third-party-app`, then open "
+        f"{THIRD_PARTY_APP_URL}, sign in as {DEMO_USER} with the password above and allow"
+    )
+    show(data, as_json, f"demo credentials (development only):\n{text}\n{steps}")
+
+
+def _seed_third_party() -> str | None:
+    """The demo user's profile, and demo-third-party with its redirect URIs: its secret when it is created
+    now (an existing one keeps its secret, so a running `make third-party-app` survives `make run` restarts;
+    `demo third-party-secret` gives it a new one)."""
+    users.update_profile(DEMO_USER, name=DEMO_NAME, email=DEMO_EMAIL, email_verified=True)
+    callback, home = f"{THIRD_PARTY_APP_URL}/callback", f"{THIRD_PARTY_APP_URL}/"
+    if THIRD_PARTY_CLIENT not in {client.client_id for client in clients.list_clients()}:
+        _client, secret = clients.create_client(
+            name="Demo third-party app",
+            client_id=THIRD_PARTY_CLIENT,
+            grant_types=["authorization_code", "refresh_token"],
+            scopes=THIRD_PARTY_SCOPES,
+            redirect_uris=(callback,),
+            post_logout_redirect_uris=(home,),
+        )
+        return secret
+    registered = clients.registration(THIRD_PARTY_CLIENT)
+    if callback not in registered.redirect_uris:
+        clients.add_redirect_uri(THIRD_PARTY_CLIENT, callback)
+    if home not in registered.post_logout_redirect_uris:
+        clients.add_redirect_uri(THIRD_PARTY_CLIENT, home, post_logout=True)
+    return None
 
 
 def _seed_article() -> None:
@@ -109,6 +149,20 @@ def _seed_article() -> None:
     if BROWSER_APP_ORIGIN not in clients.registration(ARTICLE_CLIENT).origins:
         with contextlib.suppress(AdminError):  # a client of the developer's own has it: it stays theirs
             clients.add_origin(ARTICLE_CLIENT, BROWSER_APP_ORIGIN)
+
+
+@group.command("third-party-secret")
+def third_party_secret() -> None:
+    """Give demo-third-party (examples/third_party_app) a fresh secret and print it alone, for
+    `make third-party-app`."""
+    _development_only(current_settings().env)
+    try:
+        _client, secret = clients.rotate_secret(THIRD_PARTY_CLIENT)
+    except AdminError:
+        raise click.ClickException(
+            f"{THIRD_PARTY_CLIENT} is not registered: `make run` (or `authserver demo seed`) registers it"
+        ) from None
+    click.echo(secret)
 
 
 # ---------------------------------------------------------------- demo run

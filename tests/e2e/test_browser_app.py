@@ -4,7 +4,8 @@ server, the example resource service and the app's own static server, each a gun
 The app is served on 127.0.0.1:<A> and the server on 127.0.0.1:<B>: two origins, one site (cookies
 ignore ports), as SameSite=Strict requires. The attacker pages are on 127.0.0.1:<C>, the same site
 too, so the browser does send them the refresh cookie: only the server's CSRF and CORS rules stand
-between them and the session. Run alone with ``pytest -m browser``.
+between them and the session. Run alone with ``pytest -m browser``. The browser fixtures (``chromium``,
+``context``) are in tests/e2e/conftest.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from conftest import LiveServer
@@ -26,29 +26,8 @@ from conftest import start_gunicorn
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PASSWORD = "correct horse battery"
 SHORT_TTL = 3  # seconds: the app refreshes 1.5 s before expiry
-
-
-@pytest.fixture(scope="module")  # not session: the sync API runs an event loop until it stops, and later
-def chromium() -> Iterator[object]:  # tests' asyncio.run() would find it running
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make services` (.ci/browser) installs Debian's chromium", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="session")
@@ -97,13 +76,6 @@ def register(app, make_user, app_origin) -> Callable[..., dict]:
         return json.loads(result.output)
 
     return run
-
-
-@pytest.fixture
-def context(chromium) -> Iterator[object]:
-    context = chromium.new_context()
-    yield context
-    context.close()
 
 
 def until(page, expression: str, arg: object = None, timeout: float = 10) -> None:

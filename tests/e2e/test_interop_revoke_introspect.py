@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -208,49 +206,6 @@ def test_authlib_revokes_refresh_token_and_its_family(server, accounts):
 
 
 # ---------------------------------------------------------------- oauth4webapi (Node)
-
-
-def _require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(
-            f"{name} is required for the oauth4webapi interop test and was not found on PATH "
-            "(install Node.js 20+ with npm)",
-            pytrace=False,
-        )
-    return path
-
-
-def _locked_version() -> str:
-    lock = json.loads((INTEROP_DIR / "package-lock.json").read_text())
-    return lock["packages"]["node_modules/oauth4webapi"]["version"]
-
-
-def _installed_version() -> str | None:
-    manifest = INTEROP_DIR / "node_modules" / "oauth4webapi" / "package.json"
-    return json.loads(manifest.read_text())["version"] if manifest.is_file() else None
-
-
-@pytest.fixture(scope="session")
-def node() -> str:
-    node, npm = _require_tool("node"), _require_tool("npm")
-    raw = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
-    match = re.fullmatch(r"v(\d+)\..*", raw)
-    if match is None or int(match.group(1)) < 20:
-        pytest.fail(f"oauth4webapi 3 needs Node.js 20 or newer, found {raw!r}", pytrace=False)
-    if _installed_version() != _locked_version():
-        try:
-            done = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund"], cwd=INTEROP_DIR, capture_output=True, text=True, timeout=300
-            )
-        except subprocess.TimeoutExpired:
-            pytest.fail("npm ci in tests/e2e/interop took over 300 s", pytrace=False)
-        if done.returncode != 0:
-            pytest.fail(
-                f"npm ci in tests/e2e/interop failed ({done.returncode}):\n{done.stdout}\n{done.stderr}", pytrace=False
-            )
-    assert _installed_version() == _locked_version()
-    return node
 
 
 def run_oauth4webapi(node: str, server: Server, acc: Accounts, plan: list[dict[str, str]]) -> dict[str, Any]:
