@@ -290,4 +290,4 @@ def test_demo_seed_works_in_development(app, database, tmp_path):
     assert (seeded["username"], seeded["article_username"], seeded["article_client_id"]) == ("demo", "user", "demo-spa")
     with app.app_context():
         assert sorted(u.username for u in db.session.query(User)) == ["demo", "user"]
-        assert sorted(c.client_id for c in db.session.query(Client)) == ["demo-app", "demo-spa"]
+        assert sorted(c.client_id for c in db.session.query(Client)) == ["demo-app", "demo-spa", "demo-third-party"]
