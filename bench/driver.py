@@ -28,6 +28,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from benchkit import floor  # noqa: E402
+from benchkit import peers  # noqa: E402
 from benchkit import procstat  # noqa: E402
 from benchkit import profile  # noqa: E402
 from benchkit import references  # noqa: E402
@@ -320,6 +321,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         results, skipped = run_scenarios(args, dep, creds, names, levels)
     finally:
         dep.stop()
+    peer = measure_peers(args) if args.peers else None
     facts, sha = machine_facts(args, kind.describe(), dep.env["AUTHSERVER_ENV"])
     main = {m["scenario"]: m for m in results if m["connections"] == report.MAIN_CONNECTIONS}
     run = {
@@ -339,9 +341,34 @@ def cmd_bench(args: argparse.Namespace) -> None:
         "notes": [*quiet_notes, *dep.notes, *server_log_notes(args.run_dir)],
     }
     run["markdown"] = report.render(run)
+    if peer is not None:
+        run["peers"] = {"oidc-provider": peer}
+        run["markdown"] += (
+            peers.markdown(peer, main) if "error" not in peer else f"\n## Peer\n\nFAILED: {peer['error']}\n"
+        )
     path = write_results(run, sha)
     print(run["markdown"])
     say(f"written: {path.relative_to(REPO)} (and .json)")
+
+
+def measure_peers(args: argparse.Namespace) -> dict:
+    """node-oidc-provider on the refresh, client_credentials and jwks scripts (benchkit/peers.py)."""
+    say(f"peer: node-oidc-provider (bench/peers), {args.warmup} + {args.duration} s per scenario...")
+    try:
+        result = peers.measure_oidc_provider(
+            run_dir=args.run_dir,
+            database=args.db,
+            duration=args.duration,
+            warmup=args.warmup,
+            connections=report.MAIN_CONNECTIONS,
+        )
+    except (RuntimeError, OSError, ValueError, KeyError, subprocess.SubprocessError, requests.RequestException) as exc:
+        say(f"peer failed: {exc}")
+        return {"error": " ".join(str(exc).split())[:300]}
+    for name in peers.SCENARIOS:
+        m = result[name]
+        say(f"  peer {name}: {m['rps']:,.1f} req/s, p99 {m['p99_ms']:.1f} ms, CPU {m['cpu_ms_per_req']:.2f} ms/req")
+    return result
 
 
 def compare_servers(args: argparse.Namespace, dep: Deployment, creds, names: list[str], timestamp: str) -> None:
@@ -502,6 +529,11 @@ def main() -> None:
         "--compare-servers",
         default="",
         help="e.g. serve,sync:4,gthread:4x1,granian:2x2: the scenarios (and the floor) once per server kind",
+    )
+    bench.add_argument(
+        "--peers",
+        action="store_true",
+        help="also measure node-oidc-provider (bench/peers, npm ci) on refresh, client_credentials and jwks",
     )
     bench.add_argument("--rounds", type=int, default=1, help="with --compare-servers: repeat the list this often")
     bench.add_argument(
