@@ -206,3 +206,10 @@ def test_an_app_configuration_error_fails_before_any_worker_starts():
     assert proc.returncode == 2
     assert "AUTHSERVER_ISSUER is required in production" in proc.stderr
     assert "Starting granian" not in proc.stdout + proc.stderr
+
+
+def test_the_readme_documents_every_serve_setting():
+    from authserver.serving.options import markdown_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert markdown_table() in readme, "README's serve table differs: python -c 'from authserver.serving.options ...'"
