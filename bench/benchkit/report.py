@@ -89,7 +89,7 @@ def _static_share(m: dict, ref: dict) -> tuple[str, bool]:
 
 def floor_rows(ref: dict) -> list[list[str]]:
     what = (
-        "minimal refresh handler, 3 sync workers (`bench/floor`; PERFORMANCE-NOTES measured 1,450 req/s and "
+        "minimal refresh handler under the same server (`bench/floor`; PERFORMANCE-NOTES measured 1,450 req/s and "
         "1.13 ms CPU/req on their machine)"
     )
     if "floor" in ref:
