@@ -1,4 +1,4 @@
-# One image for every service that runs our code (docker-compose.yml): the server under gunicorn,
+# One image for every service that runs our code (docker-compose.yml): the server (`authserver serve`),
 # the one-shot `keys` and `migrate` services (the `authserver` CLI), and the example resource service.
 # Production unless told otherwise: it refuses to start without an https issuer, a pepper and a keys
 # passphrase. Development (public pepper, generated unencrypted keys) is an explicit opt-in:
@@ -24,6 +24,7 @@ COPY migrations ./migrations
 COPY examples ./examples
 USER authserver
 EXPOSE 8000 8001
-# The shared gunicorn settings (authserver/gunicorn_config.py): an access log without query strings.
-CMD ["gunicorn", "-c", "python:authserver.gunicorn_config", "--workers", "2", "--bind", "0.0.0.0:8000", \
-     "authserver:create_app()"]
+# The production server (README, "Production"): granian, one worker per CPU of the container unless
+# WEB_CONCURRENCY or AUTHSERVER_SERVE_WORKERS says otherwise, keep-alive, an access log without query
+# strings, a graceful stop on SIGTERM within `docker stop`'s 10 s (AUTHSERVER_SERVE_GRACEFUL_TIMEOUT).
+CMD ["authserver", "serve", "--bind", "0.0.0.0:8000"]

@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml verifier/pyproject.toml
 
 setup: $(STAMP)
 
-## Set up, migrate the SQLite database, generate a dev key, seed the demo users/clients, serve on :8000, and
+## Set up, migrate the SQLite database, generate a dev key, seed the demo users/clients, serve on :8000 (`authserver
+## serve`, the production command, with 2 workers), and
 ## the example resource service (examples/resource_service, the article's GET /user/data) on :8001 beside it.
 ## The resource service answers CORS for examples/browser_app (`make browser-app`, :8002), for which the demo
 ## seed registers client demo-spa; it also registers demo-third-party for examples/third_party_app (`make
@@ -34,7 +35,7 @@ run: $(STAMP)
 	$(BIN)/authserver demo seed
 	trap 'kill $$resource 2>/dev/null; wait' EXIT INT TERM; \
 	$(BIN)/gunicorn -c python:authserver.gunicorn_config --workers 1 --bind 127.0.0.1:$(RESOURCE_PORT) "examples.resource_service.app:create_app()" & resource=$$!; \
-	$(BIN)/gunicorn -c python:authserver.gunicorn_config --workers 2 --bind 127.0.0.1:$(PORT) "authserver:create_app()"
+	$(BIN)/authserver serve --workers 2 --bind 127.0.0.1:$(PORT)
 
 ## examples/browser_app on 127.0.0.1:8002, beside `make run` (:8000) and the resource service (:8001); see its README.
 browser-app: $(STAMP)

@@ -28,6 +28,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from benchkit import floor  # noqa: E402
+from benchkit import peers  # noqa: E402
 from benchkit import procstat  # noqa: E402
 from benchkit import profile  # noqa: E402
 from benchkit import references  # noqa: E402
@@ -37,12 +38,13 @@ from benchkit.scenarios import SCENARIOS  # noqa: E402
 from benchkit.scenarios import Context  # noqa: E402
 from benchkit.scenarios import refresh_pool  # noqa: E402
 from benchkit.server import Deployment  # noqa: E402
+from benchkit.servers import ServerKind  # noqa: E402
 from benchkit.wrkrun import measure  # noqa: E402
 from benchkit.wrkrun import run_wrk  # noqa: E402
 from benchkit.wrkrun import warm_up  # noqa: E402
 
-#: Chosen from `bench/run --compare-workers` on the 2-core machine (bench/README.md, "Worker count and worker model").
-DEFAULT_WORKERS = 4
+#: The product's command (bench/README.md, "The server"); `--server sync:4` is the gunicorn set-up before issue 16.
+DEFAULT_SERVER = "serve"
 SWEEP = (1, 4, 16, 64)
 
 
@@ -57,7 +59,7 @@ def _sh(*cmd: str) -> str:
         return ""
 
 
-def machine_facts(args: argparse.Namespace, workers: str, env: str) -> tuple[dict[str, str], str]:
+def machine_facts(args: argparse.Namespace, server: str, env: str) -> tuple[dict[str, str], str]:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -77,7 +79,7 @@ def machine_facts(args: argparse.Namespace, workers: str, env: str) -> tuple[dic
         f"Linux {platform.release()}",
         "command": args.command_line or shlex.join(sys.argv),
         "git": git,
-        "server": f"gunicorn {workers} sync workers, `authserver:create_app()`, AUTHSERVER_ENV={env}",
+        "server": f"{server}, `authserver:create_app()`, AUTHSERVER_ENV={env}",
         "database": f"PostgreSQL {pg_version}, fresh database `{args.db}` (dropped after the run)",
         "load generator": f"{wrk_version}, {getattr(args, 'wrk_threads', 1)} thread(s), same machine",
         "python": platform.python_version(),
@@ -131,9 +133,9 @@ def measure_references(workers: int) -> dict:
     }
 
 
-def measure_floor_reference(args: argparse.Namespace) -> dict:
-    """The minimal refresh handler of PERFORMANCE-NOTES.md, run as the notes ran it (see bench/floor/)."""
-    say(f"references: floor refresh handler (bench/floor, 3 sync workers), {args.warmup} + {args.duration} s...")
+def measure_floor_reference(args: argparse.Namespace, kind: ServerKind) -> dict:
+    """The minimal refresh handler of PERFORMANCE-NOTES.md under the server's own HTTP server (see bench/floor/)."""
+    say(f"references: floor refresh handler (bench/floor, {kind.describe()}), {args.warmup} + {args.duration} s...")
     try:
         m = floor.measure_floor(
             repo=REPO,
@@ -142,6 +144,7 @@ def measure_floor_reference(args: argparse.Namespace) -> dict:
             duration=args.duration,
             warmup=args.warmup,
             connections=report.MAIN_CONNECTIONS,
+            kind=kind,
         )
     except (RuntimeError, OSError, ValueError, requests.RequestException) as exc:
         say(f"floor reference failed: {exc}")
@@ -151,11 +154,11 @@ def measure_floor_reference(args: argparse.Namespace) -> dict:
 
 
 def measure_static_reference(args: argparse.Namespace, dep: Deployment) -> dict | None:
-    """A bare WSGI app returning as many fixed bytes as the JWKS, under as many sync workers (bench/floor)."""
+    """A bare WSGI app returning as many fixed bytes as the JWKS, under the server's HTTP server (bench/floor)."""
     try:
         body = requests.get(dep.base_url + "/.well-known/jwks.json", timeout=10).content
         say(
-            f"references: static response floor (bench/floor/static_app.py, {dep.workers} sync workers, "
+            f"references: static response floor (bench/floor/static_app.py, {dep.kind.describe()}, "
             f"{len(body)} bytes), {args.warmup} + {args.duration} s..."
         )
         m = floor.measure_static(
@@ -165,7 +168,7 @@ def measure_static_reference(args: argparse.Namespace, dep: Deployment) -> dict 
             duration=args.duration,
             warmup=args.warmup,
             connections=report.MAIN_CONNECTIONS,
-            workers=dep.workers,
+            kind=dep.kind,
             body_bytes=len(body),
         )
     except (RuntimeError, OSError, ValueError, requests.RequestException) as exc:
@@ -251,7 +254,7 @@ def run_one(args: argparse.Namespace, ctx: Context, name: str, conns: int) -> di
         invocation=sc.prepare(ctx, conns, label),
         seconds=args.duration,
         workers=dep.workers,
-        master_pid=dep.gunicorn.pid,
+        master_pid=dep.server.process.pid,
         worker_pids=dep.worker_pids(),
         database=args.db,
         work=args.run_dir,
@@ -264,7 +267,7 @@ def run_one(args: argparse.Namespace, ctx: Context, name: str, conns: int) -> di
     if name == "refresh" and conns == report.MAIN_CONNECTIONS and not args.no_floor:
         # The floor ran just before the server started; once more now, so a drift of the machine's
         # speed during the refresh run shows (the report compares with the mean of the two).
-        m["floor_after"] = measure_floor_reference(args).get("floor")
+        m["floor_after"] = measure_floor_reference(args, dep.kind).get("floor")
     if name == "jwks" and conns == report.MAIN_CONNECTIONS and not args.no_floor:
         m["static"] = measure_static_reference(args, dep)
     say(
@@ -277,7 +280,7 @@ def run_one(args: argparse.Namespace, ctx: Context, name: str, conns: int) -> di
 
 def server_log_notes(run_dir: Path) -> list[str]:
     notes = []
-    for log in sorted(run_dir.glob("gunicorn-w*.log")):
+    for log in sorted(run_dir.glob("server-*.log")):
         text = log.read_text(errors="replace")
         for needle in ("Traceback", "WORKER TIMEOUT", "[CRITICAL]", "[ERROR]", '"level": "error"'):
             count = text.count(needle)
@@ -304,20 +307,22 @@ def cmd_bench(args: argparse.Namespace) -> None:
     dep = Deployment(REPO, args.run_dir, args.db)
     say(f"provisioning database {args.db} (production settings, key in {dep.keys_dir})...")
     creds = dep.provision()
-    if args.compare_workers:
-        return compare_workers(args, dep, creds, names, timestamp)
+    if args.compare_servers or args.compare_workers:
+        return compare_servers(args, dep, creds, names, timestamp)
+    kind = ServerKind.parse(args.server, args.workers)
     quiet_notes = machine_quiet_check(args.wait_quiet)
-    refs = measure_references(args.workers)
+    refs = measure_references(kind.workers)
     if "refresh" in names and not args.no_floor:
-        refs.update(measure_floor_reference(args))
+        refs.update(measure_floor_reference(args, kind))
     levels = SWEEP if args.sweep else (report.MAIN_CONNECTIONS,)
-    say(f"starting gunicorn with {args.workers} sync workers...")
-    dep.start(args.workers)
+    say(f"starting {kind.describe()}...")
+    dep.start(kind)
     try:
         results, skipped = run_scenarios(args, dep, creds, names, levels)
     finally:
         dep.stop()
-    facts, sha = machine_facts(args, str(args.workers), dep.env["AUTHSERVER_ENV"])
+    peer = measure_peers(args) if args.peers else None
+    facts, sha = machine_facts(args, kind.describe(), dep.env["AUTHSERVER_ENV"])
     main = {m["scenario"]: m for m in results if m["connections"] == report.MAIN_CONNECTIONS}
     run = {
         "meta": {
@@ -326,7 +331,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
             "facts": facts,
             "duration": args.duration,
             "warmup": args.warmup,
-            "workers": args.workers,
+            "workers": kind.workers,
+            "server": kind.label,
         },
         "references": refs,
         "measurements": results,
@@ -335,40 +341,78 @@ def cmd_bench(args: argparse.Namespace) -> None:
         "notes": [*quiet_notes, *dep.notes, *server_log_notes(args.run_dir)],
     }
     run["markdown"] = report.render(run)
+    if peer is not None:
+        run["peers"] = {"oidc-provider": peer}
+        run["markdown"] += (
+            peers.markdown(peer, main) if "error" not in peer else f"\n## Peer\n\nFAILED: {peer['error']}\n"
+        )
     path = write_results(run, sha)
     print(run["markdown"])
     say(f"written: {path.relative_to(REPO)} (and .json)")
 
 
-def compare_workers(args: argparse.Namespace, dep: Deployment, creds, names: list[str], timestamp: str) -> None:
-    counts = [int(w) for w in args.compare_workers.split(",")]
+def measure_peers(args: argparse.Namespace) -> dict:
+    """node-oidc-provider on the refresh, client_credentials and jwks scripts (benchkit/peers.py)."""
+    say(f"peer: node-oidc-provider (bench/peers), {args.warmup} + {args.duration} s per scenario...")
+    try:
+        result = peers.measure_oidc_provider(
+            run_dir=args.run_dir,
+            database=args.db,
+            duration=args.duration,
+            warmup=args.warmup,
+            connections=report.MAIN_CONNECTIONS,
+        )
+    except (RuntimeError, OSError, ValueError, KeyError, subprocess.SubprocessError, requests.RequestException) as exc:
+        say(f"peer failed: {exc}")
+        return {"error": " ".join(str(exc).split())[:300]}
+    for name in peers.SCENARIOS:
+        m = result[name]
+        say(f"  peer {name}: {m['rps']:,.1f} req/s, p99 {m['p99_ms']:.1f} ms, CPU {m['cpu_ms_per_req']:.2f} ms/req")
+    return result
+
+
+def compare_servers(args: argparse.Namespace, dep: Deployment, creds, names: list[str], timestamp: str) -> None:
+    """The scenarios once per server kind (``--compare-servers``) or per sync worker count (``--compare-workers``),
+    in the order given, one table; with ``--rounds N`` the whole list N times (alternating, so drift shows)."""
+    if args.compare_servers:
+        kinds = [ServerKind.parse(k) for k in args.compare_servers.split(",") if k.strip()]
+    else:
+        kinds = [ServerKind.parse(f"{args.server.partition(':')[0]}:{w}") for w in args.compare_workers.split(",")]
     quiet_notes = machine_quiet_check(args.wait_quiet)
-    refs = measure_references(max(counts))
+    refs = measure_references(max(k.workers for k in kinds))
     rows = []
-    for workers in counts:
-        say(f"--- {workers} workers ---")
-        dep.start(workers)
-        try:
-            results, _ = run_scenarios(args, dep, creds, names, (report.MAIN_CONNECTIONS,))
-        finally:
-            dep.stop()
-        rows += results
-    facts, sha = machine_facts(args, "/".join(map(str, counts)), dep.env["AUTHSERVER_ENV"])
-    lines = [f"# authserver worker-count comparison {timestamp} ({facts['git']})", ""]
+    for round_ in range(1, args.rounds + 1):
+        for kind in kinds:
+            say(f"--- round {round_}: {kind.describe()} ---")
+            if "refresh" in names and not args.no_floor:
+                floor_ref = measure_floor_reference(args, kind).get("floor")
+                if floor_ref:
+                    rows.append({**floor_ref, "server": kind.label, "round": round_})
+            dep.start(kind)
+            try:
+                results, _ = run_scenarios(args, dep, creds, names, (report.MAIN_CONNECTIONS,))
+            finally:
+                dep.stop()
+            rows += [{**m, "server": kind.label, "round": round_} for m in results]
+    facts, sha = machine_facts(args, " / ".join(k.label for k in kinds), dep.env["AUTHSERVER_ENV"])
+    lines = [f"# authserver server comparison {timestamp} ({facts['git']})", ""]
     lines += [f"- {k}: {v}" for k, v in facts.items()]
+    lines += [f"- `{k.label}`: {k.describe()}" for k in kinds]
     lines += [
         f"- raw argon2 verify: {refs['argon2_ms_per_verify']:.1f} ms; "
         f"RSA-2048 sign/s {refs['rsa2048_sign_per_s']:,.0f}",
         *[f"- note: {n}" for n in [*quiet_notes, *dep.notes, *server_log_notes(args.run_dir)]],
         "",
-        "| workers | scenario | req/s | p50 ms | p99 ms | non-2xx | CPU ms/req | other CPU ms/req | box busy "
-        "| peak RSS/worker MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| scenario | server | round | req/s | p50 ms | p99 ms | errors | CPU ms/req (server + PG) | server CPU "
+        "| other CPU ms/req | box busy | peak RSS/worker MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for m in sorted(rows, key=lambda m: (m["scenario"], m["workers"])):
+    order = {k.label: i for i, k in enumerate(kinds)}
+    for m in sorted(rows, key=lambda m: (m["scenario"], order[m["server"]], m["round"])):
         lines.append(
-            f"| {m['workers']} | {m['scenario']} | {m['rps']:,.1f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | "
-            f"{m['non_2xx'] + m['chain_breaks']} | {m['cpu_ms_per_req']:.2f} | "
+            f"| {m['scenario']} | {m['server']} | {m['round']} | {m['rps']:,.1f} | {m['p50_ms']:.1f} | "
+            f"{m['p99_ms']:.1f} | {m['non_2xx'] + m['chain_breaks'] + m['socket_errors']} | "
+            f"{m['cpu_ms_per_req']:.2f} | {m['server_cpu_ms_per_req']:.2f} | "
             f"{m['other_cpu_ms_per_req']:.2f} | {m['machine_busy_pct']:.0f}% | {m['peak_rss_mib']:.1f} |"
         )
     run = {
@@ -377,7 +421,7 @@ def compare_workers(args: argparse.Namespace, dep: Deployment, creds, names: lis
         "measurements": rows,
         "markdown": "\n".join(lines) + "\n",
     }
-    path = write_results(run, sha, "-workers")
+    path = write_results(run, sha, "-servers")
     print(run["markdown"])
     say(f"written: {path.relative_to(REPO)}")
 
@@ -386,7 +430,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
     dep = Deployment(REPO, args.run_dir, args.db)
     say(f"provisioning database {args.db}...")
     creds = dep.provision()
-    dep.start(1)
+    dep.start(ServerKind.parse(args.server, 1))
     try:
         ctx = Context(dep, creds, dep.metadata(), args.run_dir)
         ctx.tokens = dep.mint_refresh_tokens(creds, refresh_pool(args.connections))
@@ -470,12 +514,28 @@ def main() -> None:
         p.add_argument("--db", required=True, help="the fresh PostgreSQL database (bench/run creates and drops it)")
         p.add_argument("--command-line", default="")
         p.add_argument("--duration", type=int, default=20 if name == "bench" else 15, help="measured seconds")
+        p.add_argument(
+            "--server",
+            default=DEFAULT_SERVER,
+            help="NAME[:W[xT]], NAME one of serve (default), sync, gthread, granian, waitress (benchkit/servers.py)",
+        )
     bench = sub.choices["bench"]
     bench.add_argument("--warmup", type=int, default=5, help="warm-up seconds before each measurement (0: none)")
     bench.add_argument("--scenarios", default=DEFAULT_SCENARIOS, help=f"comma-separated, of: {', '.join(SCENARIOS)}")
     bench.add_argument("--sweep", action="store_true", help=f"also measure at {', '.join(map(str, SWEEP))} connections")
-    bench.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn sync workers")
-    bench.add_argument("--compare-workers", default="", help="e.g. 2,3,4: run the scenarios once per worker count")
+    bench.add_argument("--workers", type=int, default=None, help="worker processes (default: the server kind's)")
+    bench.add_argument("--compare-workers", default="", help="e.g. 2,3,4: the scenarios once per worker count")
+    bench.add_argument(
+        "--compare-servers",
+        default="",
+        help="e.g. serve,sync:4,gthread:4x1,granian:2x2: the scenarios (and the floor) once per server kind",
+    )
+    bench.add_argument(
+        "--peers",
+        action="store_true",
+        help="also measure node-oidc-provider (bench/peers, npm ci) on refresh, client_credentials and jwks",
+    )
+    bench.add_argument("--rounds", type=int, default=1, help="with --compare-servers: repeat the list this often")
     bench.add_argument(
         "--wait-quiet",
         type=int,

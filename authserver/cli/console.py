@@ -1,6 +1,7 @@
 """The ``authserver`` console script: the Flask CLI bound to the app factory.
 
-``authserver db upgrade`` migrates; ``authserver <plural noun> <verb>`` administers.
+``authserver db upgrade`` migrates; ``authserver <plural noun> <verb>`` administers; ``authserver serve``
+runs the production server (:mod:`authserver.cli.serve`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from authserver.app import create_app
+from authserver.cli.serve import serve
 from authserver.keys.keystore import KeystoreError
 from authserver.settings import ConfigError
 
@@ -26,4 +28,11 @@ def _create_app() -> Flask:
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
 def main() -> None:
-    """authserver: OAuth 2.0 authorization server administration."""
+    """authserver: OAuth 2.0 authorization server administration, and `authserver serve`."""
+
+
+# Not an app command: the serving process never creates the app itself (its workers do, after the fork).
+main.add_command(serve)
+
+if __name__ == "__main__":
+    main()

@@ -58,7 +58,10 @@ class HashSlots:
             )
             self._local.files = files
             opened = [*slots, files[2], *([files[3]] if files[3] is not None else [])]
-            weakref.finalize(threading.current_thread(), _close_all, opened)  # the thread's own descriptors
+            # Closed when this thread's thread-local values are dropped (the thread ended). Not tied to the
+            # thread object: for a thread Python did not start (granian's), that object is never collected.
+            self._local.anchor = anchor = _ThreadAnchor()
+            weakref.finalize(anchor, _close_all, opened)
         return files[1], files[2], files[3]
 
     @staticmethod
@@ -89,6 +92,12 @@ class HashSlots:
             if bell is not None:
                 with contextlib.suppress(BlockingIOError):  # full: rung often enough already
                     os.write(bell, b"\0")
+
+
+class _ThreadAnchor:
+    """An object only one thread's thread-local state refers to: it dies when that thread ends."""
+
+    __slots__ = ("__weakref__",)
 
 
 def _close_all(fds: list[int]) -> None:

@@ -84,6 +84,7 @@ class _Held(threading.local):
     conn: psycopg.Connection | None = None
     cursor: psycopg.Cursor | None = None
     closer: weakref.finalize | None = None  # closes conn when this thread ends, or when called
+    anchor: _ThreadAnchor | None = None  # only this thread refers to it: collected when the thread ends
 
     def take(self, autocommit: Engine) -> psycopg.Cursor:
         key = (os.getpid(), autocommit.url)
@@ -91,7 +92,10 @@ class _Held(threading.local):
             self.drop()
             args, kwargs = autocommit.dialect.create_connect_args(autocommit.url)
             self.conn = psycopg.connect(*args, **kwargs, autocommit=True)
-            self.closer = weakref.finalize(threading.current_thread(), _close_in, os.getpid(), self.conn)
+            # Tied to an object of this thread's local state, not to the thread object: a thread Python did
+            # not start (granian's request threads) has a dummy thread object that is never collected.
+            self.anchor = _ThreadAnchor()
+            self.closer = weakref.finalize(self.anchor, _close_in, os.getpid(), self.conn)
             self.cursor, self.key, self.born = self.conn.cursor(), key, time.monotonic()
         return self.cursor
 
@@ -99,6 +103,11 @@ class _Held(threading.local):
         closer, self.conn, self.cursor, self.key, self.closer = self.closer, None, None, None, None
         if closer is not None:
             closer()
+        self.anchor = None
+
+
+class _ThreadAnchor:
+    __slots__ = ("__weakref__",)
 
 
 def _close_in(pid: int, conn: psycopg.Connection) -> None:

@@ -1,4 +1,5 @@
-"""WSGI apps under gunicorn, as production runs them: one launcher, one readiness loop, one handle.
+"""Servers as production runs them (``authserver serve``; any WSGI app under gunicorn): one launcher, one
+readiness loop, one handle.
 
 The log goes to a file, never a pipe (a pipe nobody reads fills up and blocks the workers); the
 handle reads its tail for error messages. With ``own_session`` the server gets its own process
@@ -21,6 +22,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from authserver.testing.apps import server_env
 from authserver.testing.databases import Database
@@ -99,6 +101,43 @@ def wait_ready(
     return False
 
 
+def start_command(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    port: int,
+    *,
+    label: str,
+    workers: int | None = None,
+    cwd: Path = ROOT,
+    log_path: Path | None = None,
+    path: str = "/healthz",
+    probe: Callable[[str], bool] | None = None,
+    seconds: float = 60,
+    own_session: bool = False,
+) -> LiveServer:
+    """Run the server command ``argv`` (listening on 127.0.0.1:``port``) from ``cwd`` and wait until it is
+    ready (see :func:`wait_ready`; with ``workers``, until that many worker processes run); RuntimeError
+    with the log's tail if it is not."""
+    if log_path is None:
+        fd, name = tempfile.mkstemp(prefix="authserver-live-", suffix=".log")
+        os.close(fd)
+        log_path = Path(name)
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=own_session,
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, own_session)
+    if wait_ready(server.url, process, seconds, path=path, probe=probe, workers=workers):
+        return server
+    server.stop()
+    raise RuntimeError(f"{label} did not start: {server.log()}")
+
+
 def start_gunicorn(
     app_spec: str,
     env: Mapping[str, str],
@@ -115,30 +154,62 @@ def start_gunicorn(
     own_session: bool = False,
 ) -> LiveServer:
     """Run ``app_spec`` under gunicorn on 127.0.0.1:``port`` (a free one by default) from ``cwd`` and wait
-    until it is ready (see :func:`wait_ready`); RuntimeError with the log's tail if it is not."""
+    until it is ready (see :func:`start_command`)."""
     port = port or free_port()
-    if log_path is None:
-        fd, name = tempfile.mkstemp(prefix="authserver-live-", suffix=".log")
-        os.close(fd)
-        log_path = Path(name)
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", *args, app_spec],
-            env=dict(env),
-            cwd=cwd,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=own_session,
-        )
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, own_session)
-    if wait_ready(server.url, process, seconds, path=path, probe=probe, workers=workers if wait_for_workers else None):
-        return server
-    server.stop()
-    raise RuntimeError(f"{app_spec} did not start: {server.log()}")
+    argv = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", *args, app_spec]
+    return start_command(
+        argv,
+        env,
+        port,
+        label=app_spec,
+        workers=workers if wait_for_workers else None,
+        cwd=cwd,
+        log_path=log_path,
+        path=path,
+        probe=probe,
+        seconds=seconds,
+        own_session=own_session,
+    )
+
+
+def serve_argv(port: int, workers: int, *args: str) -> list[str]:
+    """``authserver serve`` on 127.0.0.1:``port`` with ``workers`` workers, run by this interpreter."""
+    return [
+        sys.executable,
+        "-m",
+        "authserver.cli.console",
+        "serve",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        *args,
+    ]
+
+
+def start_serve(
+    env: Mapping[str, str],
+    port: int | None = None,
+    workers: int = 2,
+    *,
+    args: Sequence[str] = (),
+    wait_for_workers: bool = True,
+    **kwargs: Any,
+) -> LiveServer:
+    """``authserver serve`` (the production command) on 127.0.0.1:``port``; ready as in :func:`start_command`."""
+    port = port or free_port()
+    return start_command(
+        serve_argv(port, workers, *args),
+        env,
+        port,
+        label="authserver serve",
+        workers=workers if wait_for_workers else None,
+        **kwargs,
+    )
 
 
 def start_server(database: Database, keys_dir: Path, workers: int = 2, **env_extra: str) -> LiveServer:
-    """authserver under gunicorn with the test settings (:mod:`authserver.testing.apps`) on ``database``."""
+    """``authserver serve`` with the test settings (:mod:`authserver.testing.apps`) on ``database``."""
     port = free_port()
     env = {
         **os.environ,
@@ -147,4 +218,4 @@ def start_server(database: Database, keys_dir: Path, workers: int = 2, **env_ext
         "AUTHSERVER_CLIENT_CACHE_SECONDS": "0",
         **env_extra,
     }
-    return start_gunicorn("authserver:create_app()", env, port, workers)
+    return start_serve(env, port, workers)

@@ -1,7 +1,9 @@
 """The floor reference: ``bench/floor/floor_app.py`` under the same refresh load as the real server.
 
 Same machine, same fresh database (its own table), same wrk script and connection count, same CPU
-accounting; gunicorn with 3 sync workers, as in ``../shared/PERFORMANCE-NOTES.md``. Its req/s and
+accounting, and the same HTTP server with the same workers and threads as the server under test
+(``kind``; ``../shared/PERFORMANCE-NOTES.md`` ran it under 3 gunicorn sync workers), so the ratio
+means what our code adds on top of the serving stack. Its req/s and
 CPU per request say what the refresh target costs on *this* machine with this stack at the least
 (the notes measured 1,450 req/s and 1.13 ms per request elsewhere), so a run on a slower machine
 can be told apart from a slower server.
@@ -22,19 +24,23 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from authserver.testing.ports import free_port
 from authserver.testing.servers import LiveServer
-from authserver.testing.servers import start_gunicorn
+from authserver.testing.servers import start_command
 from benchkit.scenarios import Invocation
 from benchkit.scenarios import refresh_pool
+from benchkit.servers import AppTarget
+from benchkit.servers import ServerKind
 from benchkit.wrkrun import measure
 from benchkit.wrkrun import warm_up
 
 FLOOR_DIR = Path(__file__).resolve().parent.parent / "floor"
-WORKERS = 3  # as in PERFORMANCE-NOTES.md (sync workers, gunicorn's default)
 LABEL = "floor"
 
 
-def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, warmup: int, connections: int) -> dict:
+def measure_floor(
+    *, repo: Path, run_dir: Path, database: str, duration: int, warmup: int, connections: int, kind: ServerKind
+) -> dict:
     """Start the floor app, run warm-up + measured chained refresh, stop it; the Measurement as a dict."""
     sys.path.insert(0, str(FLOOR_DIR))
     import floor_app  # bench-only module, not on the package path
@@ -64,7 +70,7 @@ def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, wa
             == 400
         )
 
-    with _served(run_dir, "floor_app:create_app()", WORKERS, env, LABEL, rejects_a_bad_token) as server:
+    with _served(run_dir, AppTarget("floor_app", "create_app", True), kind, env, LABEL, rejects_a_bad_token) as server:
         base_url = server.url
         script = FLOOR_DIR.parent / "scenarios" / "refresh.lua"
         per_phase = refresh_pool(connections)
@@ -81,9 +87,9 @@ def measure_floor(*, repo: Path, run_dir: Path, database: str, duration: int, wa
             scenario=LABEL,
             invocation=_invocation(run_dir, LABEL, tokens[:per_phase], basic),
             seconds=duration,
-            workers=WORKERS,
+            workers=kind.workers,
             master_pid=server.process.pid,
-            worker_pids=server.worker_pids(),
+            worker_pids=server.worker_pids() or [server.process.pid],
             database=database,
             work=run_dir,
             **common,
@@ -98,16 +104,16 @@ def measure_static(
     duration: int,
     warmup: int,
     connections: int,
-    workers: int,
+    kind: ServerKind,
     body_bytes: int,
 ) -> dict:
-    """``static_app.py`` (fixed bytes, nothing else) under ``workers`` sync workers, with the jwks script."""
+    """``static_app.py`` (fixed bytes, nothing else) under the server's ``kind``, with the jwks script."""
     env = {"STATIC_BYTES": str(body_bytes)}
 
     def answers(base_url: str) -> bool:
         return requests.get(base_url, timeout=2).status_code == 200
 
-    with _served(run_dir, "static_app:app", workers, env, "static", answers) as server:
+    with _served(run_dir, AppTarget("static_app", "app", False), kind, env, "static", answers) as server:
         base_url = server.url
         common = {
             "script": FLOOR_DIR.parent / "scenarios" / "jwks.lua",
@@ -122,9 +128,9 @@ def measure_static(
             scenario="static",
             invocation=invocation,
             seconds=duration,
-            workers=workers,
+            workers=kind.workers,
             master_pid=server.process.pid,
-            worker_pids=server.worker_pids(),
+            worker_pids=server.worker_pids() or [server.process.pid],
             database=database,
             work=run_dir,
             **common,
@@ -133,18 +139,20 @@ def measure_static(
 
 @contextmanager
 def _served(
-    run_dir: Path, app_spec: str, workers: int, env: dict[str, str], label: str, answers: Callable[[str], bool]
+    run_dir: Path, app: AppTarget, kind: ServerKind, env: dict[str, str], label: str, answers: Callable[[str], bool]
 ) -> Iterator[LiveServer]:
-    """gunicorn on a free port, run from bench/floor, ready once ``answers(url)`` and every worker runs (30 s
-    at most), stopped on the way out."""
-    server = start_gunicorn(
-        app_spec,
+    """``app`` under ``kind`` on a free port, run from bench/floor, ready once ``answers(url)`` and every worker
+    runs (30 s at most), stopped on the way out."""
+    port = free_port()
+    server = start_command(
+        kind.argv(app, port),
         {**_base_env(), **env},
-        workers=workers,
+        port,
+        label=f"{label} under {kind.label}",
+        workers=kind.processes,
         cwd=FLOOR_DIR,
-        log_path=run_dir / f"gunicorn-{label}.log",
+        log_path=run_dir / f"floor-{label}-{kind.label.replace(':', '-')}.log",
         probe=answers,
-        wait_for_workers=True,
         seconds=30,
         own_session=True,
     )

@@ -81,7 +81,7 @@ def _static_share(m: dict, ref: dict) -> tuple[str, bool]:
     if m.get("static"):
         s = m["static"]
         text += (
-            f" (bare gunicorn static response of the same size, run right after: {s['rps']:,.0f} req/s, "
+            f" (bare static response of the same size under the same server, run right after: {s['rps']:,.0f} req/s, "
             f"{s['server_cpu_ms_per_req']:.2f} ms CPU/req; {100 * m['rps'] / s['rps']:.0f}% of it)"
         )
     return text, m["rps"] >= 8000
@@ -89,7 +89,7 @@ def _static_share(m: dict, ref: dict) -> tuple[str, bool]:
 
 def floor_rows(ref: dict) -> list[list[str]]:
     what = (
-        "minimal refresh handler, 3 sync workers (`bench/floor`; PERFORMANCE-NOTES measured 1,450 req/s and "
+        "minimal refresh handler under the same server (`bench/floor`; PERFORMANCE-NOTES measured 1,450 req/s and "
         "1.13 ms CPU/req on their machine)"
     )
     if "floor" in ref:

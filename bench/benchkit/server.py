@@ -1,4 +1,4 @@
-"""The server under test: production settings, provisioning through the CLI, gunicorn, token minting.
+"""The server under test: production settings, provisioning through the CLI, the server (servers.py), token minting.
 
 The server runs with ``AUTHSERVER_ENV=production`` (https issuer, a random 48-character pepper, a
 random keys passphrase, keys in the run directory): the configuration a real deployment has, in
@@ -33,8 +33,11 @@ from urllib.parse import quote_plus
 
 import requests
 
+from authserver.testing.ports import free_port
 from authserver.testing.servers import LiveServer
-from authserver.testing.servers import start_gunicorn
+from authserver.testing.servers import start_command
+from benchkit.servers import AUTHSERVER
+from benchkit.servers import ServerKind
 
 ISSUER = "https://auth.bench.invalid"
 
@@ -53,7 +56,7 @@ class Credentials:
 
 
 class Deployment:
-    """One database + keys directory + settings; runs the CLI and starts/stops gunicorn."""
+    """One database + keys directory + settings; runs the CLI and starts/stops the server."""
 
     def __init__(self, repo: Path, run_dir: Path, database: str) -> None:
         self.repo, self.run_dir, self.database = repo, run_dir, database
@@ -83,6 +86,7 @@ class Deployment:
         self.notes: list[str] = []
         self.server: LiveServer | None = None
         self.workers = 0
+        self.kind: ServerKind | None = None
         self.base_url = ""
 
     def cli(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
@@ -142,18 +146,19 @@ class Deployment:
             args += ["--grant", grant]
         return json.loads(self.cli(*args))
 
-    def start(self, workers: int) -> None:
-        """gunicorn with ``workers`` sync workers, ready once ``/readyz`` answers and every worker runs."""
-        self.workers = workers
-        self.server = start_gunicorn(
-            "authserver:create_app()",
+    def start(self, kind: ServerKind) -> None:
+        """The server under ``kind`` (benchkit/servers.py), ready once ``/readyz`` answers and every worker runs."""
+        self.kind, self.workers = kind, kind.workers
+        port = free_port()
+        self.server = start_command(
+            kind.argv(AUTHSERVER, port, pid_file=self.run_dir / "gunicorn.pid"),
             self.env,
-            workers=workers,
+            port,
+            label=kind.label,
+            workers=kind.processes,
             cwd=self.repo,
-            args=["--pid", str(self.run_dir / "gunicorn.pid")],
             path="/readyz",
-            log_path=self.run_dir / f"gunicorn-w{workers}.log",
-            wait_for_workers=True,
+            log_path=self.run_dir / f"server-{kind.label.replace(':', '-')}.log",
             own_session=True,
         )
         self.base_url = self.server.url
@@ -163,7 +168,10 @@ class Deployment:
         return self.server.process if self.server else None
 
     def worker_pids(self) -> list[int]:
-        return self.server.worker_pids() if self.server else []
+        """The processes that serve requests: the workers, or the server itself when it has none."""
+        if self.server is None:
+            return []
+        return self.server.worker_pids() or [self.server.process.pid]
 
     def stop(self) -> None:
         server, self.server = self.server, None

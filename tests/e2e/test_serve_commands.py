@@ -1,8 +1,9 @@
-"""Every way we serve - ``make run``, the Dockerfile's ``CMD``, docker-compose.yml - runs gunicorn with
-the one shared config (authserver/gunicorn_config.py), whose access log records the path and never the
-query string: credentials a client wrongly puts in the URL (``POST /oauth/token?password=...``, ignored
-by the server) are not written to it. The image is production unless told otherwise; ``make run`` is
-development, explicitly.
+"""Every way we serve the authorization server - ``make run``, the Dockerfile's ``CMD``, docker-compose.yml -
+runs ``authserver serve``, whose access log records the path and never the query string: credentials a
+client wrongly puts in the URL (``POST /oauth/token?password=...``, ignored by the server) are not written
+to it. The example resource service still runs under gunicorn with the shared config
+(authserver/gunicorn_config.py), which logs paths only too. The image is production unless told
+otherwise; ``make run`` is development, explicitly.
 
 No Docker engine here: the Dockerfile's ``CMD`` runs locally with the image's ``ENV``.
 """
@@ -51,38 +52,49 @@ def dockerfile_env() -> dict[str, str]:
     return env
 
 
-def make_run_gunicorns() -> dict[str, list[str]]:
-    """The gunicorn commands ``make run`` would run (``make -n``: printed, not run), by the app they serve: each
-    printed line up to its shell operator (``&``, ``;``) or continuation backslash."""
+def make_run_commands() -> dict[str, list[str]]:
+    """The server commands ``make run`` would run (``make -n``: printed, not run), by what they serve: each
+    printed gunicorn or ``authserver serve`` line up to its shell operator (``&``, ``;``) or continuation."""
     out = subprocess.run(["make", "-n", "-s", "run"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     commands = {}
     for line in out.splitlines():
-        if "gunicorn" in line.split(" ", 1)[0]:
+        first = line.split(" ", 1)[0]
+        if "gunicorn" in first or (first.endswith("authserver") and " serve" in line):
             lexer = shlex.shlex(line.removesuffix("\\"), posix=True, punctuation_chars="&;")
             lexer.whitespace_split = True
             words = list(lexer)
             argv = words[: next((i for i, w in enumerate(words) if w in ("&", ";")), len(words))]
-            commands[argv[-1]] = argv
+            commands["authserver serve" if "serve" in argv[1:2] else argv[-1]] = argv
     return commands
+
+
+def serve_commands() -> dict[str, list[str]]:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return {
+        "Dockerfile CMD": dockerfile_cmd(),
+        "make run": make_run_commands()["authserver serve"],
+        "compose server": compose["services"]["server"]["command"],
+    }
 
 
 def gunicorn_commands() -> dict[str, list[str]]:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    run = make_run_gunicorns()
-    commands = {
-        "Dockerfile CMD": dockerfile_cmd(),
-        "make run": run["authserver:create_app()"],
-        "make run resource": run["examples.resource_service.app:create_app()"],
-    }
+    commands = {"make run resource": make_run_commands()["examples.resource_service.app:create_app()"]}
     for name, service in compose["services"].items():
         if "gunicorn" in service.get("command", [""])[0]:
             commands[f"compose {name}"] = service["command"]
     return commands
 
 
+def test_the_server_runs_authserver_serve_everywhere_with_its_own_access_log():
+    for where, argv in serve_commands().items():
+        assert Path(argv[0]).name == "authserver" and argv[1] == "serve", (where, argv)
+        assert "--no-access-log" not in argv, where
+
+
 def test_every_gunicorn_command_uses_the_shared_config_and_sets_no_access_log_of_its_own():
     commands = gunicorn_commands()
-    assert {"Dockerfile CMD", "make run", "make run resource", "compose server", "compose resource"} <= set(commands)
+    assert {"make run resource", "compose resource"} <= set(commands)
     for where, argv in commands.items():
         assert argv[argv.index("-c") + 1] == SHARED_CONFIG, where
         overrides = [a for a in argv if a.split("=")[0] in ("--access-logfile", "--access-logformat", "--log-config")]
@@ -163,18 +175,17 @@ def stub_bin(tmp_path: Path) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "calls"
-    for name in ("authserver", "gunicorn"):
-        script = bin_dir / name
-        script.write_text(f'#!/bin/sh\necho "{name} AUTHSERVER_ENV=$AUTHSERVER_ENV $*" >> "{calls}"\n')
-        script.chmod(0o755)
-    # The server's stand-in runs, as the server does, while the resource service beside it starts (up to
-    # 10 s): make's trap stops the background one when the foreground one ends, maybe before it wrote.
-    (bin_dir / "gunicorn").write_text(
-        f'#!/bin/sh\necho "gunicorn AUTHSERVER_ENV=$AUTHSERVER_ENV $*" >> "{calls}"\n'
-        'case "$*" in *"authserver:create_app()"*)\n'
-        f'  i=0; while [ "$(grep -c ^gunicorn "{calls}")" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done;;\n'
+    (bin_dir / "gunicorn").write_text(f'#!/bin/sh\necho "gunicorn AUTHSERVER_ENV=$AUTHSERVER_ENV $*" >> "{calls}"\n')
+    # The server's stand-in (`authserver serve`) runs, as the server does, while the resource service beside it
+    # starts (up to 10 s): make's trap stops the background one when the foreground one ends, maybe before it wrote.
+    (bin_dir / "authserver").write_text(
+        f'#!/bin/sh\necho "authserver AUTHSERVER_ENV=$AUTHSERVER_ENV $*" >> "{calls}"\n'
+        'case "$1" in serve)\n'
+        f'  i=0; while [ "$(grep -c ^gunicorn "{calls}")" -lt 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done;;\n'
         "esac\n"
     )
+    for name in ("authserver", "gunicorn"):
+        (bin_dir / name).chmod(0o755)
     (bin_dir / "stamp").touch()
     return bin_dir
 
@@ -191,9 +202,10 @@ def test_make_run_is_development_explicitly_even_when_the_shell_says_production(
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     calls = (tmp_path / "calls").read_text().splitlines()
-    assert [c.split(" ", 2)[:2] for c in calls] == [["authserver", "AUTHSERVER_ENV=development"]] * 2 + [
-        ["gunicorn", "AUTHSERVER_ENV=development"]
-    ] * 2
-    assert calls[1].endswith("demo seed") and all(f"-c {SHARED_CONFIG}" in call for call in calls[2:])
-    served = sorted(call.rsplit(" ", 1)[1] for call in calls[2:])  # started together: in either order
-    assert served == ["authserver:create_app()", "examples.resource_service.app:create_app()"]
+    assert all(call.split(" ", 2)[1] == "AUTHSERVER_ENV=development" for call in calls), calls
+    assert [c.split(" ", 3)[::2][:2] for c in calls[:2]] == [["authserver", "db"], ["authserver", "demo"]]
+    started = sorted(calls[2:])  # started together: in either order
+    assert len(started) == 2, calls
+    assert started[0].startswith("authserver AUTHSERVER_ENV=development serve ")
+    assert started[1].startswith("gunicorn ") and f"-c {SHARED_CONFIG}" in started[1]
+    assert started[1].endswith("examples.resource_service.app:create_app()")

@@ -3,10 +3,14 @@ when it dies, and a refresh that failed with it consumed nothing."""
 
 from __future__ import annotations
 
+import _thread
 import os
+import threading
+import time
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 
 from authserver import telemetry
 from authserver.store import autocommit
@@ -91,3 +95,40 @@ def test_after_every_connection_died_reads_and_logins_just_work(
     # ...and not because the throttle failed open: its read was sent again too.
     assert telemetry.counters().get("authserver_throttle_store_failed_total", 0) == store_failures
     assert oauth.refresh(reg, login.json["refresh_token"]).status_code == 200
+
+
+def _in_a_foreign_thread(work) -> None:
+    """Run ``work`` on a thread that :mod:`threading` did not start, and wait until it has ended: granian
+    runs requests on threads it makes itself, which Python sees as dummy threads, whose thread objects
+    are never collected (only their thread-local values are dropped when they end)."""
+    finished = threading.Lock()
+    finished.acquire()
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            finished.release()
+
+    _thread.start_new_thread(run, ())
+    assert finished.acquire(timeout=30)
+    time.sleep(0.2)  # the thread's state is cleared just after its function returns
+
+
+def test_a_foreign_threads_connection_is_closed_when_the_thread_ends(postgresql_only, app):
+    held: list[psycopg.Connection] = []
+
+    def work() -> None:
+        with app.app_context():
+            assert autocommit.fetchone(_SELECT_ONE, {}) == (1,)
+            assert autocommit._held.conn is not None
+            held.append(autocommit._held.conn)
+
+    _in_a_foreign_thread(work)
+    deadline = time.monotonic() + 5
+    while not held[0].closed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert held[0].closed, "the connection of an ended thread is still open (leaked until the worker exits)"
+
+
+_SELECT_ONE = sa.select(sa.literal_column("1"))

@@ -159,3 +159,32 @@ def test_waiting_works_when_descriptors_are_numbered_past_1024(slot_dir):
         for fd in spare:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _open_descriptors() -> set[int]:
+    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+def test_a_foreign_threads_slot_descriptors_are_closed_when_the_thread_ends(slot_dir):
+    """granian runs requests on threads it makes itself (dummy threads to Python, never collected): their
+    slot files must still be closed when they end, or each new thread leaks count + 2 descriptors."""
+    import _thread
+
+    slots = HashSlots(slot_dir, 2)
+    before = _open_descriptors()
+    finished = threading.Lock()
+    finished.acquire()
+
+    def work() -> None:
+        try:
+            with slots.held():
+                pass
+        finally:
+            finished.release()
+
+    _thread.start_new_thread(work, ())
+    assert finished.acquire(timeout=10)
+    deadline = time.monotonic() + 5
+    while _open_descriptors() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _open_descriptors() - before
