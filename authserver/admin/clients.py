@@ -51,9 +51,7 @@ def create_client(
     """Register a client; returns it and its secret in the clear (``None`` for public clients)."""
     unknown = sorted(set(grant_types) - set(GRANT_TYPES))
     if unknown:
-        raise AdminError(
-            f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})"
-        )
+        raise AdminError(f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})")
     known = set(known_scopes(current_settings().scopes.split()))  # with OpenID Connect's own
     if not set(scopes) <= known:
         raise AdminError(
