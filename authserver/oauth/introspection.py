@@ -11,6 +11,7 @@ from authserver import clock
 from authserver.errors import InvalidClientError
 from authserver.http import JSON_HEADERS
 from authserver.oauth import tokens
+from authserver.oauth.active_tokens import current_active_tokens
 from authserver.oauth.presented import FoundToken
 from authserver.oauth.presented import find_token
 from authserver.oauth.presented import token_param
@@ -44,12 +45,17 @@ def _user_active(user_id: str, issued_at: int) -> bool:
 def access_token_is_active(claims: dict[str, Any]) -> bool:
     """A signature-valid, unexpired access token is active unless its jti or family was revoked, its
     client deleted, or (user tokens) its user disabled or logged out everywhere since it was issued."""
+    if current_stores().clients.get(claims["client_id"]) is None:
+        return False
+    # Cached per jti for INTROSPECTION_CACHE_SECONDS (oauth/active_tokens.py: the staleness it allows).
+    return current_active_tokens().is_active(claims["jti"], lambda: _not_revoked(claims))
+
+
+def _not_revoked(claims: dict[str, Any]) -> bool:
     sid, stores = claims.get("sid"), current_stores()
     if stores.revoked_jtis.is_revoked(claims["jti"]) or (
         sid is not None and not stores.refresh_tokens.family_is_active(sid)
     ):
-        return False
-    if current_stores().clients.get(claims["client_id"]) is None:
         return False
     return sid is None or _user_active(claims["sub"], claims["iat"])
 

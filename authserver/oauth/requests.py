@@ -36,6 +36,8 @@ class TokenRequest(FlaskOAuth2Request):
         self.headers = request.headers
         self._body = None
         self._request = request
+        # The view parsed the form already; the grants read it several times: the object, not the proxy.
+        self._form = request.form
         self.payload = FormPayload(request)
         self.client = None
         self.auth_method = None
@@ -44,6 +46,10 @@ class TokenRequest(FlaskOAuth2Request):
         self.refresh_token = None
         self.credential = None
         self._scope = None
+
+    @property
+    def form(self) -> MultiDict[str, str]:
+        return self._form
 
 
 class QueryOrFormPayload(FlaskOAuth2Payload):

@@ -13,6 +13,7 @@ from flask import current_app
 from flask import request as flask_request
 
 from authserver.errors import render_oauth_error
+from authserver.oauth import active_tokens
 from authserver.oauth import client_auth
 from authserver.oauth.grants.authorization_code import AuthorizationCodeGrant
 from authserver.oauth.grants.authorization_code import S256CodeChallenge
@@ -86,6 +87,7 @@ def make_authorization_server() -> AuthorizationServer:
 def init_app(app: Flask) -> None:
     """Each app its own server: no process-wide state."""
     app.extensions[_EXTENSION] = make_authorization_server()
+    active_tokens.init_app(app)
 
 
 def current_authorization_server() -> AuthorizationServer:

@@ -256,6 +256,15 @@ class Settings:
         "deleted through another process takes effect within this time. "
         "0 = no cache.",
     )
+    introspection_cache_seconds: int = setting(
+        "INTROSPECTION_CACHE_SECONDS",
+        int,
+        2,
+        "how long each process trusts that an access token it found active still is (introspection, "
+        "userinfo, log out everywhere; saves the revocation look-ups when a resource server asks again); "
+        "a revocation through this process voids it at once, one through another process (a worker, "
+        "host or CLI run) takes effect within this time. 0 = no cache.",
+    )
     password_min_length: int = setting(
         "PASSWORD_MIN_LENGTH",
         int,

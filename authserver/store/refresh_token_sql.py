@@ -39,6 +39,7 @@ from authserver.extensions import db
 from authserver.models import RefreshToken
 from authserver.models import User
 from authserver.store import autocommit
+from authserver.store import revocations
 from authserver.store.refresh_tokens import Grant
 from authserver.store.refresh_tokens import Purged
 from authserver.store.refresh_tokens import RefreshTokenStore
@@ -315,6 +316,7 @@ class SqlAlchemyRefreshTokens:
         return None if row is None else TokenState(*row)
 
     def revoke_family(self, family_id: str, now: int) -> int:
+        revocations.changed()
         return _changed(
             update(_rt)
             .where(_in_id_order(_rt.c.family_id == family_id))
@@ -330,6 +332,7 @@ class SqlAlchemyRefreshTokens:
         )
 
     def revoke_user_families(self, user_id: str, now: int) -> int:
+        revocations.changed()
         revoked = _changed(
             update(_rt)
             .where(
@@ -453,6 +456,7 @@ def family_params(
 
 def _revoke_rows(condition: ColumnElement[bool], now: int) -> int:
     """Revoke the rows matching ``condition`` and erase their sealed successors, in the request's session."""
+    revocations.changed()
     return _changed(
         update(_rt)
         .where(_in_id_order(and_(condition, or_(_rt.c.revoked_at.is_(None), _rt.c.successor_sealed.is_not(None)))))

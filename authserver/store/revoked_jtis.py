@@ -21,6 +21,7 @@ from sqlalchemy.dialects import sqlite
 
 from authserver.extensions import db
 from authserver.models import RevokedAccessToken
+from authserver.store import revocations
 
 _jti = cast(Table, RevokedAccessToken.__table__)  # a mapped class's table (typed FromClause)
 
@@ -48,6 +49,7 @@ class SqlAlchemyRevokedJtis:
 
     def revoke(self, jti: str, client_id: str, expires_at: int, now: int) -> None:
         # Revoked concurrently or before: the outcome is the same, so a conflict is no error.
+        revocations.changed()
         db.session.execute(
             self._insert(_jti)
             .values(jti=jti, client_id=client_id, expires_at=expires_at, revoked_at=now)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from authserver.extensions import db
 from authserver.models import User
 from authserver.store import autocommit
+from authserver.store import revocations
 
 _users = cast(Table, User.__table__)  # a mapped class's table (typed FromClause)
 
@@ -178,6 +179,7 @@ class SqlUserStore:
         return UserRecord.of(user)
 
     def disable(self, user_id: str) -> None:
+        revocations.changed()
         db.session.execute(update(_users).where(_users.c.id == user_id).values(disabled=True))
         db.session.commit()
 

@@ -214,8 +214,9 @@ def start_server(database: Database, keys_dir: Path, workers: int = 2, **env_ext
     env = {
         **os.environ,
         **server_env(database.url, keys_dir, f"http://127.0.0.1:{port}"),
-        # Tests change clients from this process; the server must not serve a cached copy for 5 s.
+        # Tests change clients and revoke from this process; the server must not serve a cached copy.
         "AUTHSERVER_CLIENT_CACHE_SECONDS": "0",
+        "AUTHSERVER_INTROSPECTION_CACHE_SECONDS": "0",
         **env_extra,
     }
     return start_serve(env, port, workers)
