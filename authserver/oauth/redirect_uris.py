@@ -31,10 +31,9 @@ def registration_problem(uri: str) -> str | None:
         return "a redirect URI has no whitespace or control characters"
     try:
         parts = urlsplit(uri)
-        port = parts.port
+        parts.port  # noqa: B018  (raises on a malformed port)
     except ValueError:
         return "not a valid URI"
-    del port
     scheme = parts.scheme
     if not scheme or not _SCHEME.match(scheme) or not uri.startswith(scheme + ":"):
         return "a redirect URI is absolute: it starts with a lowercase scheme"
