@@ -20,4 +20,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     return _create_app(overrides)
 
 
-__all__ = ["create_app"]
+def create_admin_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the admin listener's app; see :func:`authserver.app.create_admin_app`."""
+    from authserver.app import create_admin_app as _create_admin_app
+
+    return _create_admin_app(overrides)
+
+
+def create_management_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the management listener's app; see :func:`authserver.app.create_management_app`."""
+    from authserver.app import create_management_app as _create_management_app
+
+    return _create_management_app(overrides)
+
+
+__all__ = ["create_admin_app", "create_app", "create_management_app"]

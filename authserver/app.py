@@ -35,6 +35,37 @@ log = logging.getLogger("authserver")
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """The public listener's app (``AUTHSERVER_*`` plus ``overrides``, see :func:`_build`): the OAuth and
+    OpenID endpoints, the JSON API, the pages, and the CLI's commands."""
+    app = _build(overrides)
+    _register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def create_admin_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """The admin listener's app (``AUTHSERVER_ADMIN_BIND``): the admin HTTP API only (:mod:`authserver.admin_api`).
+
+    The same settings, stores and keys as the public app; none of the public routes, and the public app
+    has none of these (they answer 404 there)."""
+    from authserver import admin_api
+
+    app = _build(overrides)
+    admin_api.init_app(app)
+    return app
+
+
+def create_management_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """The management listener's app (``AUTHSERVER_MANAGEMENT_BIND``): health, readiness, metrics and
+    version (:mod:`authserver.management`), never routed by the public proxy."""
+    from authserver import management
+
+    app = _build(overrides)
+    management.init_app(app)
+    return app
+
+
+def _build(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings from ``AUTHSERVER_*`` and ``overrides``, then extensions and blueprints.
 
     Besides settings, ``overrides`` takes three switches for callers other than the server: ``CLOCK``
@@ -65,8 +96,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _init_keystore(app)
     authorization_server.init_app(app)
     errors.init_app(app)
-    _register_blueprints(app)
-    register_commands(app)
     return app
 
 
@@ -102,4 +131,4 @@ def _register_blueprints(app: Flask) -> None:
     wsgi.install_pipeline(app)
 
 
-__all__ = ["create_app"]
+__all__ = ["create_admin_app", "create_app", "create_management_app"]

@@ -30,7 +30,7 @@ def init_app(app: Flask) -> None:
         # Only the CLI (`authserver db ...`) and tests need Alembic: server workers stay ~11 MB smaller.
         from flask_migrate import Migrate
 
-        Migrate(app, db, directory=str(_migrations_dir()))
+        Migrate(app, db, directory=str(migrations_dir()))
     if is_postgresql(app):
         autocommit.init_app(app)
     else:
@@ -50,7 +50,7 @@ def is_postgresql(app: Flask) -> bool:
     return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
 
 
-def _migrations_dir() -> Path:
+def migrations_dir() -> Path:
     """``migrations/`` beside the package in a checkout, else in the working directory (containers)."""
     beside = Path(__file__).resolve().parent.parent.parent / "migrations"
     return beside if beside.is_dir() else Path.cwd() / "migrations"
