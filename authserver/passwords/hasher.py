@@ -15,6 +15,7 @@ from argon2.exceptions import VerificationError
 from flask import Flask
 from flask import current_app
 
+from authserver.passwords.memory import release_hash_memory_after_use
 from authserver.passwords.slots import HashSlots
 from authserver.passwords.slots import make_slots
 from authserver.settings import Argon2Settings
@@ -61,6 +62,7 @@ class Passwords:
 
 
 def init_app(app: Flask) -> None:
+    release_hash_memory_after_use()
     app.extensions["authserver.passwords.hasher"] = Passwords.from_settings(current_settings(app).argon2)
 
 
