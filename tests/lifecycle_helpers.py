@@ -20,6 +20,7 @@ from authserver.cli.console import main
 from authserver.digests import token_digest
 from authserver.extensions import db
 from authserver.models import RefreshToken
+from authserver.models import SealedSuccessor
 from authserver.telemetry import JsonFormatter
 
 INACTIVE = {"active": False}
@@ -72,11 +73,15 @@ def cli_json(app: Flask, *args: str) -> Any:
 
 
 def refresh_rows(app: Flask) -> list[dict[str, Any]]:
-    """Every row of ``refresh_tokens``, every column, as stored."""
+    """Every row of ``refresh_tokens``, every column, as stored; ``successor_sealed`` is the sealed successor
+    kept for the row (in ``sealed_successors``, or in the column a release before that table wrote)."""
     with app.app_context():
         table = RefreshToken.__table__
+        kept = dict(db.session.execute(select(SealedSuccessor.token_id, SealedSuccessor.sealed)).all())
         rows = [dict(r._mapping) for r in db.session.execute(select(table).order_by(table.c.id))]
         db.session.rollback()
+    for row in rows:
+        row["successor_sealed"] = kept.get(row["id"], row["successor_sealed"])
     return rows
 
 

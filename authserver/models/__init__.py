@@ -9,6 +9,7 @@ from authserver.models.client import ClientRedirectUri
 from authserver.models.throttle import ThrottleEntry
 from authserver.models.token import RefreshToken
 from authserver.models.token import RevokedAccessToken
+from authserver.models.token import SealedSuccessor
 from authserver.models.user import User
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "LoginSession",
     "RefreshToken",
     "RevokedAccessToken",
+    "SealedSuccessor",
     "ThrottleEntry",
     "User",
 ]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import jwt
 import pytest
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 
 from authserver.extensions import db
 from authserver.models import RefreshToken
+from authserver.models import SealedSuccessor
 from authserver.oauth import families
 from authserver.store.transaction import run_with_retry
 
@@ -39,12 +41,13 @@ def login(app, oauth, make_client, make_user):
 
 
 def _rows(app, family_id: str) -> list[tuple]:
+    """(revoked_at, the sealed successor kept for the row or None) of each row of the family."""
     with app.app_context():
         return list(
             db.session.execute(
-                select(RefreshToken.revoked_at, RefreshToken.successor_sealed).where(
-                    RefreshToken.family_id == family_id
-                )
+                select(RefreshToken.revoked_at, func.coalesce(SealedSuccessor.sealed, RefreshToken.successor_sealed))
+                .outerjoin(SealedSuccessor, SealedSuccessor.token_id == RefreshToken.id)
+                .where(RefreshToken.family_id == family_id)
             )
         )
 
