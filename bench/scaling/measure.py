@@ -122,7 +122,7 @@ class Load:
         self.cookies = "; ".join(f"{k}={v}" for k, v in jar.items())
 
     def sign_in(self) -> None:
-        url, verifier = self._authorize_url()
+        url, _ = self._authorize_url()
         page = self.http.get(url, allow_redirects=False, timeout=30, headers={"Cookie": self.cookies})
         self._remember(page)
         if page.status_code == 302:
@@ -209,7 +209,8 @@ def report(args: argparse.Namespace, cpu: dict[str, list[dict]], counts: dict[st
         lines.append(f"| {op} | {m['pg_ms']:.3f} | {m['server_ms']:.3f} | {m['pg_ms'] / base:.2f} "
                      f"| {m['box_busy_ms']:.3f} |")  # fmt: skip
     lines += ["", "CPU from /proc (utime+stime, 10 ms ticks) around each batch; PostgreSQL = the backends of this "
-              "database and the cluster's shared processes. Box busy includes everything else on the machine.", ""]  # fmt: skip
+              "database and the cluster's shared processes. Box busy includes everything else on the machine.",
+              ""]  # fmt: skip
     return "\n".join(lines)
 
 

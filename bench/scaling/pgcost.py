@@ -31,9 +31,9 @@ _REL = re.compile(r"rel \d+/(?P<db>\d+)/(?P<node>\d+)")
 HEAP_OPS = {"INSERT": "inserted", "UPDATE": "updated", "HOT_UPDATE": "updated", "DELETE": "deleted", "LOCK": "locked"}
 
 
-def admin(sql: str) -> str:
+def admin(sql: str, params: tuple[str, ...] = ()) -> str:
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        cursor = conn.execute(sql)  # sql is ours, never input
+        cursor = conn.execute(sql, params)  # type: ignore[arg-type]  # sql is ours, never input
         row = cursor.fetchone() if cursor.description else None
         return "" if row is None else str(row[0])
 
@@ -63,7 +63,7 @@ class Database:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.oid = admin(f"SELECT oid FROM pg_database WHERE datname = '{name}'")
+        self.oid = admin("SELECT oid FROM pg_database WHERE datname = %s", (name,))
         self.pg_wal = Path(admin("SHOW data_directory")) / "pg_wal"
         version = admin("SHOW server_version_num")[:2]
         self.log_path = Path(f"/var/log/postgresql/postgresql-{version}-main.log")
@@ -76,7 +76,7 @@ class Database:
         self.relations = {node: name for node, name in rows if node is not None}
 
     def wal(self, start: str, end: str) -> WalCost:
-        cost = WalCost(cluster_bytes=int(admin(f"SELECT pg_wal_lsn_diff('{end}', '{start}')")))
+        cost = WalCost(cluster_bytes=int(admin("SELECT pg_wal_lsn_diff(%s, %s)", (end, start))))
         done = subprocess.run(
             [self.waldump, "-p", str(self.pg_wal), "-s", start, "-e", end],
             capture_output=True,
