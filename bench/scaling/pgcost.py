@@ -25,7 +25,8 @@ import psycopg
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 _RECORD = re.compile(
-    r"rmgr: (?P<rmgr>\S+)\s+len \(rec/tot\):\s+(?P<rec>\d+)/\s*(?P<tot>\d+), tx:\s+(?P<tx>\d+), .*?desc: (?P<op>\S+)"
+    r"rmgr: (?P<rmgr>\S+)\s+len \(rec/tot\):\s+(?P<rec>\d+)/\s*(?P<tot>\d+), tx:\s+(?P<tx>\d+), "
+    r".*?desc: (?P<op>[A-Z_0-9]+)"
 )
 _REL = re.compile(r"rel \d+/(?P<db>\d+)/(?P<node>\d+)")
 HEAP_OPS = {"INSERT": "inserted", "UPDATE": "updated", "HOT_UPDATE": "updated", "DELETE": "deleted", "LOCK": "locked"}
