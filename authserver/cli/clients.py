@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from authserver.admin import clients
 from authserver.admin.errors import AdminError
+from authserver.admin.records import client_record
 from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
@@ -14,27 +15,7 @@ from authserver.store.clients import Registration
 
 
 def _as_dict(client: Registration, secret: str | None = None) -> dict[str, object]:
-    data: dict[str, object] = {
-        "client_id": client.client_id,
-        "name": client.name,
-        "public": client.public,
-        "grant_types": list(client.grant_types),
-        "scopes": list(client.scopes),
-        "audience": client.audience,
-        "first_party": client.first_party,
-        "access_token_ttl": client.access_token_ttl,
-        "refresh_token_ttl": client.refresh_token_ttl,
-        "refresh_token_max_lifetime": client.refresh_token_max_lifetime,
-        "introspect": client.can_introspect,
-        "origins": list(client.origins),
-        "login_default": client.login_default,
-        "grace_seconds": client.grace_seconds,
-        "redirect_uris": list(client.redirect_uris),
-        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
-    }
-    if secret is not None:
-        data["client_secret"] = secret
-    return data
+    return client_record(client, secret)
 
 
 def _run(fn, *args, **kwargs):

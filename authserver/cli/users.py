@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from authserver.admin import consents
 from authserver.admin import users
 from authserver.admin.errors import AdminError
+from authserver.admin.records import user_record
 from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
@@ -20,15 +21,7 @@ from authserver.store.users import UserRecord
 
 
 def _as_dict(user: UserRecord) -> dict[str, object]:
-    return {
-        "id": user.id,
-        "username": user.username,
-        "disabled": user.disabled,
-        "created_at": user.created_at,
-        "name": user.name,
-        "email": user.email,
-        "email_verified": user.email_verified,
-    }
+    return user_record(user)
 
 
 def _read_password(stdin: bool) -> str:
