@@ -40,9 +40,11 @@ def page_request() -> tuple[str | None, int]:
     if len(cursor) > MAX_CURSOR_CHARS:
         raise ApiError("malformed cursor")
     try:
-        after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
+        after = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ApiError("malformed cursor") from None
+    if not after:
+        raise ApiError("malformed cursor")
     return after, int(raw_limit)
 
 
