@@ -22,6 +22,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from authserver import create_admin_app
 from authserver import create_app
 from authserver.clock import FrozenClock
 from authserver.testing import apps
@@ -135,6 +136,25 @@ def app(database: Database, keys_dir: Path, clock: FrozenClock, config_overrides
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def admin_app(
+    app: Flask, database: Database, keys_dir: Path, clock: FrozenClock, config_overrides: dict[str, Any]
+) -> Iterator[Flask]:
+    """The admin listener's app (``create_admin_app``) beside ``app``: the same database, keys and clock."""
+    admin = create_admin_app(_base_config(database.url, keys_dir, CLOCK=clock, **config_overrides))
+    yield admin
+    from authserver.extensions import db
+
+    with admin.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def admin_client(admin_app: Flask) -> FlaskClient:
+    return admin_app.test_client()
 
 
 @dataclass

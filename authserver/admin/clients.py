@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import secrets
 
+from authserver import clock
+from authserver.admin.access import ADMIN_AUDIENCE
+from authserver.admin.access import check_admin_registration
 from authserver.admin.errors import AdminError
+from authserver.admin.errors import ConflictError
+from authserver.admin.errors import NotFoundError
 from authserver.admin.origins import checked_origin
 from authserver.digests import secret_digest
 from authserver.models.client import CALLBACK
@@ -21,6 +26,10 @@ from authserver.settings import current_settings
 from authserver.store import current_stores
 from authserver.store.clients import AUTHORIZATION_CODE
 from authserver.store.clients import Registration
+from authserver.telemetry import emit
+
+#: The longest a rotated-out secret may keep working: a week, time enough for any deployment.
+MAX_SECRET_OVERLAP = 7 * 24 * 3600
 
 
 def new_client_id() -> str:
@@ -47,31 +56,37 @@ def create_client(
     grace_seconds: int | None = None,
     redirect_uris: tuple[str, ...] = (),
     post_logout_redirect_uris: tuple[str, ...] = (),
+    admin: bool = False,
 ) -> tuple[Registration, str | None]:
-    """Register a client; returns it and its secret in the clear (``None`` for public clients)."""
-    unknown = sorted(set(grant_types) - set(GRANT_TYPES))
-    if unknown:
-        raise AdminError(f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})")
-    known = set(known_scopes(current_settings().scopes.split()))  # with OpenID Connect's own
-    if not set(scopes) <= known:
-        raise AdminError(
-            f"unknown scopes: {', '.join(sorted(set(scopes) - known))} "
-            f"(AUTHSERVER_SCOPES is {current_settings().scopes!r}, and {' '.join(STANDARD_SCOPES)} are always known)"
-        )
-    if "password" in grant_types and not first_party:
-        raise AdminError("the password grant is for first-party clients only: add --first-party")
-    if introspect and public:
-        raise AdminError("an introspecting resource server must be a confidential client")
-    for ttl in (access_token_ttl, refresh_token_ttl, refresh_token_max_lifetime):
-        if ttl is not None and ttl <= 0:
-            raise AdminError("token lifetimes must be positive")
-    _check_access_token_ttl(access_token_ttl)
-    _check_grace_seconds(grace_seconds)
-    callbacks, post_logout = _checked_uris(grant_types, redirect_uris, post_logout_redirect_uris)
+    """Register a client; returns it and its secret in the clear (``None`` for public clients).
+
+    ``admin``: an admin client (:mod:`authserver.admin.access`), whose audience is ``authserver-admin``."""
+    check_admin_registration(
+        admin=admin,
+        public=public,
+        grant_types=grant_types,
+        scopes=scopes,
+        audience=audience,
+        can_introspect=introspect,
+        has_browser_parts=bool(origins or redirect_uris or post_logout_redirect_uris or login_default),
+    )
+    if admin:
+        audience = ADMIN_AUDIENCE
+    check_fields(
+        grant_types=grant_types,
+        scopes=scopes,
+        public=public,
+        first_party=first_party,
+        introspect=introspect,
+        ttls=(access_token_ttl, refresh_token_ttl, refresh_token_max_lifetime),
+        grace_seconds=grace_seconds,
+        admin=admin,
+    )
+    callbacks, post_logout = checked_uris(grant_types, redirect_uris, post_logout_redirect_uris)
     store = current_stores().clients
     client_id = client_id or new_client_id()
     if store.registration(client_id) is not None:
-        raise AdminError(f"client {client_id!r} already exists")
+        raise ConflictError(f"client {client_id!r} already exists")
     checked = tuple(dict.fromkeys(_free_origin(o) for o in origins))
     if login_default and (current := store.login_default()) is not None:
         raise AdminError(f"client {current.client_id!r} is already the login default (at most one client is)")
@@ -93,9 +108,42 @@ def create_client(
         grace_seconds,
         callbacks,
         post_logout,
+        admin,
     )
     store.create(client, None if secret is None else secret_digest(current_settings().secret_pepper, secret))
     return client, secret
+
+
+def check_fields(
+    *,
+    grant_types: list[str],
+    scopes: list[str],
+    public: bool,
+    first_party: bool,
+    introspect: bool,
+    ttls: tuple[int | None, ...],
+    grace_seconds: int | None,
+    admin: bool = False,
+) -> None:
+    """The rules every registration keeps, at creation and at every update (:class:`AdminError` if not)."""
+    unknown = sorted(set(grant_types) - set(GRANT_TYPES))
+    if unknown:
+        raise AdminError(f"unsupported grant types: {', '.join(unknown)} (supported: {', '.join(GRANT_TYPES)})")
+    known = set(known_scopes(current_settings().scopes.split()))  # with OpenID Connect's own
+    if not admin and not set(scopes) <= known:
+        raise AdminError(
+            f"unknown scopes: {', '.join(sorted(set(scopes) - known))} "
+            f"(AUTHSERVER_SCOPES is {current_settings().scopes!r}, and {' '.join(STANDARD_SCOPES)} are always known)"
+        )
+    if "password" in grant_types and not first_party:
+        raise AdminError("the password grant is for first-party clients only: add --first-party")
+    if introspect and public:
+        raise AdminError("an introspecting resource server must be a confidential client")
+    for ttl in ttls:
+        if ttl is not None and ttl <= 0:
+            raise AdminError("token lifetimes must be positive")
+    _check_access_token_ttl(ttls[0])
+    _check_grace_seconds(grace_seconds)
 
 
 def _check_access_token_ttl(ttl: int | None) -> None:
@@ -111,17 +159,26 @@ def registration(client_id: str) -> Registration:
     :meth:`authserver.store.clients.ClientStore.get`, cached, and answers ``None``)."""
     client = current_stores().clients.registration(client_id)
     if client is None:
-        raise AdminError(f"no client {client_id!r}")
+        raise NotFoundError(f"no client {client_id!r}")
     return client
 
 
-def rotate_secret(client_id: str) -> tuple[Registration, str]:
+def rotate_secret(client_id: str, overlap_seconds: int = 0) -> tuple[Registration, str]:
+    """Give the client a new secret, returned in the clear once. With ``overlap_seconds``, the old secret
+    keeps working for that long (deploy the new one meanwhile); without, it stops at once. A rotation during
+    an overlap ends the earlier overlap: only the secret just replaced is kept."""
     client = registration(client_id)
     if client.public:
         raise AdminError(f"client {client_id!r} is public and has no secret")
+    if not 0 <= overlap_seconds <= MAX_SECRET_OVERLAP:
+        raise AdminError(f"the overlap is from 0 to {MAX_SECRET_OVERLAP} seconds")
     secret = secrets.token_urlsafe(32)
-    current_stores().clients.set_secret_hash(client_id, secret_digest(current_settings().secret_pepper, secret))
-    return client, secret
+    store = current_stores().clients
+    previous = store.secret_hash(client_id) if overlap_seconds else None
+    expires_at = clock.now() + overlap_seconds if previous is not None else None
+    store.set_secret_hash(client_id, secret_digest(current_settings().secret_pepper, secret), previous, expires_at)
+    emit("client.secret_rotated", client_id=client_id, overlap_seconds=overlap_seconds)
+    return registration(client_id), secret
 
 
 def set_access_token_ttl(client_id: str, ttl: int | None) -> None:
@@ -152,7 +209,7 @@ def _free_origin(text: str) -> str:
     origin = checked_origin(text, production=current_settings().production)
     owner = current_stores().clients.origin_owner(origin)
     if owner is not None:
-        raise AdminError(f"origin {origin} is already registered for client {owner!r}")
+        raise ConflictError(f"origin {origin} is already registered for client {owner!r}")
     return origin
 
 
@@ -193,7 +250,7 @@ def _checked_uri(uri: str) -> str:
     return uri
 
 
-def _checked_uris(
+def checked_uris(
     grant_types: list[str], redirect_uris: tuple[str, ...], post_logout_redirect_uris: tuple[str, ...]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The redirect and post-logout redirect URIs of a new client, checked, duplicates dropped.
@@ -245,3 +302,8 @@ def remove_redirect_uri(client_id: str, uri: str, *, post_logout: bool = False) 
 
 def _kind(post_logout: bool) -> str:
     return "post-logout redirect URI" if post_logout else "redirect URI"
+
+
+def page_clients(after: str | None, limit: int) -> list[Registration]:
+    """Up to ``limit`` clients by ``client_id``, those after ``after``."""
+    return current_stores().clients.page(after, limit)

@@ -12,12 +12,15 @@ from importlib import resources
 
 from authserver import clock
 from authserver.admin.errors import AdminError
+from authserver.admin.errors import ConflictError
+from authserver.admin.errors import NotFoundError
 from authserver.admin.profiles import ProfileFields
 from authserver.admin.profiles import checked_profile
 from authserver.oauth import families
 from authserver.passwords.hasher import current_passwords
 from authserver.settings import current_settings
 from authserver.store import current_stores
+from authserver.store.families import FamilyInfo
 from authserver.store.transaction import run_with_retry
 from authserver.store.users import UserExistsError
 from authserver.store.users import UserRecord
@@ -70,7 +73,7 @@ def _insert(username: str, normal: str, password: str, profile: ProfileFields | 
     users = current_stores().users
     taken = users.spelling(normal)
     if taken is not None:
-        raise AdminError(
+        raise ConflictError(
             f"user {username!r} already exists"
             if taken == username
             else f"username {username!r} is taken: it is the same username as {taken!r}"
@@ -85,7 +88,7 @@ def _insert(username: str, normal: str, password: str, profile: ProfileFields | 
             email_verified=profile.email_verified,
         )
     except UserExistsError:  # created in parallel under another spelling
-        raise AdminError(f"user {username!r} already exists") from None
+        raise ConflictError(f"user {username!r} already exists") from None
 
 
 def seed_article_user() -> UserRecord:
@@ -104,7 +107,7 @@ def seed_article_user() -> UserRecord:
 def get_user(username: str) -> UserRecord:
     user = current_stores().users.find(normal_form(username))
     if user is None:
-        raise AdminError(f"no user {username!r}")
+        raise NotFoundError(f"no user {username!r}")
     return user
 
 
@@ -159,3 +162,21 @@ def unlock_user(username: str) -> None:
 
 def list_users() -> list[UserRecord]:
     return current_stores().users.all()
+
+
+def page_users(after: str | None, limit: int) -> list[UserRecord]:
+    """Up to ``limit`` users by normal username, those after the user ``after`` (any spelling)."""
+    return current_stores().users.page(None if after is None else normal_form(after), limit)
+
+
+def families_of(username: str) -> list[FamilyInfo]:
+    """The user's refresh-token families (one per login), the latest first."""
+    return current_stores().families.of_user(get_user(username).id, clock.now())
+
+
+def user_by_id(user_id: str) -> UserRecord:
+    """The user whose id (the tokens' ``sub``) this is: the admin API's handle, as a username can hold a ``/``."""
+    profile = current_stores().users.profile(user_id) if len(user_id) <= 36 else None
+    if profile is None:
+        raise NotFoundError(f"no user with id {user_id[:40]!r}")
+    return get_user(profile.username)

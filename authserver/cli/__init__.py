@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from authserver.cli import admin
 from authserver.cli import clients
 from authserver.cli import demo
 from authserver.cli import keys
@@ -13,6 +14,6 @@ from authserver.cli import users
 
 
 def register_commands(app: Flask) -> None:
-    for group in (users.group, clients.group, keys.group, tokens.group, demo.group):
+    for group in (users.group, clients.group, keys.group, tokens.group, demo.group, admin.group):
         if group.name not in app.cli.commands:
             app.cli.add_command(group)

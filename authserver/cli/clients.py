@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import quote
+
 import click
 from flask.cli import AppGroup
 
 from authserver.admin import clients
 from authserver.admin.errors import AdminError
+from authserver.admin.records import client_record
 from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
+from authserver.cli.remote import either
+from authserver.cli.remote import endpoint_options
 from authserver.store.clients import Registration
 
 
 def _as_dict(client: Registration, secret: str | None = None) -> dict[str, object]:
-    data: dict[str, object] = {
-        "client_id": client.client_id,
-        "name": client.name,
-        "public": client.public,
-        "grant_types": list(client.grant_types),
-        "scopes": list(client.scopes),
-        "audience": client.audience,
-        "first_party": client.first_party,
-        "access_token_ttl": client.access_token_ttl,
-        "refresh_token_ttl": client.refresh_token_ttl,
-        "refresh_token_max_lifetime": client.refresh_token_max_lifetime,
-        "introspect": client.can_introspect,
-        "origins": list(client.origins),
-        "login_default": client.login_default,
-        "grace_seconds": client.grace_seconds,
-        "redirect_uris": list(client.redirect_uris),
-        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
-    }
-    if secret is not None:
-        data["client_secret"] = secret
-    return data
+    return client_record(client, secret)
 
 
 def _run(fn, *args, **kwargs):
@@ -44,18 +30,27 @@ def _run(fn, *args, **kwargs):
         raise click.ClickException(str(exc)) from None
 
 
-def _secret_text(client: Registration, secret: str | None) -> str:
-    if secret is None:
-        return f"client_id: {client.client_id} (public client, no secret)"
-    return f"client_id: {client.client_id}\nclient_secret: {secret}\n(the secret is shown only now)"
+def _secret_text(data: dict[str, Any]) -> str:
+    if data.get("client_secret") is None:
+        return f"client_id: {data['client_id']} (public client, no secret)"
+    return f"client_id: {data['client_id']}\nclient_secret: {data['client_secret']}\n(the secret is shown only now)"
+
+
+REMOTE = frozenset({"create", "list", "show", "rotate-secret", "delete"})
 
 
 @click.group("clients", cls=AppGroup)
+@endpoint_options(REMOTE)
 def group() -> None:
-    """Manage OAuth clients."""
+    """Manage OAuth clients (on the database, or with --endpoint through the admin API: create, list, show,
+    rotate-secret, delete)."""
 
 
-@group.command("create")
+def _path(client_id: str) -> str:
+    return "/admin/clients/" + quote(client_id, safe="")
+
+
+@group.command("create", with_appcontext=False)
 @click.option("--name", required=True)
 @click.option("--grant", "grants", multiple=True, help="Allowed grant type (repeatable).")
 @click.option("--scope", default="", help='Allowed scopes, space-separated, e.g. "read write".')
@@ -124,43 +119,49 @@ def create(
     as_json: bool,
 ) -> None:
     """Register a client and print its credentials once."""
-    client, secret = _run(
-        clients.create_client,
-        name=name,
-        grant_types=list(grants),
-        scopes=scope.split(),
-        public=public,
-        first_party=first_party,
-        audience=audience,
-        client_id=client_id,
-        access_token_ttl=access_token_ttl,
-        refresh_token_ttl=refresh_token_ttl,
-        refresh_token_max_lifetime=refresh_token_max_lifetime,
-        introspect=introspect,
-        origins=origins,
-        login_default=login_default,
-        grace_seconds=grace_seconds,
-        redirect_uris=redirect_uris,
-        post_logout_redirect_uris=post_logout_redirect_uris,
-    )
-    show(_as_dict(client, secret), as_json, _secret_text(client, secret))
+    fields: dict[str, Any] = {
+        "name": name,
+        "grant_types": list(grants),
+        "scopes": scope.split(),
+        "public": public,
+        "first_party": first_party,
+        "audience": audience,
+        "client_id": client_id,
+        "access_token_ttl": access_token_ttl,
+        "refresh_token_ttl": refresh_token_ttl,
+        "refresh_token_max_lifetime": refresh_token_max_lifetime,
+        "introspect": introspect,
+        "origins": list(origins),
+        "login_default": login_default,
+        "grace_seconds": grace_seconds,
+        "redirect_uris": list(redirect_uris),
+        "post_logout_redirect_uris": list(post_logout_redirect_uris),
+    }
+
+    def local() -> dict[str, Any]:
+        uris = {k: tuple(fields[k]) for k in ("origins", "redirect_uris", "post_logout_redirect_uris")}
+        client, secret = _run(clients.create_client, **{**fields, **uris})
+        return client_record(client, secret)
+
+    data = either(local, lambda api: api.post("/admin/clients", fields))
+    show(data, as_json, _secret_text(data))
 
 
-@group.command("list")
+@group.command("list", with_appcontext=False)
 @json_option
 def list_(as_json: bool) -> None:
     """List clients (never their secrets)."""
-    rows = [_as_dict(c) for c in clients.list_clients()]
-    text = "\n".join(f"{r['client_id']}\t{r['name']}\t{' '.join(r['grant_types'])}" for r in rows)  # type: ignore[arg-type]
+    rows = either(lambda: [_as_dict(c) for c in clients.list_clients()], lambda api: api.items("/admin/clients"))
+    text = "\n".join(f"{r['client_id']}\t{r['name']}\t{' '.join(r['grant_types'])}" for r in rows)
     show(rows, as_json, text or "no clients")
 
 
-@group.command("show", context_settings=DASHED_ARGUMENT)
+@group.command("show", context_settings=DASHED_ARGUMENT, with_appcontext=False)
 @click.argument("client_id")
 @json_option
 def show_(client_id: str, as_json: bool) -> None:
     """Show one client as registered (never its secret)."""
-    data = _as_dict(_run(clients.registration, client_id))
+    data = either(lambda: _as_dict(_run(clients.registration, client_id)), lambda api: api.get(_path(client_id)))
     show(data, as_json, "\n".join(f"{k}: {_text(v)}" for k, v in data.items()))
 
 
@@ -170,16 +171,29 @@ def _text(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-@group.command("rotate-secret", context_settings=DASHED_ARGUMENT)
+@group.command("rotate-secret", context_settings=DASHED_ARGUMENT, with_appcontext=False)
 @click.argument("client_id")
+@click.option(
+    "--overlap",
+    "overlap_seconds",
+    type=click.IntRange(0, clients.MAX_SECRET_OVERLAP),
+    default=0,
+    help="Seconds the old secret keeps working (deploy the new one meanwhile); default 0: it stops at once.",
+)
 @json_option
-def rotate_secret(client_id: str, as_json: bool) -> None:
-    """Replace a client's secret; the old one stops working at once."""
-    client, secret = _run(clients.rotate_secret, client_id)
-    show(_as_dict(client, secret), as_json, _secret_text(client, secret))
+def rotate_secret(client_id: str, overlap_seconds: int, as_json: bool) -> None:
+    """Replace a client's secret; the old one stops working at once, or after --overlap seconds."""
+
+    def local() -> dict[str, Any]:
+        client, secret = _run(clients.rotate_secret, client_id, overlap_seconds)
+        return client_record(client, secret)
+
+    body = {"overlap_seconds": overlap_seconds}
+    data = either(local, lambda api: api.post(_path(client_id) + "/rotate-secret", body))
+    show(data, as_json, _secret_text(data))
 
 
-@group.command("delete", context_settings=DASHED_ARGUMENT)
+@group.command("delete", context_settings=DASHED_ARGUMENT, with_appcontext=False)
 @click.argument("client_id")
 @click.option("--yes", is_flag=True, help="Confirm: the client and all its refresh tokens are deleted.")
 @json_option
@@ -187,7 +201,7 @@ def delete(client_id: str, yes: bool, as_json: bool) -> None:
     """Delete a client and its refresh tokens."""
     if not yes:
         raise click.UsageError("deleting a client is destructive: pass --yes")
-    _run(clients.delete_client, client_id)
+    either(lambda: _run(clients.delete_client, client_id), lambda api: api.change("DELETE", _path(client_id)))
     show({"deleted": client_id}, as_json, f"deleted client {client_id}")
 
 

@@ -12,23 +12,19 @@ from flask.cli import AppGroup
 from authserver.admin import consents
 from authserver.admin import users
 from authserver.admin.errors import AdminError
+from authserver.admin.records import user_record
 from authserver.cli.output import DASHED_ARGUMENT
 from authserver.cli.output import json_option
 from authserver.cli.output import show
+from authserver.cli.remote import AdminApi
+from authserver.cli.remote import either
+from authserver.cli.remote import endpoint_options
 from authserver.store.throttle_counters import StoreError
 from authserver.store.users import UserRecord
 
 
 def _as_dict(user: UserRecord) -> dict[str, object]:
-    return {
-        "id": user.id,
-        "username": user.username,
-        "disabled": user.disabled,
-        "created_at": user.created_at,
-        "name": user.name,
-        "email": user.email,
-        "email_verified": user.email_verified,
-    }
+    return user_record(user)
 
 
 def _read_password(stdin: bool) -> str:
@@ -46,12 +42,25 @@ def _run(fn, *args):
         raise click.ClickException(f"the throttle store is unavailable: {exc}") from None
 
 
+REMOTE = frozenset({"create", "disable", "revoke-sessions", "unlock", "list"})
+
+
 @click.group("users", cls=AppGroup)
+@endpoint_options(REMOTE)
 def group() -> None:
-    """Manage users (resource owners)."""
+    """Manage users (resource owners); with --endpoint through the admin API: create, disable, revoke-sessions,
+    unlock, list."""
 
 
-@group.command("create", context_settings=DASHED_ARGUMENT)
+def _user_path(api: AdminApi, username: str, tail: str = "") -> str:
+    """The admin API's path of the user (found by any spelling of the username), with ``tail``."""
+    found = api.get("/admin/users", username=username)["items"]
+    if not found:
+        raise click.ClickException(f"no user {username!r}")
+    return f"/admin/users/{found[0]['id']}{tail}"
+
+
+@group.command("create", context_settings=DASHED_ARGUMENT, with_appcontext=False)
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @click.option("--name", default=None, help="Full name: the `name` claim (scope profile).")
@@ -63,8 +72,14 @@ def create(
 ) -> None:
     """Create a user."""
     password = _read_password(password_stdin)
-    user = _run(lambda: users.create_user(username, password, name=name, email=email, email_verified=email_verified))
-    show(_as_dict(user), as_json, f"created user {user.username} (sub {user.id})")
+    body = {"username": username, "password": password, "name": name, "email": email, "email_verified": email_verified}
+    user = either(
+        lambda: _as_dict(
+            _run(lambda: users.create_user(username, password, name=name, email=email, email_verified=email_verified))
+        ),
+        lambda api: api.post("/admin/users", body),
+    )
+    show(user, as_json, f"created user {user['username']} (sub {user['id']})")
 
 
 @group.command("update", context_settings=DASHED_ARGUMENT)
@@ -89,22 +104,28 @@ def set_password(username: str, password_stdin: bool, as_json: bool) -> None:
     show(_as_dict(user), as_json, f"password of {user.username} changed")
 
 
-@group.command("disable", context_settings=DASHED_ARGUMENT)
+@group.command("disable", context_settings=DASHED_ARGUMENT, with_appcontext=False)
 @click.argument("username")
 @json_option
 def disable(username: str, as_json: bool) -> None:
     """Disable a user: they can no longer log in or refresh."""
-    user = _run(users.disable_user, username)
-    show(_as_dict(user), as_json, f"user {user.username} disabled")
+    user = either(
+        lambda: _as_dict(_run(users.disable_user, username)),
+        lambda api: api.post(_user_path(api, username, "/disable")),
+    )
+    show(user, as_json, f"user {user['username']} disabled")
 
 
-@group.command("revoke-sessions", context_settings=DASHED_ARGUMENT)
+@group.command("revoke-sessions", context_settings=DASHED_ARGUMENT, with_appcontext=False)
 @click.argument("username")
 @json_option
 def revoke_sessions(username: str, as_json: bool) -> None:
     """Log a user out everywhere: revoke every refresh-token family, end every login session; older access
     tokens go inactive."""
-    count = _run(users.revoke_families, username)
+    count = either(
+        lambda: _run(users.revoke_families, username),
+        lambda api: api.request("DELETE", _user_path(api, username, "/sessions"))[0]["revoked_refresh_tokens"],
+    )
     show(
         {"username": username, "revoked_refresh_tokens": count},
         as_json,
@@ -112,20 +133,20 @@ def revoke_sessions(username: str, as_json: bool) -> None:
     )
 
 
-@group.command("unlock", context_settings=DASHED_ARGUMENT)
+@group.command("unlock", context_settings=DASHED_ARGUMENT, with_appcontext=False)
 @click.argument("username")
 @json_option
 def unlock(username: str, as_json: bool) -> None:
     """Lift a failed-login lockout (temporary or permanent)."""
-    _run(users.unlock_user, username)
+    either(lambda: _run(users.unlock_user, username), lambda api: api.post(_user_path(api, username, "/unlock")))
     show({"username": username, "unlocked": True}, as_json, f"{username} unlocked")
 
 
-@group.command("list")
+@group.command("list", with_appcontext=False)
 @json_option
 def list_(as_json: bool) -> None:
     """List users."""
-    rows = [_as_dict(u) for u in users.list_users()]
+    rows = either(lambda: [_as_dict(u) for u in users.list_users()], lambda api: api.items("/admin/users"))
     text = "\n".join(f"{r['username']}\t{r['id']}\t{'disabled' if r['disabled'] else 'active'}" for r in rows)
     show(rows, as_json, text or "no users")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from datetime import datetime
 
+from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
 from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
@@ -31,6 +32,15 @@ class Client(Model):
     name: Mapped[str] = mapped_column(String(200))
     #: HMAC-SHA-256(pepper, secret), hex; ``None`` for public clients (auth method ``none``).
     secret_hash: Mapped[str | None] = mapped_column(String(64))
+    #: During a secret rotation with an overlap: the previous secret's HMAC, accepted until
+    #: ``previous_secret_expires_at`` (Unix seconds); both ``None`` otherwise.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: An admin client (``authserver admin bootstrap``): the only kind that may hold ``admin:*`` scopes and
+    #: the audience ``authserver-admin`` (the admin API's, :mod:`authserver.admin_api`).
+    admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: "Revoke everything before": its access tokens issued before this Unix time introspect inactive.
+    tokens_not_before: Mapped[int | None] = mapped_column(BigInteger)
     #: Space-separated grant types, e.g. ``"password refresh_token"``.
     grant_types: Mapped[str] = mapped_column(String(500), default="")
     #: Space-separated scopes the client may ask for.

@@ -2,7 +2,8 @@
 client_secret_post and none.
 
 An unknown client and a wrong secret fail identically and cost the same: both compute one HMAC
-and one constant-time comparison. Using two methods in one request is ``invalid_request``
+and two constant-time comparisons (the current secret, and the previous one of a rotation with an
+overlap, a dummy otherwise), whichever matches. Using two methods in one request is ``invalid_request``
 (RFC 6749 §2.3: "MUST NOT use more than one authentication method in each request").
 """
 
@@ -12,6 +13,7 @@ import base64
 from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
+from authserver import clock
 from authserver.digests import digests_equal
 from authserver.digests import secret_digest
 from authserver.errors import InvalidClientError
@@ -62,9 +64,24 @@ def authenticate(headers: Mapping[str, str], form: Mapping[str, str]) -> tuple[C
 
 
 def _check_secret(client_id: str | None, secret: str) -> ClientInfo:
-    client = current_stores().clients.get(client_id) if client_id else None
-    stored = client.secret_hash if client is not None and client.secret_hash else _DUMMY_DIGEST
+    clients = current_stores().clients
     presented = secret_digest(current_settings().secret_pepper, secret)
-    if not digests_equal(presented, stored) or client is None:
+    client = clients.get(client_id) if client_id else None
+    if client is not None and _matches(client, presented):
+        return client
+    # The snapshot may predate a rotation through another process: one fresh read before refusing (every
+    # failure, an unknown client's too, pays it, so the two still cost the same).
+    client = clients.fresh(client_id) if client_id else None
+    if client is None or not _matches(client, presented):
         raise InvalidClientError("unknown client or wrong secret")
     return client
+
+
+def _matches(client: ClientInfo | None, presented: str) -> bool:
+    """Whether ``presented`` is the client's secret, or its previous one while a rotation's overlap lasts."""
+    stored = client.secret_hash if client is not None and client.secret_hash else _DUMMY_DIGEST
+    # The overlap ends at its expiry, judged now: the client cache cannot extend it.
+    previous = (client.previous_secret_at(clock.now()) if client is not None else None) or _DUMMY_DIGEST
+    # Both comparisons always run (``|``, not ``or``): the time taken does not say which secret matched.
+    matched = digests_equal(presented, stored) | digests_equal(presented, previous)
+    return matched and client is not None and client.secret_hash is not None

@@ -44,8 +44,10 @@ def _user_active(user_id: str, issued_at: int) -> bool:
 
 def access_token_is_active(claims: dict[str, Any]) -> bool:
     """A signature-valid, unexpired access token is active unless its jti or family was revoked, its
-    client deleted, or (user tokens) its user disabled or logged out everywhere since it was issued."""
-    if current_stores().clients.get(claims["client_id"]) is None:
+    client deleted or its tokens revoked since it was issued (``tokens_not_before``), or (user tokens) its user
+    disabled or logged out everywhere since it was issued."""
+    client = current_stores().clients.get(claims["client_id"])
+    if client is None or (client.tokens_not_before is not None and claims["iat"] < client.tokens_not_before):
         return False
     # Cached per jti for INTROSPECTION_CACHE_SECONDS (oauth/active_tokens.py: the staleness it allows).
     return current_active_tokens().is_active(claims["jti"], lambda: _not_revoked(claims))

@@ -18,6 +18,7 @@ from authserver.store import authorization_codes
 from authserver.store import clients
 from authserver.store import consents
 from authserver.store import database
+from authserver.store import families
 from authserver.store import login_sessions
 from authserver.store import refresh_token_sql
 from authserver.store import revoked_jtis
@@ -41,6 +42,7 @@ class Stores:
     consents: consents.ConsentStore
     login_sessions: login_sessions.LoginSessionStore
     authorization_codes: authorization_codes.AuthorizationCodeStore
+    families: families.FamilyStore
 
 
 def init_app(app: Flask) -> None:
@@ -58,6 +60,7 @@ def init_app(app: Flask) -> None:
             settings.login.session_idle_seconds, settings.login.session_max_seconds
         ),
         authorization_codes=authorization_codes.make_store(),
+        families=families.make_store(),
     )
 
 

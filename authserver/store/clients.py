@@ -63,10 +63,22 @@ class ClientInfo:
     #: Registered redirect URIs (RFC 6749 §3.1.2) and post-logout redirect URIs, in registration order.
     redirect_uris: tuple[str, ...] = ()
     post_logout_redirect_uris: tuple[str, ...] = ()
+    #: The previous secret's HMAC and until when it still authenticates (a rotation with an overlap).
+    previous_secret_hash: str | None = None
+    previous_secret_expires_at: int | None = None
+    #: An admin client: its tokens are for the admin API (:mod:`authserver.admin_api`).
+    admin: bool = False
+    #: Its access tokens issued before this Unix time are inactive (``POST /admin/tokens/revoke-before``).
+    tokens_not_before: int | None = None
 
     @property
     def is_public(self) -> bool:
         return self.secret_hash is None
+
+    def previous_secret_at(self, now: int) -> str | None:
+        """The previous secret's HMAC while its overlap lasts at ``now`` (it ends at the expiry, exclusive)."""
+        expires = self.previous_secret_expires_at
+        return self.previous_secret_hash if expires is not None and now < expires else None
 
     def grace_window(self, server_default: int) -> int:
         """Its grace window, seconds: its own, else 10 s for a browser client, else the server's."""
@@ -109,6 +121,10 @@ class ClientInfo:
             client.name,
             _uris(client, CALLBACK),
             _uris(client, POST_LOGOUT),
+            client.previous_secret_hash,
+            client.previous_secret_expires_at,
+            bool(client.admin),
+            client.tokens_not_before,
         )
 
 
@@ -134,6 +150,10 @@ class Registration:
     grace_seconds: int | None = None
     redirect_uris: tuple[str, ...] = ()
     post_logout_redirect_uris: tuple[str, ...] = ()
+    admin: bool = False
+    #: When the previous secret stops working (Unix seconds), during a rotation's overlap; else ``None``.
+    previous_secret_expires_at: int | None = None
+    tokens_not_before: int | None = None
 
     @classmethod
     def of(cls, client: Client) -> Registration:
@@ -154,6 +174,9 @@ class Registration:
             client.grace_seconds,
             _uris(client, CALLBACK),
             _uris(client, POST_LOGOUT),
+            bool(client.admin),
+            client.previous_secret_expires_at,
+            client.tokens_not_before,
         )
 
 
@@ -166,9 +189,31 @@ class ClientStore(Protocol):
         """The client's snapshot, from the cache while it is fresh; ``None`` for an unknown id (not cached)."""
         ...
 
+    def fresh(self, client_id: str) -> ClientInfo | None:
+        """The client's snapshot read from the database now (and cached again): after a failed secret check,
+        so a secret rotated through another process is accepted at once, not after the cache's lifetime."""
+        ...
+
     def registration(self, client_id: str) -> Registration | None: ...
     def create(self, registration: Registration, secret_hash: str | None) -> None: ...
-    def set_secret_hash(self, client_id: str, secret_hash: str) -> None: ...
+    def set_secret_hash(
+        self, client_id: str, secret_hash: str, previous_hash: str | None = None, previous_expires_at: int | None = None
+    ) -> None:
+        """Replace the secret; with ``previous_hash``, the old secret keeps working until ``previous_expires_at``."""
+        ...
+
+    def secret_hash(self, client_id: str) -> str | None:
+        """The current secret's HMAC (read uncached: a rotation's overlap starts from it)."""
+        ...
+
+    def update(self, client_id: str, **values: object) -> None:
+        """Set plain columns of a client (the administration has checked them)."""
+        ...
+
+    def page(self, after: str | None, limit: int) -> list[Registration]:
+        """Up to ``limit`` clients by ``client_id``, those after ``after`` (keyset pagination)."""
+        ...
+
     def set_access_token_ttl(self, client_id: str, ttl: int | None) -> None: ...
     def delete(self, client_id: str) -> None:
         """Delete the client (its refresh tokens go with it: the foreign key cascades)."""
@@ -250,6 +295,15 @@ class SqlClientStore:
         self.cache.put(info, now)
         return info
 
+    def fresh(self, client_id: str) -> ClientInfo | None:
+        self.cache.invalidate(client_id)
+        client = db.session.get(Client, client_id, populate_existing=True)
+        if client is None:
+            return None
+        info = ClientInfo.of(client)
+        self.cache.put(info, time.monotonic())
+        return info
+
     def registration(self, client_id: str) -> Registration | None:
         client = db.session.get(Client, client_id)
         return None if client is None else Registration.of(client)
@@ -271,6 +325,7 @@ class SqlClientStore:
                 secret_hash=secret_hash,
                 login_default=r.login_default,
                 grace_seconds=r.grace_seconds,
+                admin=r.admin,
                 origins=[ClientOrigin(origin=o) for o in r.origins],
                 redirect_uris=[
                     ClientRedirectUri(purpose=purpose, uri=uri, position=position)
@@ -291,8 +346,27 @@ class SqlClientStore:
         self.cache.invalidate(client_id)
         self._derived.clear()
 
-    def set_secret_hash(self, client_id: str, secret_hash: str) -> None:
-        self._change(client_id, secret_hash=secret_hash)
+    def set_secret_hash(
+        self, client_id: str, secret_hash: str, previous_hash: str | None = None, previous_expires_at: int | None = None
+    ) -> None:
+        self._change(
+            client_id,
+            secret_hash=secret_hash,
+            previous_secret_hash=previous_hash,
+            previous_secret_expires_at=previous_expires_at if previous_hash is not None else None,
+        )
+
+    def secret_hash(self, client_id: str) -> str | None:
+        return db.session.execute(select(Client.secret_hash).where(Client.client_id == client_id)).scalar()
+
+    def update(self, client_id: str, **values: object) -> None:
+        self._change(client_id, **values)
+
+    def page(self, after: str | None, limit: int) -> list[Registration]:
+        query = select(Client).order_by(Client.client_id).limit(limit)
+        if after is not None:
+            query = query.where(Client.client_id > after)
+        return [Registration.of(client) for client in db.session.execute(query).scalars()]
 
     def set_access_token_ttl(self, client_id: str, ttl: int | None) -> None:
         self._change(client_id, access_token_ttl=ttl)

@@ -115,6 +115,10 @@ class UserStore(Protocol):
         """Every user, by username."""
         ...
 
+    def page(self, after: str | None, limit: int) -> list[UserRecord]:
+        """Up to ``limit`` users by normal username, those after the normal username ``after`` (keyset)."""
+        ...
+
 
 _PROFILE = select(_users.c.id, _users.c.username, _users.c.name, _users.c.email, _users.c.email_verified).where(
     _users.c.id == bindparam("p_user_id", type_=String)
@@ -195,6 +199,12 @@ class SqlUserStore:
 
     def all(self) -> list[UserRecord]:
         return [UserRecord.of(user) for user in db.session.execute(select(User).order_by(User.username)).scalars()]
+
+    def page(self, after: str | None, limit: int) -> list[UserRecord]:
+        query = select(User).order_by(User.normal_username).limit(limit)
+        if after is not None:
+            query = query.where(User.normal_username > after)
+        return [UserRecord.of(user) for user in db.session.execute(query).scalars()]
 
 
 class PostgresqlUserStore(SqlUserStore):
