@@ -1,7 +1,7 @@
 """admin clients, a rotated secret's overlap, a client's tokens-not-before (the admin API)
 
 Revision ID: c4d8e2a61f07
-Revises: a90aa371bcd8
+Revises: 5e1f0c2d7a83
 Create Date: 2026-12-02 14:00:00.000000
 
 Expand only: four nullable or defaulted columns, so servers of the previous release run against it.
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4d8e2a61f07'
-down_revision = 'a90aa371bcd8'
+down_revision = '5e1f0c2d7a83'
 branch_labels = None
 depends_on = None
 
