@@ -6,6 +6,8 @@ from authserver.models.authorization import LoginSession
 from authserver.models.client import Client
 from authserver.models.client import ClientOrigin
 from authserver.models.client import ClientRedirectUri
+from authserver.models.signing_key import SigningKey
+from authserver.models.signing_key import SigningKeySet
 from authserver.models.throttle import ThrottleEntry
 from authserver.models.token import RefreshToken
 from authserver.models.token import RevokedAccessToken
@@ -20,6 +22,8 @@ __all__ = [
     "LoginSession",
     "RefreshToken",
     "RevokedAccessToken",
+    "SigningKey",
+    "SigningKeySet",
     "ThrottleEntry",
     "User",
 ]
