@@ -211,19 +211,20 @@ class DatabaseChange:
         self.save()
 
     def apply(self, conn: Connection) -> bool:
-        """Write the saved records; False if they equal the stored ones. Demotions go before promotions
-        (the one-active index is checked per statement), removals first."""
+        """Write the saved records; False if they equal the stored ones. Removals and demotions go before
+        promotions (the one-active index is checked per statement)."""
         saved = {r.kid: r for r in self._saved}
         for kid in [k for k in self._before if k not in saved]:
             conn.execute(delete(KEYS).where(KEYS.c.kid == kid))
         changed = [r for r in self._saved if r.kid in self._before and r != self._before[r.kid]]
         new = [r for r in self._saved if r.kid not in self._before]
-        for record in sorted(changed + new, key=lambda r: r.state == "active"):
-            if record.kid in self._before:
-                conn.execute(update(KEYS).where(KEYS.c.kid == record.kid).values(**vars(record)))
-            else:
-                self._seq += 1
-                conn.execute(insert(KEYS).values(**vars(record), seq=self._seq, private_key=self._pems[record.kid]))
+        for record in [r for r in changed if r.state != "active"]:
+            conn.execute(update(KEYS).where(KEYS.c.kid == record.kid).values(**vars(record)))
+        for record in new:  # in listing order
+            self._seq += 1
+            conn.execute(insert(KEYS).values(**vars(record), seq=self._seq, private_key=self._pems[record.kid]))
+        for record in [r for r in changed if r.state == "active"]:
+            conn.execute(update(KEYS).where(KEYS.c.kid == record.kid).values(**vars(record)))
         return bool(changed or new or len(saved) != len(self._before))
 
     def stamp_publication(self, conn: Connection) -> None:
