@@ -15,12 +15,13 @@ from authserver import wsgi
 from authserver.cli import register_commands
 from authserver.clock import Clock
 from authserver.keys import keyring
-from authserver.keys.keystore import KeystoreError
-from authserver.keys.keystore import ensure_development_key
+from authserver.keys.records import KeystoreError
+from authserver.keys.storage import ensure_development_key
 from authserver.oauth import server as authorization_server
 from authserver.passwords import hasher
 from authserver.settings import Settings
 from authserver.settings import init_app as init_settings
+from authserver.store import stores_of
 from authserver.store.database import engine_options
 from authserver.throttle import policy as throttle_policy
 from authserver.views import authorize
@@ -100,24 +101,21 @@ def _build(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_keystore(app: Flask) -> None:
-    keys_dir = Path(app.config["KEYS_DIR"])
-    if not keys_dir.is_absolute():
-        keys_dir = Path(app.root_path).parent / keys_dir
-    app.config["KEYS_DIR"] = str(keys_dir)
+    key_store = stores_of(app).signing_keys
     if not app.config.get("KEYS_REQUIRED", True):
-        # The CLI: `authserver keys ...` must work on an empty or broken keys directory.
+        # The CLI: `authserver keys ...` must work on an empty or broken key store.
         try:
-            keyring.init_app(app)
+            keyring.init_app(app, key_store)
         except KeystoreError as exc:
             log.warning("signing keys not loaded: %s", exc, extra={"event": "key.load_failed"})
         return
     if app.config["ENV"] == "development":
         created = ensure_development_key(
-            keys_dir, app.extensions["authserver.clock"].now(), app.config["KEYS_PASSPHRASE"] or None
+            key_store, app.extensions["authserver.clock"].now(), app.config["KEYS_PASSPHRASE"] or None
         )
         if created is not None:
             log.warning("generated a development signing key", extra={"event": "key.generated", "kid": created.kid})
-    keyring.init_app(app)
+    keyring.init_app(app, key_store)
 
 
 def _register_blueprints(app: Flask) -> None:

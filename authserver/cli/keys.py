@@ -1,4 +1,4 @@
-"""``authserver keys list|generate|activate|retire|prune|rotate|revoke``: the signing-key lifecycle.
+"""``authserver keys list|generate|activate|retire|prune|rotate|revoke|import-directory``: the signing-key lifecycle.
 
 Each command parses options, calls one function of :mod:`authserver.admin.keys` (the admin API calls
 the same ones; each runs one step of :mod:`authserver.keys.lifecycle` under the key store's lock), and
@@ -131,3 +131,13 @@ def revoke(kid: str, yes: bool, as_json: bool) -> None:
     _show_actions(
         either(lambda: _local_actions(keys.revoke, kid), lambda api: api.post(f"/admin/keys/{kid}/revoke")), as_json
     )
+
+
+@group.command("import-directory")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@json_option
+def import_directory(directory: str | None, as_json: bool) -> None:
+    """Copy a keys directory (default AUTHSERVER_KEYS_DIR) into the database store, states and times kept."""
+    result = _run(keys.import_directory, directory)
+    lines = [f"imported {kid}" for kid in result.imported] + [f"unchanged {kid}" for kid in result.unchanged]
+    show(asdict(result), as_json, "\n".join(lines) or "nothing to import")

@@ -1,9 +1,11 @@
-"""Signing keys on disk: PEM files plus ``manifest.json`` in ``KEYS_DIR``.
+"""The directory key store (PEM files plus ``manifest.json`` in ``KEYS_DIR``) and the loaded keys.
 
-Each key has a state: ``next`` (published, not signing), ``active`` (exactly one: signs every new
-token) or ``retired`` (published so tokens already out still verify, never signs). The kid is the
-RFC 7638 thumbprint. The keystore hands the token issuer only the active key (joserfc would pick
-a random key if given a whole set), and the public JWKS is a separate document built once per load.
+:class:`DirectoryStore` is the :class:`~authserver.keys.storage.KeyStore` of ``AUTHSERVER_KEYS_STORE=directory``:
+one host, or hosts sharing the directory on one volume; every change holds the directory's ``flock``.
+:class:`Keystore` is what a server process uses, whichever store it came from: the keystore hands the
+token issuer only the active key (joserfc would pick a random key if given a whole set), and the public
+JWKS is a separate document built once per load. What a key is (records, states, opening a PEM) is in
+:mod:`authserver.keys.records`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,44 +25,37 @@ from joserfc.jwk import ECKey
 from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
 
-STATES = ("next", "active", "retired")
+from authserver.keys.records import ALGORITHMS
+from authserver.keys.records import STATES
+from authserver.keys.records import KeyRecord
+from authserver.keys.records import KeystoreError
+from authserver.keys.records import LoadedKey
+from authserver.keys.records import generate_private_key
+from authserver.keys.records import is_encrypted
+from authserver.keys.records import open_key
+from authserver.keys.records import require_passphrase
+
 MANIFEST = "manifest.json"
 LOCK = ".lock"
-ALGORITHMS = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC"}
 
-
-class KeystoreError(Exception):
-    """The keys directory is unusable; the message says what to fix."""
-
-
-@dataclass
-class KeyRecord:
-    """One manifest entry. Times are Unix seconds."""
-
-    kid: str
-    alg: str
-    state: str
-    created_at: int
-    activated_at: int | None = None
-    retired_at: int | None = None
-
-    @property
-    def filename(self) -> str:
-        return f"{self.kid}.pem"
-
-
-@dataclass
-class LoadedKey:
-    record: KeyRecord
-    key: RSAKey | ECKey
-
-
-def generate_private_key(alg: str = "RS256", size: int = 2048) -> RSAKey | ECKey:
-    if alg not in ALGORITHMS:
-        raise KeystoreError(f"unsupported algorithm {alg!r}; choose one of {', '.join(ALGORITHMS)}")
-    if ALGORITHMS[alg] == "EC":
-        return ECKey.generate_key("P-256", private=True)
-    return RSAKey.generate_key(size, private=True)
+__all__ = [
+    "ALGORITHMS",
+    "LOCK",
+    "MANIFEST",
+    "STATES",
+    "Change",
+    "DirectoryStore",
+    "KeyRecord",
+    "Keystore",
+    "KeystoreError",
+    "LoadedKey",
+    "changing",
+    "ensure_development_key",
+    "generate_private_key",
+    "is_encrypted",
+    "read_manifest",
+    "write_manifest",
+]
 
 
 @contextlib.contextmanager
@@ -107,11 +101,6 @@ def write_manifest(keys_dir: Path, records: list[KeyRecord]) -> None:
     _write_atomic(keys_dir / MANIFEST, body.encode(), mode=0o644)
 
 
-def is_encrypted(pem: bytes) -> bool:
-    """Whether a PEM private key is encrypted (PKCS#8 ``ENCRYPTED PRIVATE KEY`` or legacy ``Proc-Type``)."""
-    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in pem or b"Proc-Type: 4,ENCRYPTED" in pem
-
-
 def _encrypted_files(keys_dir: Path) -> list[Path]:
     """Every encrypted PEM file in the directory, listed in the manifest or not."""
     found = []
@@ -149,6 +138,16 @@ class Change:
         self.save()
         return record
 
+    def put(self, loaded: LoadedKey) -> KeyRecord:
+        """List a key exactly as recorded elsewhere (an import): its state and times are kept."""
+        record = KeyRecord(**asdict(loaded.record))
+        if any(r.kid == record.kid for r in self.records):
+            raise KeystoreError(f"key {record.kid} already exists")
+        _write_atomic(self.keys_dir / record.filename, loaded.key.as_pem(private=True, password=self.passphrase))
+        self.records.append(record)
+        self.save()
+        return record
+
     def save(self) -> None:
         write_manifest(self.keys_dir, self.records)
 
@@ -162,10 +161,7 @@ class Change:
 def _check_writable(keys_dir: Path, records: list[KeyRecord], passphrase: str | None, require_encryption: bool) -> None:
     """Refuse before anything is written: the passphrase must open every listed key, and an
     unencrypted key may never join encrypted ones (nor be written at all where encryption is required)."""
-    if passphrase is None and require_encryption:
-        raise KeystoreError(
-            "missing passphrase: production never writes an unencrypted key (set AUTHSERVER_KEYS_PASSPHRASE)"
-        )
+    require_passphrase(passphrase, require_encryption)
     for record in records:
         _load_key(keys_dir, record, passphrase)
     if passphrase is None:
@@ -240,31 +236,7 @@ def _load_key(keys_dir: Path, record: KeyRecord, passphrase: str | None) -> Load
         pem = path.read_bytes()
     except OSError as exc:
         raise KeystoreError(f"cannot read key file {path}: {exc.strerror}") from None
-    if record.alg not in ALGORITHMS:
-        raise KeystoreError(f"key {record.kid}: unsupported alg {record.alg!r}")
-    key_cls = ECKey if ALGORITHMS[record.alg] == "EC" else RSAKey
-    encrypted = is_encrypted(pem)
-    if encrypted and not passphrase:
-        raise KeystoreError(
-            f"cannot load key file {path}: it is encrypted and no passphrase is given "
-            "(missing passphrase: set AUTHSERVER_KEYS_PASSPHRASE)"
-        )
-    if not encrypted and passphrase:
-        raise KeystoreError(
-            f"cannot load key file {path}: it is not encrypted but a passphrase is given "
-            "(AUTHSERVER_KEYS_PASSPHRASE); a keys directory holds encrypted keys only, or in "
-            "development unencrypted keys only"
-        )
-    try:
-        key = key_cls.import_key(pem, parameters=None, password=passphrase or None)
-    except Exception as exc:  # joserfc/cryptography raise several types for bad PEM or passphrase
-        reason = "wrong passphrase (AUTHSERVER_KEYS_PASSPHRASE)" if encrypted else "not a PEM private key"
-        raise KeystoreError(f"cannot load key file {path}: {reason} ({type(exc).__name__})") from None
-    if not key.is_private:
-        raise KeystoreError(f"key file {path} holds no private key")
-    if key.thumbprint() != record.kid:
-        raise KeystoreError(f"key file {path} does not match its kid {record.kid} (thumbprint {key.thumbprint()})")
-    return LoadedKey(record, key)
+    return open_key(record, pem, passphrase, f"key file {path}")
 
 
 class Keystore:
@@ -311,3 +283,36 @@ class Keystore:
                 "(development generates one automatically)"
             )
         return cls([_load_key(keys_dir, r, passphrase) for r in records])
+
+
+def _manifest_signature(keys_dir: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(keys_dir / MANIFEST)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+class DirectoryStore:
+    """The keys directory as a :class:`~authserver.keys.storage.KeyStore`."""
+
+    def __init__(self, keys_dir: Path) -> None:
+        self.keys_dir = keys_dir
+
+    def describe(self) -> str:
+        return f"the keys directory {self.keys_dir}"
+
+    def records(self) -> list[KeyRecord]:
+        return read_manifest(self.keys_dir)
+
+    def load(self, passphrase: str | None) -> Keystore:
+        return Keystore.load(self.keys_dir, passphrase)
+
+    def version(self) -> tuple[int, int, int] | None:
+        """The manifest's inode, mtime and size: it is replaced atomically on every change."""
+        return _manifest_signature(self.keys_dir)
+
+    def changing(
+        self, passphrase: str | None, require_encryption: bool = False
+    ) -> contextlib.AbstractContextManager[Change]:
+        return changing(self.keys_dir, passphrase, require_encryption)

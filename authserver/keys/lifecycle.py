@@ -4,10 +4,12 @@ A new key is published (state ``next``) before it signs: :func:`activate` refuse
 in the JWKS for ``publish_delay`` = the JWKS cache lifetime plus the time every server process
 needs to reload keys, so every cache that could hold an older set has expired. A retired key stays
 published for ``retire_keep`` = the longest access-token lifetime plus leeway plus reload time,
-so every token it signed expires first. Every operation holds the keys directory's file lock, so
-cron runs on several hosts at once are serialised, and each step is idempotent. Every operation
-goes through :func:`authserver.keys.keystore.changing`: it first proves the passphrase opens every
-existing key, and after writing proves the directory loads as a server loads it, else undoes the change.
+so every token it signed expires first. Every operation runs in :meth:`KeyStore.changing
+<authserver.keys.storage.KeyStore.changing>` of the key store given (the directory store's file lock, or
+the database store's transaction under an advisory lock), so cron runs on several hosts at once are
+serialised, and each step is idempotent. ``changing`` first proves the passphrase opens every existing
+key, and after writing proves the store loads as a server loads it, else nothing of the change remains.
+The same code runs on both stores; a :class:`~pathlib.Path` given as the store is a keys directory.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
-from authserver.keys.keystore import Change
-from authserver.keys.keystore import KeyRecord
-from authserver.keys.keystore import KeystoreError
-from authserver.keys.keystore import changing
-from authserver.keys.keystore import generate_private_key
+from authserver.keys.keystore import DirectoryStore
+from authserver.keys.records import KeyRecord
+from authserver.keys.records import KeystoreError
+from authserver.keys.records import generate_private_key
+from authserver.keys.storage import KeyChange
+from authserver.keys.storage import KeyStore
 from authserver.settings import KeySettings
 
 LEEWAY_SECONDS = 60
@@ -116,11 +119,16 @@ def _find(records: list[KeyRecord], kid: str) -> KeyRecord:
     raise KeystoreError(f"no key {kid!r}")
 
 
-def _changing(keys_dir: Path, policy: Policy) -> contextlib.AbstractContextManager[Change]:
-    return changing(keys_dir, policy.passphrase, policy.require_encryption)
+def store_of(where: KeyStore | Path) -> KeyStore:
+    """``where`` itself, or the keys directory it names."""
+    return DirectoryStore(where) if isinstance(where, Path) else where
 
 
-def _generate(change: Change, policy: Policy, now: int, started: float, state: str = "next") -> KeyRecord:
+def _changing(where: KeyStore | Path, policy: Policy) -> contextlib.AbstractContextManager[KeyChange]:
+    return store_of(where).changing(policy.passphrase, policy.require_encryption)
+
+
+def _generate(change: KeyChange, policy: Policy, now: int, started: float, state: str = "next") -> KeyRecord:
     """Generate and list a key. It is stamped with the moment the manifest lists it: ``now`` plus the
     time spent since ``started`` (lock wait, checking the existing keys, key generation), rounded up,
     so activation can never come before the key has really been published for the publish delay."""
@@ -129,15 +137,15 @@ def _generate(change: Change, policy: Policy, now: int, started: float, state: s
     return change.add(key, policy.alg, state, published)
 
 
-def generate(keys_dir: Path, policy: Policy, now: int) -> KeyRecord:
+def generate(store: KeyStore | Path, policy: Policy, now: int) -> KeyRecord:
     started = time.monotonic()
-    with _changing(keys_dir, policy) as change:
+    with _changing(store, policy) as change:
         return _generate(change, policy, now, started)
 
 
-def generate_first(keys_dir: Path, policy: Policy, now: int) -> KeyRecord:
-    """The first key of an empty directory, active at once."""
-    with _changing(keys_dir, policy) as change:
+def generate_first(store: KeyStore | Path, policy: Policy, now: int) -> KeyRecord:
+    """The first key of an empty store, active at once."""
+    with _changing(store, policy) as change:
         if change.records:
             raise KeystoreError("--activate is only for the first key; use `keys activate` after the publish delay")
         return change.add(generate_private_key(policy.alg, policy.size), policy.alg, "active", now)
@@ -161,17 +169,17 @@ def _activate(records: list[KeyRecord], kid: str, policy: Policy, now: int, forc
     actions.activated.append(kid)
 
 
-def activate(keys_dir: Path, kid: str, policy: Policy, now: int, force: bool = False) -> Actions:
+def activate(store: KeyStore | Path, kid: str, policy: Policy, now: int, force: bool = False) -> Actions:
     actions = Actions()
-    with _changing(keys_dir, policy) as change:
+    with _changing(store, policy) as change:
         _activate(change.records, kid, policy, now, force, actions)
         change.save()
     return actions
 
 
-def retire(keys_dir: Path, kid: str, policy: Policy, now: int) -> Actions:
+def retire(store: KeyStore | Path, kid: str, policy: Policy, now: int) -> Actions:
     """Retire a next key that will not be used; the active key is retired by activating its successor."""
-    with _changing(keys_dir, policy) as change:
+    with _changing(store, policy) as change:
         record = _find(change.records, kid)
         if record.state == "active":
             raise KeystoreError(f"key {kid} is active: activate its successor instead (which retires it)")
@@ -182,21 +190,21 @@ def retire(keys_dir: Path, kid: str, policy: Policy, now: int) -> Actions:
         return Actions()
 
 
-def _prune(change: Change, policy: Policy, now: int, actions: Actions) -> None:
+def _prune(change: KeyChange, policy: Policy, now: int, actions: Actions) -> None:
     due = [r.kid for r in change.records if r.state == "retired" and (removal_due_at(r, policy) or now + 1) <= now]
     if due:
         actions.removed.extend(due)
         change.remove(due)
 
 
-def prune(keys_dir: Path, policy: Policy, now: int) -> Actions:
+def prune(store: KeyStore | Path, policy: Policy, now: int) -> Actions:
     actions = Actions()
-    with _changing(keys_dir, policy) as change:
+    with _changing(store, policy) as change:
         _prune(change, policy, now, actions)
     return actions
 
 
-def rotate(keys_dir: Path, policy: Policy, now: int, if_due: bool = False) -> Actions:
+def rotate(store: KeyStore | Path, policy: Policy, now: int, if_due: bool = False) -> Actions:
     """One step of the schedule: ensure a next key, activate it once published long enough, prune.
 
     With ``if_due`` nothing happens before the rotation period says so, which makes it safe to run
@@ -204,7 +212,7 @@ def rotate(keys_dir: Path, policy: Policy, now: int, if_due: bool = False) -> Ac
     """
     actions = Actions()
     started = time.monotonic()
-    with _changing(keys_dir, policy) as change:
+    with _changing(store, policy) as change:
         active = next((r for r in change.records if r.state == "active"), None)
         pending = next((r for r in change.records if r.state == "next"), None)
         due = generation_due_at(change.records, policy)
@@ -223,12 +231,12 @@ def rotate(keys_dir: Path, policy: Policy, now: int, if_due: bool = False) -> Ac
     return actions
 
 
-def revoke(keys_dir: Path, kid: str, policy: Policy, now: int) -> Actions:
+def revoke(store: KeyStore | Path, kid: str, policy: Policy, now: int) -> Actions:
     """Emergency: unpublish and delete a compromised key at once. Tokens it signed stop verifying as
     soon as caches refresh. If it was the active key, a next key is promoted at once, or a new one
     generated and activated at once (resource services may fail until their caches refresh)."""
     actions = Actions(removed=[kid])
-    with _changing(keys_dir, policy) as change:
+    with _changing(store, policy) as change:
         record = _find(change.records, kid)
         if record.state == "active":
             pending = next((r for r in change.records if r.state == "next"), None)

@@ -6,6 +6,8 @@ from authserver.models.authorization import LoginSession
 from authserver.models.client import Client
 from authserver.models.client import ClientOrigin
 from authserver.models.client import ClientRedirectUri
+from authserver.models.signing_key import SigningKey
+from authserver.models.signing_key import SigningKeySet
 from authserver.models.throttle import ThrottleEntry
 from authserver.models.token import RefreshToken
 from authserver.models.token import RevokedAccessToken
@@ -22,6 +24,8 @@ __all__ = [
     "RefreshToken",
     "RevokedAccessToken",
     "SealedSuccessor",
+    "SigningKey",
+    "SigningKeySet",
     "ThrottleEntry",
     "User",
 ]

@@ -108,7 +108,22 @@ class LoginSettings:
 class KeySettings:
     """The signing keys' directory and the timing of their lifecycle (keys/lifecycle.py ``Policy``)."""
 
-    keys_dir: str = setting("KEYS_DIR", str, "keys", "signing keys, see [docs/keys.md](docs/keys.md).")
+    keys_dir: str = setting(
+        "KEYS_DIR",
+        str,
+        "keys",
+        "the directory store's signing keys (and what `keys import-directory` reads), see "
+        "[docs/keys.md](docs/keys.md).",
+    )
+    # key-store (issue 17 part 3): where the keys are kept.
+    store: str = setting(
+        "KEYS_STORE",
+        str,
+        "directory",
+        "where the signing keys are kept: `directory` (`KEYS_DIR`: one host, or a shared volume) or "
+        "`database` (the `signing_keys` table: several hosts share nothing but the database). See "
+        "[docs/keys.md](docs/keys.md#two-key-stores).",
+    )
     passphrase: str | None = setting(
         "KEYS_PASSPHRASE",
         str,

@@ -140,6 +140,8 @@ def _check_numbers(values: dict[str, Any]) -> None:
         raise ConfigError("AUTHSERVER_COOKIE_SAME_SITE must be Strict or Lax")
     if not str(values["COOKIE_PATH"]).startswith("/") or any(c in values["COOKIE_PATH"] for c in ";, \t"):
         raise ConfigError("AUTHSERVER_COOKIE_PATH must be a path starting with /")
+    if values["KEYS_STORE"] not in ("directory", "database"):
+        raise ConfigError(f"AUTHSERVER_KEYS_STORE must be directory or database, got {values['KEYS_STORE']!r}")
     rotation = values["KEY_ROTATION_PERIOD"]
     if rotation and rotation < 2 * (values["JWKS_MAX_AGE"] + values["KEYS_RELOAD_INTERVAL"]):
         raise ConfigError("AUTHSERVER_KEY_ROTATION_PERIOD must be at least twice JWKS_MAX_AGE + KEYS_RELOAD_INTERVAL")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from flask import Flask
 from flask import current_app
 
+from authserver.keys.storage import KeyStore
 from authserver.settings import current_settings
 from authserver.store import authorization_codes
 from authserver.store import clients
@@ -22,6 +23,7 @@ from authserver.store import families
 from authserver.store import login_sessions
 from authserver.store import refresh_token_sql
 from authserver.store import revoked_jtis
+from authserver.store import signing_keys
 from authserver.store import throttle_counters
 from authserver.store import users
 from authserver.store.refresh_tokens import RefreshTokenStore
@@ -43,6 +45,8 @@ class Stores:
     login_sessions: login_sessions.LoginSessionStore
     authorization_codes: authorization_codes.AuthorizationCodeStore
     families: families.FamilyStore
+    #: The keys directory or the database (``AUTHSERVER_KEYS_STORE``).
+    signing_keys: KeyStore
 
 
 def init_app(app: Flask) -> None:
@@ -61,6 +65,7 @@ def init_app(app: Flask) -> None:
         ),
         authorization_codes=authorization_codes.make_store(),
         families=families.make_store(),
+        signing_keys=signing_keys.make_store(app, settings.keys),
     )
 
 

@@ -1,12 +1,19 @@
-"""The app's database: Flask-SQLAlchemy bound to the app, SQLite's pragmas, Alembic for the CLI, and the
-held PostgreSQL autocommit connection (:mod:`authserver.store.autocommit`)."""
+"""The app's database: Flask-SQLAlchemy bound to the app, SQLite's pragmas, Alembic for the CLI (and the lock
+that serialises concurrent ``authserver db upgrade`` runs), and the held PostgreSQL autocommit connection
+(:mod:`authserver.store.autocommit`)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import Connection
 from sqlalchemy import event
 from sqlalchemy import text
 
@@ -64,3 +71,47 @@ def ping() -> None:
 def dispose() -> None:
     """Close the app's pooled connections (a test dropping its database, a forked process)."""
     db.engine.dispose()
+
+
+#: The advisory lock of migrations (one 64-bit number per database, named so no other use collides).
+MIGRATION_LOCK_KEY = int.from_bytes(hashlib.sha256(b"authserver.migrations").digest()[:8], "big", signed=True)
+
+log = logging.getLogger("authserver.store.database")
+
+
+@contextlib.contextmanager
+def migration_lock(connection: Connection) -> Iterator[None]:
+    """Hold the database's migration lock while Alembic reads the revision and migrates (migrations/env.py).
+
+    Every replica may run ``authserver db upgrade`` at start: the first migrates, the others wait here,
+    then find the database at head and do nothing. PostgreSQL: a session-level advisory lock (it outlives
+    the migrations' transactions and is released at the end, or when the connection closes); SQLite:
+    an ``flock`` on a file beside the database file (one host by nature).
+    """
+    if connection.dialect.name == "postgresql":
+        params = {"key": MIGRATION_LOCK_KEY}
+        if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), params).scalar():
+            log.warning("another process is migrating this database; waiting for it to finish")
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), params)
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.rollback()
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), params)
+            connection.commit()
+        return
+    database = connection.engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another process is migrating this database; waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

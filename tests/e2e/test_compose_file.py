@@ -1,6 +1,8 @@
 """docker-compose.yml cannot drift from the real entry points: every service built from our image
 runs here with its own command and environment, compose hosts mapped to local ones (PostgreSQL on
-127.0.0.1 with a fresh database, Redis on 127.0.0.1, the keys volume as a temporary directory)."""
+127.0.0.1 with a fresh database, Redis on 127.0.0.1, every 0.0.0.0 listener on a free local port).
+The file itself is checked too: keys in the database (the replicas share nothing else), the admin and
+management listeners never published, the healthcheck on the management listener's /readyz."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 import yaml
@@ -23,7 +26,8 @@ from conftest import PG_ADMIN_URL
 from conftest import ROOT
 from conftest import _free_port
 from conftest import _pg_admin
-from conftest import wait_healthy
+
+from authserver.testing.servers import wait_ready
 
 COMPOSE = ROOT / "docker-compose.yml"
 VENV_BIN = Path(sys.executable).parent
@@ -79,11 +83,57 @@ def test_compose_topology():
     for one_shot in ("migrate", "keys"):
         assert services[one_shot]["restart"] == "no"
         assert server["depends_on"][one_shot] == {"condition": "service_completed_successfully"}
+    assert services["migrate"]["command"] == ["authserver", "db", "upgrade"]
     assert services["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
-    assert mounts(server)["/keys"] == "ro" and mounts(services["keys"])["/keys"] == "rw"
-    assert "keys" in compose["volumes"]
+    # The first key goes into the table the migration creates.
+    assert services["keys"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     assert len({svc["image"] for svc in ours(compose).values()}) == 1  # one image, built once
     assert "upstream authserver" in compose["configs"]["proxy_conf"]["content"]
+
+
+def test_compose_replicas_share_nothing_but_the_database():
+    """The database key store: no keys volume, no keys directory, on every service that runs the server's code."""
+    compose = load_compose()
+    for name, service in ours(compose).items():
+        assert not service.get("volumes"), f"{name} mounts {service.get('volumes')}"
+        if name != "resource":
+            assert service["environment"]["AUTHSERVER_KEYS_STORE"] == "database", name
+            assert "AUTHSERVER_KEYS_DIR" not in service["environment"], name
+    assert set(compose["volumes"]) == {"pgdata"}
+    assert mounts(compose["services"]["postgres"]) == {"/var/lib/postgresql/data": "rw"}
+
+
+def _published(service: dict) -> set[int]:
+    """Container ports a service publishes on the host (short or long syntax)."""
+    ports = set()
+    for entry in service.get("ports", []):
+        target = entry["target"] if isinstance(entry, dict) else str(entry).split(":")[-1].split("/")[0]
+        ports.add(int(target))
+    return ports
+
+
+def test_compose_admin_and_management_listeners_are_never_published():
+    compose = load_compose()
+    env = compose["services"]["server"]["environment"]
+    admin, management = env["AUTHSERVER_ADMIN_BIND"], env["AUTHSERVER_MANAGEMENT_BIND"]
+    # Bound on every interface of the container (so a container of this network, or the healthcheck,
+    # reaches them), on ports apart from the public one ...
+    assert admin == "0.0.0.0:9001" and management == "0.0.0.0:9000"
+    # ... and published by no service, nor routed by nginx: the host and the proxy see the public port only.
+    for name, service in compose["services"].items():
+        assert not _published(service) & {9000, 9001}, name
+    assert "ports" not in compose["services"]["server"]
+    nginx = compose["configs"]["proxy_conf"]["content"]
+    assert re.findall(r"server\s+([\w.-]+:\d+)", nginx) == ["server:8000"]
+    assert "9000" not in nginx and "9001" not in nginx
+
+
+def test_compose_healthcheck_asks_the_management_listener_for_readiness():
+    server = load_compose()["services"]["server"]
+    probe = " ".join(server["healthcheck"]["test"])
+    port = server["environment"]["AUTHSERVER_MANAGEMENT_BIND"].rsplit(":", 1)[1]
+    assert re.search(rf"http://127\.0\.0\.1:{port}/readyz\b", probe), probe
+    assert ":8000" not in probe, "not the public listener"
 
 
 def test_compose_trusts_exactly_its_one_proxy():
@@ -119,10 +169,9 @@ def test_dockerfile_ships_what_the_commands_need():
 class Stack:
     """Runs compose services locally, mapping hosts and volumes."""
 
-    def __init__(self, database_url: str, keys_dir: Path) -> None:
+    def __init__(self, database_url: str) -> None:
         self.compose = load_compose()
         self.hosts = {"postgres:5432": database_url, "redis:6379": "127.0.0.1:6379"}
-        self.keys_dir = keys_dir
         self.processes: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     def env(self, name: str) -> dict[str, str]:
@@ -135,7 +184,9 @@ class Stack:
                 value = self.hosts["postgres:5432"]
             for host, local in self.hosts.items():
                 value = value.replace(f"//{host}", f"//{local}")
-            env[key] = str(self.keys_dir) if value in mounts(service) else value
+            if re.fullmatch(r"0\.0\.0\.0:\d+", value):  # a listener (admin, management): a free local port
+                value = f"127.0.0.1:{_free_port()}"
+            env[key] = value
         return env
 
     def command(self, name: str) -> tuple[list[str], int | None]:
@@ -160,16 +211,16 @@ class Stack:
             timeout=120,
         )
 
-    def start(self, name: str) -> str:
+    def start(self, name: str, path: str = "/healthz") -> str:
         argv, port = self.command(name)
         log_path = Path(tempfile.mkstemp(prefix=f"compose-{name}-", suffix=".log")[1])
         with open(log_path, "wb") as log:
             process = subprocess.Popen(argv, env=self.env(name), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         self.processes.append((process, log_path))
         url = f"http://127.0.0.1:{port}"
-        if wait_healthy(url, process):
+        if wait_ready(url, process, 60, path=path):
             return url
-        pytest.fail(f"service {name} did not answer /healthz:\n{log_path.read_text()[-3000:]}")
+        pytest.fail(f"service {name} did not answer {path}:\n{log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
         for process, _log in self.processes:
@@ -185,7 +236,7 @@ class Stack:
 def stack(tmp_path: Path) -> Iterator[Stack]:
     name = f"authserver_compose_{uuid.uuid4().hex[:8]}"
     _pg_admin(f'CREATE DATABASE "{name}"')
-    stack = Stack(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}", tmp_path / "keys")
+    stack = Stack(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
     try:
         yield stack
     finally:
@@ -195,20 +246,27 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 @pytest.mark.live
 def test_every_service_of_ours_starts_with_its_compose_command_and_environment(stack):
+    migrate = stack.run("migrate")
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
     for _ in range(2):  # `keys` is idempotent: the second `compose up` must succeed too
         keys = stack.run("keys")
         assert keys.returncode == 0, keys.stdout + keys.stderr
-    manifest = json.loads((stack.keys_dir / "manifest.json").read_text())
-    assert [k["state"] for k in manifest["keys"]] == ["active"]
-    assert b"ENCRYPTED" in (stack.keys_dir / f"{manifest['keys'][0]['kid']}.pem").read_bytes()
+    listed = stack.run("keys", "authserver", "keys", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [key] = json.loads(listed.stdout)
+    assert key["state"] == "active"
+    with psycopg.connect(stack.hosts["postgres:5432"]) as conn:
+        [pem] = conn.execute("SELECT private_key FROM signing_keys").fetchone()
+    assert pem.startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----"), "encrypted with the passphrase"
 
-    migrate = stack.run("migrate")
-    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-
-    replicas = [stack.start("server") for _ in range(stack.compose["services"]["server"]["deploy"]["replicas"])]
+    # Readiness from the public side (JWKS served: keys loaded); the listeners of the environment get free ports.
+    replicas = [
+        stack.start("server", path="/.well-known/jwks.json")
+        for _ in range(stack.compose["services"]["server"]["deploy"]["replicas"])
+    ]
     for url in replicas:
         jwks = requests.get(f"{url}/.well-known/jwks.json", timeout=5).json()
-        assert [k["kid"] for k in jwks["keys"]] == [manifest["keys"][0]["kid"]]
+        assert [k["kid"] for k in jwks["keys"]] == [key["kid"]], "every replica serves the database's key"
     stack.hosts["proxy:8000"] = replicas[0].removeprefix("http://")  # nginx itself is not ours
     resource = stack.start("resource")
 
@@ -261,9 +319,9 @@ def _through_nginx(client_ip: str, supplied: str | None = None) -> dict[str, str
 def test_behind_the_compose_proxy_one_clients_failed_logins_do_not_throttle_everyone(stack):
     """Issue 12: every request reaches the server from nginx's address. 20 failures from one client
     (forging X-Forwarded-For) must throttle that client only, not alice's and bob's correct logins."""
-    assert stack.run("keys").returncode == 0
     migrate = stack.run("migrate")
     assert migrate.returncode == 0, migrate.stderr
+    assert stack.run("keys").returncode == 0
     for username in ("alice", "bob"):
         created = stack.run(
             "migrate",
@@ -291,7 +349,7 @@ def test_behind_the_compose_proxy_one_clients_failed_logins_do_not_throttle_ever
     )
     assert created.returncode == 0, created.stderr
     client = json.loads(created.stdout)
-    url = stack.start("server")
+    url = stack.start("server", path="/.well-known/jwks.json")
     ip_max_failures = 20  # the compose file sets no AUTHSERVER_IP_MAX_FAILURES: the default
     assert "AUTHSERVER_IP_MAX_FAILURES" not in stack.env("server")
 
