@@ -50,7 +50,12 @@ def verify_login(client: ClientInfo, username: str, password: str, ip: str, door
         # Locked: the same answer as a wrong password, after the same time, without the argon2 work.
         _wait_like_a_failed_login(throttle.failed_login_seconds, started)
         raise InvalidGrantError("username locked", retry_after=verdict.retry_after)
-    user = _authenticate_user(username, password)
+    try:
+        user = _authenticate_user(username, password)
+    except Exception:
+        # Not judged (the database failed): a client's retry of this 5xx must not count towards a lockout.
+        throttle.abandoned(attempt)
+        raise
     if user is None:
         emit("login.failed", **audit)
         wait = throttle.failure(attempt)

@@ -23,7 +23,9 @@ Each counter is written on its own: a store error on one never keeps the others 
 the store fails, the global and IP ceilings fail open (logged and counted as
 ``authserver_throttle_store_failed_total``, never a 500), but usernames are counted and locked in a
 per-process :class:`Fallback` with the same limits (never permanent; ``users unlock`` does not reach
-it; it lapses by itself), so a failing store never means unlimited guesses.
+it; it lapses by itself), so a failing store never means unlimited guesses. An attempt that fails before
+its password is judged (a 5xx: the database went away during the user lookup) gives its reservation back
+(:meth:`Throttle.abandoned`): a client retrying a failed request is not counted into a lockout.
 """
 
 from __future__ import annotations
@@ -122,6 +124,13 @@ class Fallback:
             wait = min(self.limits.wait_increment * entry.lockouts, self.limits.max_wait)
             entry.locked_until, entry.failures = now + wait, 0
             return wait
+
+    def release(self, key: str) -> None:
+        """Take back one reservation (an attempt whose password was never judged)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.failures > 0:
+                entry.failures -= 1
 
     def reset(self, key: str) -> None:
         with self._lock:
@@ -279,6 +288,22 @@ class Throttle:
             self.store.reset_failures(attempt.user_key, attempt.now)
         except StoreError as exc:
             self._store_failed(exc, "success")
+
+    def abandoned(self, attempt: Attempt) -> None:
+        """The attempt failed before its password was judged (a server error, e.g. the database went away
+        during the user lookup): its reservation is taken back, so a client retrying a request that failed
+        with a 5xx never counts itself into a lockout. Exactly undone in the fallback; in the store (which
+        has no decrement) when it was the username's only reservation, by resetting the count to 0."""
+        if attempt.verdict is not None or attempt.user_failures == 0:
+            return
+        if attempt.local:
+            self.fallback.release(attempt.user_key)
+            return
+        if attempt.user_failures == 1:
+            try:
+                self.store.reset_failures(attempt.user_key, attempt.now)
+            except StoreError as exc:
+                self._store_failed(exc, "release")
 
     def unlock(self, username: str, now: int) -> None:
         """Operator action: clear failures, lock and lockout history. Store errors propagate here."""
