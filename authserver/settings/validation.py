@@ -179,10 +179,10 @@ def normalize_database_url(url: str) -> str:
 def _multi_host(url: str) -> str:
     """``…//user@h1:p1,h2:p2/db?q`` as ``…//user@/db?host=h1:p1&host=h2:p2&q``; any other URL unchanged."""
     scheme, rest = url.split("://", 1)
-    authority, slash, tail = rest.partition("/")
+    authority, _slash, tail = rest.partition("/")
     userinfo, at, hosts = authority.rpartition("@")
     if "," not in hosts:
         return url
-    path, question, query = tail.partition("?")
+    path, _question, query = tail.partition("?")
     params = "&".join(f"host={quote(host, safe=':[]')}" for host in hosts.split(",") if host)
     return f"{scheme}://{userinfo}{at}/{path}?{params}{'&' + query if query else ''}"
