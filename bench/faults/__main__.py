@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         default=declared,
         help=f"AUTHSERVER_REFRESH_GRACE_SECONDS of the servers (default: the declared default, {declared})",
     )
+    parser.add_argument("--ci", action="store_true", help="the CI form: the short timings cut to 60 %%")
     parser.add_argument("--families", type=int, default=32)
     parser.add_argument("--refreshers", type=int, default=8)
     parser.add_argument(
@@ -51,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
-    opts = Options(long=args.long, grace_seconds=args.grace_seconds, families=args.families, refreshers=args.refreshers)
+    opts = Options(
+        long=args.long, ci=args.ci, grace_seconds=args.grace_seconds, families=args.families, refreshers=args.refreshers
+    )
     workdir = Path(tempfile.mkdtemp(prefix="authserver-faults-"))
     workdir.chmod(0o755)  # the postgres user reaches its clusters' directories inside
     started = time.time()
@@ -91,7 +94,7 @@ def render(results: list, opts: Options, command: str, seconds: float) -> str:
         f"# bench/faults/run {command}".rstrip(),
         "",
         f"- commit {sha()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds:.0f} s in all, "
-        f"{'long' if opts.long else 'short'} form",
+        f"{'long' if opts.long else 'CI' if opts.ci else 'short'} form",
         f"- servers: `authserver serve --workers 2 --threads 2` (production env), "
         f"AUTHSERVER_REFRESH_GRACE_SECONDS={opts.grace_seconds}; the harness's own PostgreSQL 15 cluster(s) "
         "and Redis on free loopback ports; the example resource service verifying every access token",

@@ -93,12 +93,13 @@ def recovery_times(attempts: list[Attempt], windows: list[tuple[float, float]]) 
 def theft_probe(load: Load, grace: int, result: Result) -> None:
     """Reuse detection still catches a thief: two live families the load gives up on purpose."""
     client = load.client("theft-probe")
-    candidates = [f for f in load.records.families if not f.lost and not f.own_revocation and f.door == "token"]
-    candidates += [f for f in load.records.families if not f.lost and not f.own_revocation and f.door == "json"]
-    if len(candidates) < 2:
-        result.theft_missed.append("fewer than two live families to probe")
+    with load.records.lock:  # the login thread's families: refreshed once, then no thread touches them
+        quiet = [f for f in load.records.families[:-2] if f.label.startswith("login") and f.refreshes and not f.lost]
+    by_door = {door: [f for f in quiet if f.door == door] for door in ("token", "json")}
+    if not by_door["token"] or not by_door["json"]:
+        result.theft_missed.append("no quiet family at each door to probe")
         return
-    older, stale = candidates[0], candidates[-1]
+    older, stale = by_door["token"][0], by_door["json"][0]
     older.own_revocation = stale.own_revocation = True
 
     def chain(family, steps):
@@ -139,8 +140,6 @@ def theft_probe(load: Load, grace: int, result: Result) -> None:
 def audit(name: str, system: System, load: Load, seconds: float) -> Result:
     records = load.records
     result = Result(name, seconds)
-    grace = system.config.grace_seconds
-    theft_probe(load, grace, result)
 
     # Nothing lost: one more refresh of every family the client still holds.
     final = load.client("audit")
