@@ -11,7 +11,8 @@ known times (relative to the load's start), undoes them, and hands the records t
    started on the same port later; logins go on, a username still locks after the documented number of
    failures (per-process fallback), nothing waits.
 5. ``keys``: ``authserver keys rotate`` steps while PostgreSQL is down, and while the keys directory is
-   not writable by the rotating operator; each step completes or fails cleanly (the key set stays whole),
+   not writable by the rotating operator (``chmod 0500``; as root, the operator's command runs without
+   ``CAP_DAC_OVERRIDE``, through ``setpriv``); each step completes or fails cleanly (the key set stays whole),
    the servers keep signing with a published key, and a rotation completes once the faults are over.
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import signal
 import subprocess
 import sys
@@ -228,10 +228,14 @@ def redis_lost(run: Run, opts: Options) -> float:
 # -- 5. key rotation under faults ---------------------------------------------------------------------
 
 
-def _rotate_as(run: Run, user: str | None) -> subprocess.CompletedProcess[str]:
+#: Root ignores directory modes: the rotating operator runs without the capabilities that bypass them.
+WITHOUT_DAC_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def _rotate(run: Run) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "authserver.cli.console", "keys", "rotate", "--json"]
-    if user is not None:
-        argv = ["runuser", "-u", user, "--", *argv]
+    if os.geteuid() == 0:
+        argv = [*WITHOUT_DAC_OVERRIDE, *argv]
     return subprocess.run(argv, capture_output=True, text=True, env=run.system.env, cwd=ROOT, timeout=120)
 
 
@@ -261,15 +265,10 @@ def key_rotation(run: Run, opts: Options) -> float:
     system = run.system
     cluster = system.primary
     assert cluster is not None
-    operator = "nobody"  # root ignores directory modes: the rotating operator is an unprivileged user
-    entry = pwd.getpwnam(operator)
-    for path in [system.keys_dir, *system.keys_dir.iterdir()]:
-        os.chown(path, entry.pw_uid, entry.pw_gid)
-    system.workdir.chmod(0o755)
     first_active = _active_kid(run)
 
     def step(label: str) -> None:
-        result = _rotate_as(run, operator)
+        result = _rotate(run)
         outcome = "completed" if result.returncode == 0 else f"failed ({result.stderr.strip().splitlines()[-1:]})"
         run.note(f"keys rotate {label}: {outcome}")
         key_set_whole(run, f"after rotate {label}")
