@@ -90,6 +90,11 @@ def claims_of(jwt: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
+def _kid(jwt: str) -> str:
+    header = jwt.split(".")[0]
+    return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))).get("kid", ""))
+
+
 class Records:
     """Everything the load saw; thread-safe appends."""
 
@@ -210,7 +215,8 @@ class Client:
             claims = claims_of(token)
             with self.records.lock:
                 self.records.verify_failures.append(
-                    f"{attempt.status} {attempt.detail} (exp in {claims.get('exp', 0) - time.time():.0f} s)"
+                    f"{attempt.status} {attempt.detail} (kid {_kid(token)[:8]}, at {time.strftime('%H:%M:%S')}, "
+                    f"exp in {claims.get('exp', 0) - time.time():.0f} s)"
                 )
         return good
 
