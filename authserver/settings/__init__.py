@@ -70,9 +70,10 @@ class TokenLifetimes:
     refresh_grace_seconds: int = setting(
         "REFRESH_GRACE_SECONDS",
         int,
-        0,
-        "single-successor grace window (0\u2013300 s); 0 = strict single use. See "
-        "[docs/refresh-tokens.md](docs/refresh-tokens.md).",
+        10,
+        "single-successor grace window (0\u2013300 s): a client whose refresh answer was lost (a killed "
+        "worker, a server restart, a flaky network) retries with the same token and gets the same successor; "
+        "0 = strict single use. Default from bench/faults; see [docs/refresh-tokens.md](docs/refresh-tokens.md).",
     )
 
 

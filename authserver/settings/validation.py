@@ -10,6 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 ENVIRONMENTS = ("development", "production")
 
@@ -162,12 +163,28 @@ def _fill_defaults(values: dict[str, Any], instance_path: Path) -> None:
 
 
 def normalize_database_url(url: str) -> str:
-    """Point plain ``postgresql://`` URLs at the psycopg 3 driver."""
+    """Point plain ``postgresql://`` URLs at the psycopg 3 driver; libpq's multi-host form
+    (``postgresql://user@h1:5432,h2:5432/db?target_session_attrs=read-write``, docs/faults.md) becomes the
+    ``?host=h1:5432&host=h2:5432`` form SQLAlchemy parses (it reads a host list as one host with a bad port)."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
+            url = "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("postgresql+psycopg://"):
+        return _multi_host(url)
     if not url.startswith(("sqlite:", "postgresql+psycopg:")):
         raise ConfigError(
             f"AUTHSERVER_DATABASE_URL must be a sqlite: or postgresql: URL, got scheme {url.split(':')[0]!r}"
         )
     return url
+
+
+def _multi_host(url: str) -> str:
+    """``…//user@h1:p1,h2:p2/db?q`` as ``…//user@/db?host=h1:p1&host=h2:p2&q``; any other URL unchanged."""
+    scheme, rest = url.split("://", 1)
+    authority, _slash, tail = rest.partition("/")
+    userinfo, at, hosts = authority.rpartition("@")
+    if "," not in hosts:
+        return url
+    path, _question, query = tail.partition("?")
+    params = "&".join(f"host={quote(host, safe=':[]')}" for host in hosts.split(",") if host)
+    return f"{scheme}://{userinfo}{at}/{path}?{params}{'&' + query if query else ''}"

@@ -12,6 +12,8 @@ PEPPER = "test-pepper-" + "x" * 32
 ISSUER = "https://auth.test"
 #: Cheap argon2 for speed; the timing-equality measurement lives in bench/ with real parameters.
 CHEAP_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024}
+#: Strict single use of refresh tokens (the server's default window is 10 s): tests of the window set their own.
+STRICT_REFRESH = {"REFRESH_GRACE_SECONDS": 0}
 
 
 def app_config(url: str, keys_dir: Path, **extra: Any) -> dict[str, Any]:
@@ -23,6 +25,7 @@ def app_config(url: str, keys_dir: Path, **extra: Any) -> dict[str, Any]:
         "KEYS_DIR": str(keys_dir),
         "SECRET_PEPPER": PEPPER,
         **CHEAP_ARGON2,
+        **STRICT_REFRESH,
         **extra,
     }
 
@@ -35,7 +38,7 @@ def server_env(url: str, keys_dir: Path, issuer: str) -> dict[str, str]:
         "AUTHSERVER_DATABASE_URL": url,
         "AUTHSERVER_KEYS_DIR": str(keys_dir),
         "AUTHSERVER_SECRET_PEPPER": PEPPER,
-        **{f"AUTHSERVER_{name}": str(value) for name, value in CHEAP_ARGON2.items()},
+        **{f"AUTHSERVER_{name}": str(value) for name, value in {**CHEAP_ARGON2, **STRICT_REFRESH}.items()},
     }
 
 

@@ -327,3 +327,32 @@ def test_audit_events_carry_username_ip_and_client_never_the_password(login, use
         assert PASSWORD not in text and WRONG not in text
     locked = next(r for r in events if r.getMessage() == "user.locked")
     assert locked.wait_seconds == 60
+
+
+@pytest.mark.parametrize("store", ["redis", "database", "redis-down"])
+def test_retries_of_a_login_that_failed_with_a_server_error_never_lock_the_user(app, monkeypatch, login, user):
+    """Issue 18 (bench/faults, PostgreSQL restart): the database goes away during the user lookup, the login
+    answers 500 and the client retries it. Each attempt had reserved a place in the username's count (in the
+    store, or in the per-process fallback when the store is the database that is down) and never gave it
+    back, so the retries locked the user out with the correct password once the database was back."""
+    from authserver.store import users as user_stores
+
+    def database_gone(self, *args):
+        raise RuntimeError("the database went away")
+
+    for cls in (user_stores.SqlUserStore, user_stores.PostgresqlUserStore):
+        monkeypatch.setattr(cls, "login", database_gone)
+    if store == "database":  # the throttle store is that same database: it fails too
+        throttle_store = type(app.extensions["authserver.throttle"].store)
+
+        def store_gone(self, *args):
+            raise StoreError("OperationalError")
+
+        for name in ("reserve", "reset_failures", "incr"):
+            monkeypatch.setattr(throttle_store, name, store_gone)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    for _ in range(LIMITS["BRUTE_FORCE_MAX_FAILURES"] + 3):
+        assert login(user, PASSWORD).status_code == 500
+    monkeypatch.undo()  # the database is back
+    ok = login(user, PASSWORD)
+    assert ok.status_code == 200, ok.data

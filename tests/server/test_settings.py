@@ -93,3 +93,25 @@ def test_settings_load_alone_validates_naming_the_setting():
     assert Settings.load(environ={"AUTHSERVER_ENV": "development"}).env == "development"
     with pytest.raises(ConfigError, match="AUTHSERVER_ISSUER is required in production"):
         Settings.load(environ={})  # production is the default
+
+
+def test_a_multi_host_postgresql_url_follows_the_primary_across_hosts():
+    """Issue 18 (bench/faults failover): libpq's multi-host URL, so servers follow a promoted standby without
+    a restart. SQLAlchemy read ``h1:5432,h2:5433`` as one host with the port ``5432,h2:5433`` and the app
+    could not start; the URL is rewritten into the ``?host=`` form and reaches psycopg as libpq's lists."""
+    from sqlalchemy import create_engine
+
+    settings = Settings.load(
+        {
+            "ENV": "development",
+            "DATABASE_URL": "postgresql://app@10.0.0.1:5432,10.0.0.2:5433/auth?target_session_attrs=read-write",
+        },
+        environ={},
+    )
+    engine = create_engine(settings.database_url)
+    _args, kwargs = engine.dialect.create_connect_args(engine.url)
+    assert (kwargs["host"], kwargs["port"], kwargs["dbname"]) == ("10.0.0.1,10.0.0.2", "5432,5433", "auth")
+    assert kwargs["target_session_attrs"] == "read-write"
+    assert kwargs["user"] == "app"
+    single = Settings.load({"ENV": "development", "DATABASE_URL": "postgresql://app@db:5432/auth"}, environ={})
+    assert single.database_url == "postgresql+psycopg://app@db:5432/auth"
