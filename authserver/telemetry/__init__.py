@@ -17,8 +17,10 @@ from typing import Any
 
 from flask import Flask
 
+from authserver.extensions import db
 from authserver.telemetry import logs
 from authserver.telemetry import metrics
+from authserver.telemetry import tracing
 from authserver.telemetry.logs import ConsoleFormatter
 from authserver.telemetry.logs import JsonFormatter
 
@@ -48,8 +50,15 @@ def counters() -> dict[str, int]:
 
 
 def init_app(app: Flask) -> None:
-    """Logs (:func:`.logs.init_app`) and, when configured, traces (:func:`.tracing.init_app`)."""
+    """Logs (:func:`.logs.init_app`), first: everything after start-up may log."""
     logs.init_app(app)
+
+
+def init_stores(app: Flask) -> None:
+    """Once the app's database engines exist: their pool gauges and, when configured, traces."""
+    with app.app_context():
+        metrics.instrument_pool(db.engine)
+    tracing.init_app(app)
 
 
 __all__ = ["FORBIDDEN_FIELDS", "ConsoleFormatter", "JsonFormatter", "count", "counters", "emit", "init_app"]

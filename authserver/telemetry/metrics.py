@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
 from prometheus_client import Gauge
 from prometheus_client import Histogram
+from sqlalchemy import event
 
 #: The process's metrics, for exposition outside multiprocess mode (the test client, a single process).
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -103,6 +104,17 @@ def event_counts() -> dict[str, int]:
     with _events_lock:
         items = list(_events.items())
     return {f"authserver_{event.replace('.', '_')}_total": int(c._value.get()) for event, c in items}
+
+
+def instrument_pool(engine: Any) -> None:
+    """Keep the pool gauges of ``engine`` (this process's share of the summed gauges)."""
+    pool = engine.pool
+    size = getattr(pool, "size", None)
+    overflow = getattr(pool, "_max_overflow", 0)
+    if callable(size):
+        db_pool_size.inc(size() + max(0, overflow))
+    event.listen(engine, "checkout", lambda *_args: db_pool_checked_out.inc())
+    event.listen(engine, "checkin", lambda *_args: db_pool_checked_out.dec())
 
 
 def token_issued(grant: str | None) -> None:
