@@ -52,9 +52,7 @@ def test_metrics_are_summed_across_the_workers(database, keys_dir):
         def hit(count: int) -> None:
             nonlocal sent
             for _ in range(count):
-                resp = requests.get(
-                    f"{server.url}/.well-known/jwks.json", headers={"Connection": "close"}, timeout=10
-                )
+                resp = requests.get(f"{server.url}/.well-known/jwks.json", headers={"Connection": "close"}, timeout=10)
                 assert resp.status_code == 200
                 with lock:
                     sent += 1

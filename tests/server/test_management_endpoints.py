@@ -147,7 +147,7 @@ def test_draining_and_a_closed_public_listener_fail_readiness(app, monkeypatch, 
     listening.bind(("127.0.0.1", 0))
     listening.listen()
     port = listening.getsockname()[1]
-    with runtime.created("0.0.0.0", port) as rt:  # noqa: S104 (a wildcard bind is probed on loopback)
+    with runtime.created("0.0.0.0", port) as rt:
         monkeypatch.setenv(runtime.RUNTIME_DIR_VARIABLE, str(rt.path))
         other = create_management_app(apps.app_config(database.url, keys_dir))
         client = other.test_client()
