@@ -5,7 +5,8 @@ request id (and, with tracing on, the trace id) of the request being served.
 log pipeline parses it; console in development, where a person reads it).
 
 The request's ids live in a :class:`contextvars.ContextVar` that :mod:`authserver.wsgi` sets around each
-request; a formatter reads it only when a line is actually written, so a disabled level costs nothing.
+request; the handler's :class:`RequestIds` filter reads it only for a record that is actually written,
+so a disabled level costs nothing.
 """
 
 from __future__ import annotations
@@ -36,12 +37,17 @@ def _extra(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")}
 
 
-def _ids(line: dict[str, Any]) -> None:
-    ids = request_ids.get()
-    if ids is not None:
-        line.setdefault("request_id", ids[0])
-        if ids[1] is not None:
-            line.setdefault("trace_id", ids[1])
+class RequestIds(logging.Filter):
+    """Stamps a record with the request id (and trace id) of the request being served, as it is handled:
+    in the thread that logs, so the formatters, whenever they run, write the right ids."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ids = request_ids.get()
+        if ids is not None:
+            record.request_id = ids[0]
+            if ids[1] is not None:
+                record.trace_id = ids[1]
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,7 +61,6 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         line.update(_extra(record))
-        _ids(line)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
@@ -66,7 +71,6 @@ class ConsoleFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = _extra(record)
-        _ids(fields)
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
         text = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()}"
         if fields:
@@ -96,6 +100,7 @@ def init_app(app: Flask) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(formatter)
+        handler.addFilter(RequestIds())
         handler._authserver = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.propagate = False
