@@ -59,7 +59,7 @@ class ScrapeTime(Collector):
                 )
             yield GaugeMetricFamily(
                 "authserver_signing_key_rotation_period_seconds",
-                "AUTHSERVER_KEYS_ROTATION_PERIOD: the active key should be younger than this.",
+                "AUTHSERVER_KEY_ROTATION_PERIOD: the active key should be younger than this.",
                 keyring.policy.rotation_period,
             )
         result = self.checks.run()

@@ -68,6 +68,17 @@ db_pool_checked_out = Gauge(
     registry=REGISTRY,
 )
 
+#: The catalogue's metrics kept in the processes (docs/operations.md, "Metrics").
+CATALOGUE = (
+    http_request_duration,
+    tokens_issued,
+    refresh_reuse_detected,
+    login_failures,
+    password_hash_duration,
+    db_pool_size,
+    db_pool_checked_out,
+)
+
 #: Grants the ``grant`` label may name; anything else counts as ``other`` (the label's values stay few).
 GRANTS = frozenset({"password", "refresh_token", "authorization_code", "client_credentials"})
 
