@@ -22,10 +22,16 @@ setup: $(STAMP)
 ## seed registers client demo-spa; it also registers demo-third-party for examples/third_party_app (`make
 ## third-party-app`, :8003), which calls the resource service from its server (no CORS). Ctrl-C stops both.
 ## Development mode, explicitly: the Docker image defaults to production.
-## `make run PORT=9000 RESOURCE_PORT=9001` moves both (the issuer follows PORT).
-PORT          ?= 8000
-RESOURCE_PORT ?= 8001
+## `make run PORT=8100 RESOURCE_PORT=8101` moves both (the issuer follows PORT). The server's other two
+## listeners (docs/operations.md): the management one (/livez, /readyz, /metrics, /version) on
+## 127.0.0.1:$(MANAGEMENT_PORT) and the admin API on 127.0.0.1:$(ADMIN_PORT); Ctrl-C stops at once (no drain).
+PORT            ?= 8000
+RESOURCE_PORT   ?= 8001
+MANAGEMENT_PORT ?= 9000
+ADMIN_PORT      ?= 9001
 run: export AUTHSERVER_ENV := development
+run: export AUTHSERVER_MANAGEMENT_BIND ?= 127.0.0.1:$(MANAGEMENT_PORT)
+run: export AUTHSERVER_ADMIN_BIND ?= 127.0.0.1:$(ADMIN_PORT)
 run: export AUTHSERVER_ISSUER ?= http://127.0.0.1:$(PORT)
 run: export RESOURCE_ISSUER = $(AUTHSERVER_ISSUER)
 run: export RESOURCE_AUDIENCE = $(AUTHSERVER_ISSUER)

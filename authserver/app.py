@@ -92,6 +92,7 @@ def _build(overrides: dict[str, Any] | None = None) -> Flask:
         log.warning(message, extra={"event": "config.warning"})
     app.extensions["authserver.clock"] = app.config.get("CLOCK") or Clock()
     store.init_app(app)
+    telemetry.init_stores(app)
     hasher.init_app(app)
     throttle_policy.init_app(app)
     _init_keystore(app)

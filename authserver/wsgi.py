@@ -1,5 +1,7 @@
 """The WSGI pipeline in front of Flask, in one place. A request passes, outermost first:
 
+0. :class:`~authserver.telemetry.requests.RequestTelemetry`: the request id (a trusted ``X-Request-Id``
+   or a new one, echoed in the response and on every log line), the duration metric, the trace span.
 1. :class:`~authserver.views.wellknown.JwksShortcut`: ``GET /.well-known/jwks.json`` is answered here,
    before anything else (the most requested, least dynamic document; the client's address is irrelevant).
 2. :mod:`authserver.forwarding`: with ``TRUSTED_PROXY_HOPS``, werkzeug's ProxyFix and the validation of
@@ -16,6 +18,7 @@ from flask import Flask
 
 from authserver import forwarding
 from authserver.forwarding import WsgiApp
+from authserver.telemetry.requests import RequestTelemetry
 from authserver.throttle.early_refusal import RefuseDeniedAttempts
 from authserver.views.wellknown import JwksShortcut
 
@@ -26,4 +29,5 @@ def install_pipeline(app: Flask) -> None:
     pipeline = forwarding.wrap(app, pipeline)
     if "authserver.keys.keyring" in app.extensions:  # the CLI may run without keys
         pipeline = JwksShortcut(app, pipeline)
-    app.wsgi_app = pipeline  # type: ignore[method-assign,assignment]
+    pipeline = RequestTelemetry(app, pipeline)
+    app.wsgi_app = pipeline  # type: ignore[method-assign]

@@ -24,6 +24,7 @@ from flask.testing import FlaskClient
 
 from authserver import create_admin_app
 from authserver import create_app
+from authserver import create_management_app
 from authserver.clock import FrozenClock
 from authserver.testing import apps
 from authserver.testing import databases
@@ -148,6 +149,31 @@ def admin_app(
     from authserver.extensions import db
 
     with admin.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def management_app(app: Flask) -> Flask:
+    """The management listener's app over the same settings (and clock) as the public ``app``, made once
+    per app: ``authserver serve`` runs both over one configuration."""
+    cached = app.extensions.get("tests.management_app")
+    if cached is None:
+        from authserver.settings import SETTINGS
+
+        overrides: dict[str, Any] = {name: app.config[name] for name in SETTINGS if name in app.config}
+        overrides["CLOCK"] = app.extensions["authserver.clock"]
+        cached = app.extensions["tests.management_app"] = create_management_app(overrides)
+    return cached
+
+
+@pytest.fixture
+def management(app: Flask) -> Iterator[FlaskClient]:
+    """The test client of the management listener's app (``/livez``, ``/readyz``, ``/metrics``, ``/version``)."""
+    other = management_app(app)
+    yield other.test_client()
+    from authserver.extensions import db
+
+    with other.app_context():
         db.session.remove()
         db.engine.dispose()
 

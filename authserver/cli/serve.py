@@ -33,11 +33,16 @@ def _help(name: str) -> str:
 @click.option("--access-log/--no-access-log", default=None, help=_help("access_log"))
 @click.option("--log-level", metavar="LEVEL", help=_help("log_level"))
 @click.option("--respawn/--no-respawn", default=None, help=_help("respawn"))
+@click.option("--admin-bind", metavar="HOST:PORT|unix:PATH|off", help=_help("admin_bind"))
+@click.option("--admin-socket-mode", metavar="MODE", help=_help("admin_socket_mode"))
+@click.option("--management-bind", metavar="HOST:PORT|unix:PATH|off", help=_help("management_bind"))
+@click.option("--drain-seconds", metavar="SECONDS", help=_help("drain_seconds"))
 @click.option("--wsgi-app", "app", default=None, hidden=True, help="module:attribute (the bench's floor apps)")
 @click.option("--factory/--no-factory", default=None, hidden=True, help="call the attribute to get the app")
 def serve(**given: Any) -> None:
-    """Serve the authorization server (production): granian, worker processes with request threads,
-    HTTP keep-alive, graceful stop on SIGTERM, an access log without query strings."""
+    """Serve the authorization server (production): the public, admin and management listeners on granian,
+    worker processes with request threads, HTTP keep-alive, a drain then a graceful stop on SIGTERM, an
+    access log without query strings."""
     try:
         options = resolve(given)
     except ServeOptionError as exc:
@@ -50,11 +55,13 @@ def serve(**given: Any) -> None:
         except ConfigError as exc:
             click.echo(f"authserver serve: configuration error: {exc}", err=True)
             sys.exit(2)
-    from authserver.serving.runner import serve as run
+    from authserver.serving.supervisor import run
 
     click.echo(
         f"authserver serve: {options.bind}, {options.workers} workers x {options.threads} threads, "
-        f"keep-alive {'on' if options.keep_alive else 'off'}, graceful timeout {options.graceful_timeout} s",
+        f"keep-alive {'on' if options.keep_alive else 'off'}, graceful timeout {options.graceful_timeout} s; "
+        f"admin {options.admin_bind or 'off'}, management {options.management_bind or 'off'}, "
+        f"drain {options.drain_seconds} s",
         err=True,
     )
-    run(options)
+    sys.exit(run(options))

@@ -17,6 +17,7 @@ from authserver.http import MAX_TOKEN_CHARS
 from authserver.keys.keyring import current_keystore
 from authserver.settings import current_settings
 from authserver.store.clients import ClientInfo
+from authserver.telemetry import tracing
 from authserver_verifier import ANY_AUDIENCE
 from authserver_verifier import TokenError
 from authserver_verifier import Verifier
@@ -56,7 +57,10 @@ def sign_access_token(*, client: ClientInfo, sub: str, scope: str, sid: str | No
     if sid is not None:
         claims["sid"] = sid
     keystore = current_keystore()
-    token = jwt.encode(keystore.signing_header, claims, keystore.signing.key, algorithms=[keystore.signing.record.alg])
+    with tracing.span("jwt.sign"):
+        token = jwt.encode(
+            keystore.signing_header, claims, keystore.signing.key, algorithms=[keystore.signing.record.alg]
+        )
     return token, ttl
 
 

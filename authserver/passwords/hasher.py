@@ -20,6 +20,8 @@ from authserver.passwords.slots import HashSlots
 from authserver.passwords.slots import make_slots
 from authserver.settings import Argon2Settings
 from authserver.settings import current_settings
+from authserver.telemetry import tracing
+from authserver.telemetry.metrics import password_hash_duration
 
 
 class Passwords:
@@ -36,12 +38,12 @@ class Passwords:
         return self.slots.held() if self.slots is not None else contextlib.nullcontext()
 
     def hash(self, password: str) -> str:
-        with self._slot():
+        with tracing.span("argon2.hash"), password_hash_duration.time(), self._slot():
             return self.hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         """True if ``password`` matches; with ``password_hash=None`` burn one verify and say False."""
-        with self._slot():
+        with tracing.span("argon2.verify"), password_hash_duration.time(), self._slot():
             if password_hash is None:
                 with contextlib.suppress(VerificationError, InvalidHashError):
                     self.hasher.verify(self._dummy_hash, password)

@@ -1,7 +1,9 @@
 """The settings of ``authserver serve``: each one a command-line option and an environment variable.
 
-Resolution, per setting: the option if given, else its ``AUTHSERVER_SERVE_*`` variable, else (workers
-only) ``WEB_CONCURRENCY``, else the default, derived from the machine where it depends on it. A bad
+Resolution, per setting: the option if given, else its variable (``AUTHSERVER_SERVE_*``; the listeners'
+``AUTHSERVER_ADMIN_BIND``, ``AUTHSERVER_MANAGEMENT_BIND``, ``AUTHSERVER_ADMIN_SOCKET_MODE`` and
+``AUTHSERVER_DRAIN_SECONDS``), else (workers only) ``WEB_CONCURRENCY``, else the default, derived from the
+machine where it depends on it. A bad
 value stops the command before any worker starts, with a message naming the option and the variable.
 
 These configure the process that serves, not the app: the app's own settings stay in
@@ -44,6 +46,20 @@ _BIND = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]\s]+)):(?P<p
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
+@dataclass(frozen=True)
+class Bind:
+    """Where a listener listens: ``host``/``port``, or the unix socket ``path``."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    path: str | None = None
+
+    def __str__(self) -> str:
+        if self.path is not None:
+            return f"unix:{self.path}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServeOptions:
     """The resolved settings; see :data:`DECLARED` for each one's option, variable and default."""
@@ -59,6 +75,11 @@ class ServeOptions:
     access_log: bool = True
     log_level: str = "info"
     respawn: bool = True
+    #: The admin and management listeners (None: ``off``); their apps are the package's factories.
+    admin_bind: Bind | None = Bind("127.0.0.1", 9001)
+    admin_socket_mode: int = 0o600
+    management_bind: Bind | None = Bind("127.0.0.1", 9000)
+    drain_seconds: int = 5
     app: str = "authserver:create_app"
     factory: bool = True
 
@@ -132,6 +153,34 @@ DECLARED: dict[str, Declared] = {
         "start a new worker when one dies.",
         "on",
     ),
+    "admin_bind": Declared(
+        "--admin-bind",
+        "AUTHSERVER_ADMIN_BIND",
+        "the admin API's listener (`authserver:create_admin_app`): `HOST:PORT`, `unix:/path` or `off`. Never "
+        "route it from the public proxy ([docs/operations.md](docs/operations.md#the-listeners)).",
+        "`127.0.0.1:9001`",
+    ),
+    "admin_socket_mode": Declared(
+        "--admin-socket-mode",
+        "AUTHSERVER_ADMIN_SOCKET_MODE",
+        "permissions of the admin listener's unix socket, octal (`660` lets the socket's group in).",
+        "`600`",
+    ),
+    "management_bind": Declared(
+        "--management-bind",
+        "AUTHSERVER_MANAGEMENT_BIND",
+        "the management listener (`/livez`, `/readyz`, `/metrics`, `/version`; `authserver:create_management_app`): "
+        "`HOST:PORT`, `unix:/path` or `off`. For probes and Prometheus, not the public proxy.",
+        "`127.0.0.1:9000`",
+    ),
+    "drain_seconds": Declared(
+        "--drain-seconds",
+        "AUTHSERVER_DRAIN_SECONDS",
+        "after SIGTERM, seconds `/readyz` answers `503` while the public listener still serves (load balancers "
+        "stop routing here), before the graceful stop; SIGINT (Ctrl-C) skips it. Keep drain + graceful timeout "
+        "below the orchestrator's kill delay.",
+        "`5`",
+    ),
 }
 
 
@@ -154,6 +203,29 @@ def _bool(raw: str) -> bool:
         return _BOOLEANS[raw.strip().lower()]
     except KeyError:
         raise ValueError(f"{raw!r} is not one of {', '.join(_BOOLEANS)}") from None
+
+
+def _listener_bind(raw: str) -> Bind | None:
+    value = raw.strip()
+    if value.lower() == "off":
+        return None
+    if value.startswith("unix:"):
+        path = value[len("unix:") :]
+        if not path.startswith("/") or "\x00" in path or len(path) > 100:
+            raise ValueError(f"{raw!r}: a unix socket needs an absolute path of at most 100 characters")
+        return Bind(path=path)
+    host, port = parse_bind(value)
+    return Bind(host, port)
+
+
+def _socket_mode(raw: str) -> int:
+    try:
+        mode = int(raw.strip(), 8)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not an octal mode such as 600 or 660") from None
+    if not 0 <= mode <= 0o777 or mode & 0o007:
+        raise ValueError(f"{raw!r}: the mode must give others nothing (e.g. 600, 660)")
+    return mode
 
 
 def _level(raw: str) -> str:
@@ -184,6 +256,10 @@ _CONVERT: dict[str, Callable[[str], Any]] = {
     "access_log": _bool,
     "log_level": _level,
     "respawn": _bool,
+    "admin_bind": _listener_bind,
+    "admin_socket_mode": _socket_mode,
+    "management_bind": _listener_bind,
+    "drain_seconds": _int(0, 600),
 }
 
 
@@ -202,7 +278,7 @@ def resolve(given: Mapping[str, Any], environ: Mapping[str, str] | None = None) 
             continue
         try:
             value = _CONVERT[name](raw) if isinstance(raw, str) else raw
-            if name in ("workers", "threads", "graceful_timeout", "backlog", "backpressure"):
+            if name in ("workers", "threads", "graceful_timeout", "backlog", "backpressure", "drain_seconds"):
                 value = _CONVERT[name](str(value))
         except ValueError as exc:
             raise ServeOptionError(
@@ -214,6 +290,17 @@ def resolve(given: Mapping[str, Any], environ: Mapping[str, str] | None = None) 
     for name in ("app", "factory"):
         if given.get(name) is not None:
             values[name] = given[name]
+    if values.get("app", ServeOptions.app) != ServeOptions.app:
+        # Another WSGI app (the bench's floor apps): the authserver listeners beside it have no place.
+        values["admin_bind"] = values["management_bind"] = None
+    binds = [Bind(host, port), values.get("admin_bind", ServeOptions.admin_bind)]
+    binds.append(values.get("management_bind", ServeOptions.management_bind))
+    taken = [str(b) for b in binds if b is not None and (b.path is not None or b.port)]
+    if len(set(taken)) != len(taken):
+        raise ServeOptionError(
+            f"the public, admin and management listeners need different addresses, got {', '.join(taken)} "
+            "(--bind, AUTHSERVER_ADMIN_BIND, AUTHSERVER_MANAGEMENT_BIND)"
+        )
     known = {f.name for f in fields(ServeOptions)}
     return ServeOptions(host=host, port=port, **{k: v for k, v in values.items() if k in known})
 

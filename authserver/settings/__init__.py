@@ -302,17 +302,23 @@ class Settings:
         "proxy](#behind-a-reverse-proxy).",
     )
     max_request_bytes: int = setting("MAX_REQUEST_BYTES", int, 16384, "largest accepted request body.")
-    metrics: int = setting(
-        "METRICS",
-        int,
-        0,
-        "`1` serves Prometheus metrics at `/metrics`: event counters "
-        "(`authserver_login_failed_total`, `authserver_refresh_token_reused_total`, …) and key "
-        "gauges (`authserver_active_key_age_seconds`, `authserver_next_key_step_in_seconds`, "
-        "`authserver_key_reload_healthy`: 0 while a changed keys directory fails to load). Keep "
-        "it off the public network.",
+    # --- operations (management): logs and traces; the listeners are `authserver serve`'s (its table).
+    log_level: str = setting("LOG_LEVEL", str, "INFO", "level of the logs on stderr.")
+    log_format: str = setting(
+        "LOG_FORMAT",
+        str,
+        "auto",
+        "`json` (one object per line, with `request_id` and, when tracing, `trace_id`), `console` (readable "
+        "lines), or `auto`: JSON in production, console in development.",
     )
-    log_level: str = setting("LOG_LEVEL", str, "INFO", "level of the JSON logs on stderr.")
+    otel_endpoint: str | None = setting(
+        "OTEL_ENDPOINT",
+        str,
+        None,
+        "OTLP/HTTP collector base URL (e.g. `http://otel-collector:4318`): OpenTelemetry traces of each "
+        "request, its database statements, argon2 and JWT signing, sent to `<url>/v1/traces`. Unset: no "
+        "tracing, nothing of OpenTelemetry imported. Needs the `otel` extra (in the Docker image).",
+    )
     cookie_same_site: str = setting(
         "COOKIE_SAME_SITE",
         str,

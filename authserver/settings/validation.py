@@ -28,11 +28,28 @@ class ConfigError(Exception):
     """The configuration is unusable; the message says which setting and why."""
 
 
+def _check_operations(values: dict[str, Any]) -> None:
+    """The log format and the tracing endpoint (authserver.telemetry)."""
+    if values["LOG_FORMAT"] not in ("auto", "json", "console"):
+        raise ConfigError(f"AUTHSERVER_LOG_FORMAT must be auto, json or console, got {values['LOG_FORMAT']!r}")
+    endpoint = values["OTEL_ENDPOINT"]
+    if endpoint:
+        if not str(endpoint).startswith(("http://", "https://")) or any(c in str(endpoint) for c in "?# "):
+            raise ConfigError(f"AUTHSERVER_OTEL_ENDPOINT must be an http(s) URL without query, got {endpoint!r}")
+        try:
+            import opentelemetry.sdk.trace  # noqa: F401 (only checks the extra is installed)
+        except ImportError:
+            raise ConfigError(
+                "AUTHSERVER_OTEL_ENDPOINT is set but OpenTelemetry is not installed: pip install 'authserver[otel]'"
+            ) from None
+
+
 def validate(values: dict[str, Any], instance_path: Path) -> list[str]:
     """Check ``values`` in place, fill derived defaults and return the warnings to log."""
     _check_environment(values)
     warnings = _check_secrets(values)
     _check_numbers(values)
+    _check_operations(values)
     _fill_defaults(values, instance_path)
     if values["ENV"] == "production" and values["DATABASE_URL"].startswith("sqlite"):
         warnings.append("SQLite in production: fine for one host, not for several.")

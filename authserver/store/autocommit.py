@@ -25,6 +25,8 @@ from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
+from authserver.telemetry import tracing
+
 _EXTENSION = "authserver.autocommit_engine"
 RECYCLE_SECONDS = 1800  # a connection, pooled or kept (_Held), is replaced after this long
 
@@ -125,6 +127,13 @@ def _execute(statement: Any, params: dict[str, Any], *, many: bool) -> list[tupl
     assert autocommit is not None, "autocommit.fetchone() is for PostgreSQL"
     sql, constants = _compiled(statement)
     values = {**constants, **params}
+    with tracing.db_span(sql, "postgresql"):
+        return _execute_compiled(autocommit, statement, sql, values, many)
+
+
+def _execute_compiled(
+    autocommit: Engine, statement: Any, sql: str, values: dict[str, Any], many: bool
+) -> list[tuple[Any, ...]]:
     try:
         return _run(_held.take(autocommit), sql, values, many)
     except psycopg.OperationalError:

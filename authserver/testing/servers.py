@@ -1,6 +1,10 @@
 """Servers as production runs them (``authserver serve``; any WSGI app under gunicorn): one launcher, one
 readiness loop, one handle.
 
+``authserver serve`` runs three listeners; a test server gets free ports for all three, and its handle
+the URLs of each (``url``, ``admin_url``, ``management_url``). It is ready when the management listener's
+``/readyz`` answers 200 (the database, the schema, the keys, and the public listener accepting).
+
 The log goes to a file, never a pipe (a pipe nobody reads fills up and blocks the workers); the
 handle reads its tail for error messages. With ``own_session`` the server gets its own process
 group, so a stop that times out can kill the master and its workers together.
@@ -32,7 +36,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def worker_pids(pid: int) -> list[int]:
-    """The direct children of process ``pid`` (a gunicorn master's workers)."""
+    """The workers of the server whose main process is ``pid``: a gunicorn master's children, or for
+    ``authserver serve`` (a supervisor whose children are its listeners) the public listener's children."""
+    children = _children(pid)
+    for child in children:
+        argv = _cmdline(child)
+        if "authserver.serving.listener" in argv and argv[argv.index("authserver.serving.listener") + 1] == "public":
+            return _children(child)
+    return [c for c in children if "authserver.serving.listener" not in _cmdline(c)]
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+    except OSError:
+        return []
+
+
+def _children(pid: int) -> list[int]:
     try:
         return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:  # kernels without CONFIG_PROC_CHILDREN: scan the parent pids
@@ -50,6 +71,9 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     own_session: bool = False
+    #: ``authserver serve``'s other listeners (None: not this kind of server, or ``off``).
+    admin_url: str | None = None
+    management_url: str | None = None
 
     def log(self) -> str:
         """The last 4,000 characters of the server's output."""
@@ -114,10 +138,12 @@ def start_command(
     probe: Callable[[str], bool] | None = None,
     seconds: float = 60,
     own_session: bool = False,
+    admin_url: str | None = None,
+    management_url: str | None = None,
 ) -> LiveServer:
     """Run the server command ``argv`` (listening on 127.0.0.1:``port``) from ``cwd`` and wait until it is
     ready (see :func:`wait_ready`; with ``workers``, until that many worker processes run); RuntimeError
-    with the log's tail if it is not."""
+    with the log's tail if it is not. With ``management_url``, ready means its ``/readyz`` answers 200."""
     if log_path is None:
         fd, name = tempfile.mkstemp(prefix="authserver-live-", suffix=".log")
         os.close(fd)
@@ -131,7 +157,9 @@ def start_command(
             stderr=subprocess.STDOUT,
             start_new_session=own_session,
         )
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, own_session)
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, own_session, admin_url, management_url)
+    if probe is None and management_url is not None:
+        probe = lambda _url: answers(f"{management_url}/readyz")  # noqa: E731
     if wait_ready(server.url, process, seconds, path=path, probe=probe, workers=workers):
         return server
     server.stop()
@@ -187,6 +215,19 @@ def serve_argv(port: int, workers: int, *args: str) -> list[str]:
     ]
 
 
+def listener_env(env: Mapping[str, str]) -> tuple[dict[str, str], str | None, str | None]:
+    """``env`` with free ports for the admin and management listeners unless it sets them; their URLs
+    (None for a listener that is ``off`` or on a unix socket)."""
+    env = dict(env)
+    urls: list[str | None] = []
+    for variable in ("AUTHSERVER_ADMIN_BIND", "AUTHSERVER_MANAGEMENT_BIND"):
+        if not env.get(variable):
+            env[variable] = f"127.0.0.1:{free_port()}"
+        value = env[variable]
+        urls.append(None if value == "off" or value.startswith("unix:") else f"http://{value}")
+    return env, urls[0], urls[1]
+
+
 def start_serve(
     env: Mapping[str, str],
     port: int | None = None,
@@ -196,14 +237,18 @@ def start_serve(
     wait_for_workers: bool = True,
     **kwargs: Any,
 ) -> LiveServer:
-    """``authserver serve`` (the production command) on 127.0.0.1:``port``; ready as in :func:`start_command`."""
+    """``authserver serve`` (the production command) on 127.0.0.1:``port``, its admin and management
+    listeners on free ports (unless ``env`` sets them); ready as in :func:`start_command`."""
     port = port or free_port()
+    env, admin_url, management_url = listener_env(env)
     return start_command(
         serve_argv(port, workers, *args),
         env,
         port,
         label="authserver serve",
         workers=workers if wait_for_workers else None,
+        admin_url=admin_url,
+        management_url=management_url,
         **kwargs,
     )
 

@@ -37,6 +37,7 @@ from authserver.oauth.scope import parse_scope
 from authserver.oauth.scope import requested_scope
 from authserver.store import current_stores
 from authserver.store.clients import ClientInfo
+from authserver.telemetry import metrics
 from authserver.views import browser
 from authserver.views.json_body import json_object
 
@@ -119,7 +120,9 @@ def login() -> Response:
     old = browser.presented_cookie() if who.in_browser else None
     if old is not None:  # a new login ends the browser's old family: no fixation, no orphaned family
         end_family(who.client, old, JSON_API)
-    return _answer(start_family(who.client, user, scope, JSON_API), who)
+    issued = start_family(who.client, user, scope, JSON_API)
+    metrics.token_issued("password")
+    return _answer(issued, who)
 
 
 @bp.route("/auth/refresh", methods=["POST", "OPTIONS"], provide_automatic_options=False)
@@ -135,7 +138,9 @@ def refresh() -> Response:
         raise InvalidGrantError("no refresh cookie")
     if presented is None:
         raise InvalidRequestError("no refresh token")
-    return _answer(refreshing.refresh(who.client, presented, parse_scope(who.body.get("scope")), JSON_API), who)
+    issued = refreshing.refresh(who.client, presented, parse_scope(who.body.get("scope")), JSON_API)
+    metrics.token_issued("refresh_token")
+    return _answer(issued, who)
 
 
 @bp.route("/auth/logout", methods=["POST", "OPTIONS"], provide_automatic_options=False)

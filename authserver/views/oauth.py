@@ -18,6 +18,7 @@ from authserver.oauth.server import current_authorization_server
 from authserver.settings import current_settings
 from authserver.store.transaction import run_with_retry
 from authserver.telemetry import emit
+from authserver.telemetry import metrics
 from authserver.views import token_cors
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
@@ -60,7 +61,10 @@ def token() -> Response:
     if not grant_type:
         raise InvalidRequestError("missing grant_type")  # RFC 6749 §5.2, not unsupported_grant_type
     token_cors.check_origin_client(grant_type=grant_type)
-    return current_authorization_server().create_token_response()
+    response = current_authorization_server().create_token_response()
+    if response.status_code == 200:
+        metrics.token_issued(grant_type)
+    return response
 
 
 @bp.route("/revoke", methods=["POST", "OPTIONS"], provide_automatic_options=False)

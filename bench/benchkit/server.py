@@ -147,7 +147,8 @@ class Deployment:
         return json.loads(self.cli(*args))
 
     def start(self, kind: ServerKind) -> None:
-        """The server under ``kind`` (benchkit/servers.py), ready once ``/readyz`` answers and every worker runs."""
+        """The server under ``kind`` (benchkit/servers.py), ready once ``/healthz`` answers and every worker runs
+        (readiness proper is the management listener's, which only ``authserver serve`` has)."""
         self.kind, self.workers = kind, kind.workers
         port = free_port()
         self.server = start_command(
@@ -157,7 +158,7 @@ class Deployment:
             label=kind.label,
             workers=kind.processes,
             cwd=self.repo,
-            path="/readyz",
+            path="/healthz",
             log_path=self.run_dir / f"server-{kind.label.replace(':', '-')}.log",
             own_session=True,
         )

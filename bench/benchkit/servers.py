@@ -91,7 +91,10 @@ class ServerKind:
         python = sys.executable
         w, t = str(self.workers), str(self.threads)
         if self.name == "serve":
-            extra = [] if app == AUTHSERVER else ["--wsgi-app", f"{app.module}:{app.attribute}"]
+            # The public listener only, like every other server measured here (and no fixed ports taken).
+            extra = ["--admin-bind", "off", "--management-bind", "off"]
+            if app != AUTHSERVER:
+                extra = ["--wsgi-app", f"{app.module}:{app.attribute}"]
             if not app.factory:
                 extra.append("--no-factory")
             return serve_argv(port, self.workers, "--threads", t, "--no-access-log", *extra)

@@ -1,6 +1,6 @@
 """The server under test: a PostgreSQL database, a keys directory, the CLI and gunicorn.
 
-gunicorn runs through :func:`authserver.testing.servers.start_gunicorn` (ready once ``/readyz``
+gunicorn runs through :func:`authserver.testing.servers.start_gunicorn` (ready once ``/healthz``
 answers and every worker runs); databases come from :mod:`authserver.testing.databases`.
 """
 
@@ -135,7 +135,7 @@ class Deployment:
             self.env(),
             self.port,
             self.opts.workers,
-            path="/readyz",
+            path="/healthz",
             wait_for_workers=True,
             seconds=45,
             log_path=self.log_path,

@@ -68,6 +68,7 @@ def make_run(database: Database, tmp_path: Path) -> Iterator[MakeRun]:
     )
     log_path = tmp_path / "make-run.log"
     argv = ["make", "-s", "run", f"PORT={port}", f"RESOURCE_PORT={resource_port}", f"BIN={VENV_BIN}", f"STAMP={stamp}"]
+    argv += [f"MANAGEMENT_PORT={free_port()}", f"ADMIN_PORT={free_port()}"]  # the server's other listeners
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -123,6 +123,9 @@ def test_the_images_command_writes_an_access_log_with_the_path_and_without_the_q
         "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
         "HOME": os.environ.get("HOME", "/tmp"),
         **dockerfile_env(),
+        # The image's admin and management listeners (0.0.0.0:9001, 0.0.0.0:9000) on free local ports here.
+        "AUTHSERVER_ADMIN_BIND": f"127.0.0.1:{_free_port()}",
+        "AUTHSERVER_MANAGEMENT_BIND": f"127.0.0.1:{_free_port()}",
         "AUTHSERVER_ISSUER": "https://auth.test",
         "AUTHSERVER_DATABASE_URL": database.url,
         "AUTHSERVER_KEYS_DIR": str(keys),

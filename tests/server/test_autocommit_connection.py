@@ -73,14 +73,14 @@ def test_a_forked_child_leaves_the_parents_connection_alone(postgresql_only, mak
 
 
 def test_after_every_connection_died_reads_and_logins_just_work(
-    postgresql_only, app, client, make_user, make_client, oauth
+    postgresql_only, app, client, management, make_user, make_client, oauth
 ):
     """A PostgreSQL restart: the ORM pool pre-pings, and the hot path's reads are sent again on a new
     connection, so neither the readiness probe nor a login fails."""
     make_user()
     reg = make_client()
     assert oauth.password(reg).status_code == 200  # the autocommit connection is open
-    assert client.get("/readyz").status_code == 200  # and a pooled ORM connection
+    assert management.get("/readyz").status_code == 200  # and a pooled ORM connection
     with psycopg.connect(app.config["DATABASE_URL"].replace("+psycopg", ""), autocommit=True) as admin:
         killed = admin.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -89,7 +89,7 @@ def test_after_every_connection_died_reads_and_logins_just_work(
     assert killed >= 2
 
     store_failures = telemetry.counters().get("authserver_throttle_store_failed_total", 0)
-    assert client.get("/readyz").status_code == 200
+    assert management.get("/readyz").status_code == 200
     login = oauth.password(reg)
     assert login.status_code == 200, login.data
     # ...and not because the throttle failed open: its read was sent again too.

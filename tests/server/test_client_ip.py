@@ -20,6 +20,7 @@ import uuid
 import pytest
 from conftest import ISSUER
 from conftest import PEPPER
+from conftest import management_app
 
 from authserver import create_app
 from authserver.keys.keystore import ensure_development_key
@@ -47,7 +48,6 @@ def config_overrides(store, hops):
         "BRUTE_FORCE_MAX_FAILURES": 100,
         "GLOBAL_MAX_FAILURES": 100000,
         "TRUSTED_PROXY_HOPS": hops,
-        "METRICS": 1,
     }
     return {**overrides, "REDIS_URL": REDIS_URL} if store == "redis" else overrides
 
@@ -97,12 +97,10 @@ def forwarding_warnings():
 
 
 def metric(client, name: str) -> int:
-    lines = dict(
-        line.split(" ", 1)
-        for line in client.get("/metrics").get_data(as_text=True).splitlines()
-        if not line.startswith("#")
-    )
-    return int(lines.get(name, 0))
+    """``name`` on the management listener's ``/metrics`` (the app of ``client``'s settings)."""
+    text = management_app(client.application).test_client().get("/metrics").get_data(as_text=True)
+    lines = dict(line.split(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    return int(float(lines.get(name, 0)))
 
 
 def assert_throttled(resp) -> None:
@@ -206,7 +204,6 @@ def production(database, tmp_path, store, hops):
         "KEYS_DIR": str(keys),
         "SECRET_PEPPER": PEPPER,
         "KEYS_PASSPHRASE": PASSPHRASE,
-        "METRICS": 1,
         "TRUSTED_PROXY_HOPS": hops,
         **({"REDIS_URL": REDIS_URL} if store == "redis" else {}),
     }

@@ -21,6 +21,7 @@ import requests
 from click.testing import CliRunner
 from click.testing import Result
 from conftest import PEPPER
+from conftest import management_app
 from conftest import start_server
 from joserfc import jws
 
@@ -58,7 +59,7 @@ def encrypted_keys(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def config_overrides(encrypted_keys: Path) -> dict:
-    return {"KEYS_DIR": str(encrypted_keys), "KEYS_PASSPHRASE": PASS_A, "METRICS": 1}
+    return {"KEYS_DIR": str(encrypted_keys), "KEYS_PASSPHRASE": PASS_A}
 
 
 def snapshot(keys_dir: Path) -> dict[str, tuple[bytes, int]]:
@@ -84,7 +85,14 @@ def authserver(database, keys_dir: Path, passphrase: str | None, *args: str, **e
 
 
 def _reload(app) -> None:
+    """The next request of ``app`` and of its management listener's app checks the keys again."""
     app.extensions["authserver.keys.keyring"]._next_check = 0
+    management_app(app).extensions["authserver.keys.keyring"]._next_check = 0
+
+
+def _ready(client):
+    """``GET /readyz`` on the management listener of ``client``'s app."""
+    return management_app(client.application).test_client().get("/readyz")
 
 
 def _signing_kid(oauth, reg) -> str:
@@ -94,8 +102,10 @@ def _signing_kid(oauth, reg) -> str:
 
 
 def _metrics(client) -> dict[str, int]:
-    text = client.get("/metrics").get_data(as_text=True)
-    return {k: int(v) for k, v in (line.split(" ", 1) for line in text.splitlines() if not line.startswith("#"))}
+    """The management listener's ``/metrics`` of ``client``'s app."""
+    text = management_app(client.application).test_client().get("/metrics").get_data(as_text=True)
+    lines = (line.split(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    return {k: int(float(v)) for k, v in lines}
 
 
 # Every command that writes, with a target valid for the fixture's directory.
@@ -148,7 +158,7 @@ def test_emergency_revoke_with_the_wrong_passphrase_leaves_the_servers_keys_and_
     assert snapshot(encrypted_keys) == before
     _reload(app)
     assert client.get("/.well-known/jwks.json").data == jwks
-    assert client.get("/readyz").status_code == 200
+    assert _ready(client).status_code == 200
 
     # With the servers' passphrase the same command works, and the servers follow it.
     result = authserver(database, encrypted_keys, PASS_A, "keys", "revoke", "--yes", "--json", "--", active)
@@ -159,7 +169,7 @@ def test_emergency_revoke_with_the_wrong_passphrase_leaves_the_servers_keys_and_
     _reload(app)
     assert active not in client.get("/.well-known/jwks.json").data.decode()
     assert _signing_kid(oauth, reg) == replacement
-    assert client.get("/readyz").status_code == 200
+    assert _ready(client).status_code == 200
 
 
 def test_emergency_revoke_with_the_wrong_passphrase_changes_nothing_on_a_live_server(database, encrypted_keys):
@@ -174,7 +184,7 @@ def test_emergency_revoke_with_the_wrong_passphrase_changes_nothing_on_a_live_se
         assert result.exit_code == 1 and "wrong passphrase" in result.stderr, result.output
         time.sleep(1.5)  # past one reload interval
         assert requests.get(f"{server.url}/.well-known/jwks.json", timeout=5).json() == jwks
-        assert requests.get(f"{server.url}/readyz", timeout=5).status_code == 200
+        assert requests.get(f"{server.management_url}/readyz", timeout=5).status_code == 200
 
         result = authserver(database, encrypted_keys, PASS_A, "keys", "revoke", "--yes", "--", active)
         assert result.exit_code == 0, result.output
@@ -182,7 +192,7 @@ def test_emergency_revoke_with_the_wrong_passphrase_changes_nothing_on_a_live_se
         while active in requests.get(f"{server.url}/.well-known/jwks.json", timeout=5).text:
             assert time.monotonic() < deadline, "the live server never dropped the revoked key"
             time.sleep(0.2)
-        assert requests.get(f"{server.url}/readyz", timeout=5).status_code == 200
+        assert requests.get(f"{server.management_url}/readyz", timeout=5).status_code == 200
     finally:
         server.stop()
     assert "key.reload_failed" not in server.log()
@@ -260,7 +270,7 @@ def test_server_whose_reload_fails_is_not_ready_and_says_so_until_a_reload_succe
     reg = make_client()
     active = _states(encrypted_keys)["active"]
     jwks = client.get("/.well-known/jwks.json").data
-    assert client.get("/readyz").json == {"status": "ready"}
+    assert _ready(client).json["status"] == "ready"
     assert _metrics(client)["authserver_key_reload_healthy"] == 1
     failures = _metrics(client).get("authserver_key_reload_failed_total", 0)
     good_manifest = (encrypted_keys / MANIFEST).read_bytes()
@@ -271,11 +281,11 @@ def test_server_whose_reload_fails_is_not_ready_and_says_so_until_a_reload_succe
     write_manifest(encrypted_keys, [*records, KeyRecord(stranger.thumbprint(), "RS256", "next", 1)])
     for _ in range(2):  # retried every interval, reported once
         _reload(app)
-        resp = client.get("/readyz")
+        resp = _ready(client)
         assert resp.status_code == 503
-        assert resp.json["status"] == "not_ready"
-        assert "cannot be loaded" in resp.json["reason"]
-        assert str(encrypted_keys) not in resp.json["reason"], "no paths on a probe endpoint"
+        assert resp.json["status"] == "not_ready" and resp.json["reasons"] == ["key_reload_failed"]
+        assert "cannot be loaded" in resp.json["details"]["key_reload_failed"]
+        assert str(encrypted_keys) not in resp.get_data(as_text=True), "no paths on a probe endpoint"
         assert resp.headers["Cache-Control"] == "no-store"
     metrics = _metrics(client)
     assert metrics["authserver_key_reload_healthy"] == 0
@@ -288,6 +298,6 @@ def test_server_whose_reload_fails_is_not_ready_and_says_so_until_a_reload_succe
     write_manifest(encrypted_keys, records)  # the good manifest again, as a new file
     assert (encrypted_keys / MANIFEST).read_bytes() == good_manifest
     _reload(app)
-    assert client.get("/readyz").json == {"status": "ready"}
+    assert _ready(client).json["status"] == "ready"
     assert _metrics(client)["authserver_key_reload_healthy"] == 1
     assert any(getattr(r, "event", None) == "key.reloaded" for r in events)
