@@ -139,8 +139,9 @@ def _execute_compiled(
     except psycopg.OperationalError:
         # The kept connection is gone (a PostgreSQL restart, a failover, an idle timeout). A read is
         # safe to send again on a new one; a write is not (it may have committed before the
-        # connection broke): its request fails, and the client's retry finds everything unchanged.
-        if not statement.is_select:
+        # connection broke): its request fails, and the client's retry finds everything unchanged. A SELECT
+        # whose data-modifying CTEs write says so with ``execution_options(writes=True)``.
+        if not statement.is_select or statement.get_execution_options().get("writes"):
             raise
         return _run(_held.take(autocommit), sql, values, many)
 

@@ -201,7 +201,8 @@ def _rotation(scope_count: int) -> Any:
     erased = (
         delete(_ss).where(_ss.c.token_id.in_(_erasable(parent).scalar_subquery()), sealed.is_not(None)).cte("erased")
     )
-    return select(*(minted.c[c.name] for c in _GRANT_COLUMNS)).add_cte(kept, erased)
+    # A SELECT at the top, but it writes: never sent again after a lost connection (store/autocommit.py).
+    return select(*(minted.c[c.name] for c in _GRANT_COLUMNS)).add_cte(kept, erased).execution_options(writes=True)
 
 
 @functools.cache

@@ -97,6 +97,7 @@ def test_parallel_wrong_passwords_verify_at_most_the_limit(
         "AUTHSERVER_BRUTE_FORCE_MAX_FAILURES": str(MAX_FAILURES),
         "AUTHSERVER_IP_MAX_FAILURES": "100000",
         "AUTHSERVER_GLOBAL_MAX_FAILURES": "100000",
+        "AUTHSERVER_LOG_FORMAT": "json",  # _events() reads the JSON event lines (development defaults to console)
         **({"AUTHSERVER_REDIS_URL": REDIS_URL} if store == "redis" else {}),
     }
     server = start_server(postgresql_only, keys_dir, workers=WORKERS, **env)
